@@ -1,0 +1,11 @@
+"""
+Registers twisted-hvsock's endpoint-string prefixes with Twisted.
+
+Kept to plain object creation so that Twisted's plugin scan stays cheap and
+works on every operating system.
+"""
+
+from twisted_hvsock.parsers import VSockClientParser, VSockServerParser
+
+vsockServerParser = VSockServerParser()
+vsockClientParser = VSockClientParser()

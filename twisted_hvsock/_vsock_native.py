@@ -1,0 +1,221 @@
+"""
+The reactor-native AF_VSOCK transport.
+
+AF_VSOCK stream sockets poll like TCP sockets, so, as Twisted's own
+``twisted.internet.unix`` does for Unix sockets, each role is a thin subclass
+of the TCP class that overrides only what assumes IP: building addresses,
+``getHost``/``getPeer``, TCP_NODELAY, and name resolution (there is none).
+Reading, writing, producers, half-close and ``startTLS`` are Twisted's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import struct
+from typing import Any, cast
+
+from twisted.internet import base, error, tcp
+from twisted.internet.interfaces import IProtocolFactory, IReactorTime
+
+from ._vsock_support import new_vsock_socket
+from .address import PORT_ANY, VSockAddress
+
+# Ports below this need root or CAP_NET_BIND_SERVICE, as for TCP.
+_FIRST_UNPRIVILEGED_PORT = 1024
+# From <linux/vm_sockets.h>: the connect timeout, a struct timeval.
+_SO_VM_SOCKETS_CONNECT_TIMEOUT = 6
+
+
+class VSockServer(tcp.Server):
+    """
+    The server side of an accepted AF_VSOCK connection.
+    """
+
+    def getHost(self) -> VSockAddress:
+        return VSockAddress(*self.socket.getsockname())
+
+    def getPeer(self) -> VSockAddress:
+        return VSockAddress(*cast("tuple[int, int]", self.client))
+
+    def getTcpNoDelay(self) -> bool:
+        # vsock has no Nagle algorithm to turn off.
+        return False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+
+class VSockPort(tcp.Port):
+    """
+    A listening AF_VSOCK socket.
+
+    ``interface`` holds the CID bound to, so Twisted's ``startListening``
+    binds the ``(cid, port)`` pair AF_VSOCK expects.
+    """
+
+    transport = VSockServer
+    _type = "VSOCK"
+
+    def __init__(
+        self,
+        port: int,
+        factory: IProtocolFactory,
+        cid: int,
+        backlog: int,
+        reactor: Any,
+    ) -> None:
+        base.BasePort.__init__(self, reactor=reactor)
+        # TCP's "port 0 means any free port" maps to vsock's own wildcard.
+        self._requested_port = port
+        self.port = PORT_ANY if port == 0 else port
+        self.interface = cid  # type: ignore[assignment]
+        self.factory = factory  # type: ignore[assignment]  # tcp.Port narrows it
+        self.backlog = backlog
+        self._reuseAddress = False
+        self._reusePort = False
+
+    def createInternetSocket(self) -> socket.socket:
+        return new_vsock_socket()
+
+    def startListening(self) -> None:
+        try:
+            super().startListening()
+        except error.CannotListenError as e:
+            reason = _explain_listen_error(e.socketError, self._requested_port)
+            raise error.CannotListenError(self.interface, self.port, reason) from e
+
+    def _buildAddr(self, address: tuple[int, int]) -> VSockAddress:
+        return VSockAddress(*address)
+
+    def getHost(self) -> VSockAddress:
+        return VSockAddress(*self.socket.getsockname())
+
+    def _logConnectionLostMsg(self) -> None:
+        self._logger.info("(VSOCK Port {port} Closed)", port=self._realPortNumber)
+
+
+def _explain_listen_error(reason: object, port: int) -> object:
+    """
+    Replace the kernel's terse errors with ones that say what to do.
+    """
+    if not isinstance(reason, OSError):
+        return reason
+    if reason.errno == errno.EACCES and port < _FIRST_UNPRIVILEGED_PORT:
+        return PermissionError(
+            reason.errno,
+            f"vsock ports below {_FIRST_UNPRIVILEGED_PORT} need root or "
+            "CAP_NET_BIND_SERVICE; choose a higher port or grant the capability",
+        )
+    if reason.errno == errno.EADDRINUSE:
+        return OSError(reason.errno, f"vsock port {port} is already in use")
+    if reason.errno == errno.EADDRNOTAVAIL:
+        return OSError(
+            reason.errno,
+            "that CID is not this machine's: listen on CID any, or on the CID "
+            "that `hvsock doctor` reports",
+        )
+    return reason
+
+
+class VSockClient(tcp.BaseClient):
+    """
+    The client side of an AF_VSOCK connection.
+    """
+
+    def __init__(
+        self,
+        cid: int,
+        port: int,
+        connector: VSockConnector,
+        reactor: IReactorTime,
+        kernel_timeout: float,
+    ) -> None:
+        self.connector = connector
+        self.realAddress = self.addr = (cid, port)
+        try:
+            skt = new_vsock_socket()
+        except OSError as e:
+            self._finishInit(None, None, e, reactor)
+            return
+        _set_kernel_connect_timeout(skt, kernel_timeout)
+        self._finishInit(self.doConnect, skt, None, reactor)
+
+    def failIfNotConnected(self, err: BaseException) -> None:
+        super().failIfNotConnected(_explain_connect_error(err, self.addr))
+
+    def getHost(self) -> VSockAddress:
+        return VSockAddress(*self.socket.getsockname())
+
+    def getPeer(self) -> VSockAddress:
+        return VSockAddress(*self.realAddress)
+
+    def getTcpNoDelay(self) -> bool:
+        return False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+
+def _set_kernel_connect_timeout(skt: socket.socket, seconds: float) -> None:
+    """
+    Let the kernel wait at least as long as the endpoint does: its own default
+    gives up after two seconds, which would cut a longer endpoint timeout short.
+    """
+    whole = int(seconds)
+    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    # An older kernel keeps its default; the endpoint's timeout still holds.
+    with contextlib.suppress(OSError):
+        skt.setsockopt(skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval)
+
+
+def _explain_connect_error(
+    err: BaseException, address: tuple[int, int]
+) -> BaseException:
+    """
+    Map AF_VSOCK's connect errors onto the Twisted errors users catch for TCP.
+    """
+    if not isinstance(err, error.ConnectError) or err.osError is None:
+        return err
+    cid, port = address
+    where = f"vsock CID {cid} port {port}"
+    if err.osError == errno.ECONNRESET:
+        # AF_VSOCK answers a port nobody listens on with a reset.
+        return error.ConnectionRefusedError(err.osError, f"nothing listens on {where}")
+    if err.osError == errno.ETIMEDOUT:
+        return error.TimeoutError(string=f"the kernel timed out connecting to {where}")
+    if err.osError in (errno.ENODEV, errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return error.NoRouteError(
+            err.osError,
+            f"no vsock transport reaches CID {cid} ({os.strerror(err.osError)})",
+        )
+    return err
+
+
+class VSockConnector(base.BaseConnector):
+    """
+    Connects a client factory to an AF_VSOCK address, retrying as Twisted's
+    connectors do when the factory asks.
+    """
+
+    def __init__(
+        self,
+        cid: int,
+        port: int,
+        factory: Any,
+        timeout: float,
+        reactor: Any,
+    ) -> None:
+        super().__init__(factory, timeout, reactor)
+        self.cid = cid
+        self.port = port
+
+    def _makeTransport(self) -> VSockClient:  # type: ignore[override]
+        # A little over the endpoint's own timeout, so Twisted's TimeoutError
+        # wins the race and the kernel's never cuts it short.
+        return VSockClient(self.cid, self.port, self, self.reactor, self.timeout + 1)
+
+    def getDestination(self) -> VSockAddress:
+        return VSockAddress(self.cid, self.port)
