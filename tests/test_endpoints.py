@@ -1,0 +1,383 @@
+"""
+The vsock endpoints: argument checks and error paths on the host; data,
+half-close, backpressure, TLS and real peers (twistd, socat) in the guest.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet import error, reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.threads import deferToThread
+from zope.interface.verify import verifyObject
+
+from twisted_hvsock import VSockUnavailableError
+from twisted_hvsock._vsock_native import VSockClient, _explain_connect_error
+from twisted_hvsock.address import CID_LOCAL, VSockAddress
+from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+
+from .streams import (
+    ChunkProducer,
+    DigestAfterHalfClose,
+    Echo,
+    SendAndCollect,
+    digest,
+    factory_for,
+    payload,
+)
+
+MiB = 1024 * 1024
+
+
+# Host tier: no socket is connected.
+
+
+def test_endpoints_provide_twisted_interfaces() -> None:
+    assert verifyObject(IStreamServerEndpoint, VSockServerEndpoint(reactor, 80))
+    assert verifyObject(IStreamClientEndpoint, VSockClientEndpoint(reactor, 3, 80))
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: VSockServerEndpoint(reactor, -1), "^port must be"),
+        (lambda: VSockServerEndpoint(reactor, 2**32 - 1), "^port must be"),
+        (lambda: VSockServerEndpoint(reactor, 80, cid=2**32), "^cid must be"),
+        (lambda: VSockServerEndpoint(reactor, 80, backlog=0), "^backlog must be"),
+        (lambda: VSockClientEndpoint(reactor, 2**32 - 1, 80), "only for listening"),
+        (lambda: VSockClientEndpoint(reactor, 3, "80"), "^port must be"),  # type: ignore[arg-type]
+        (lambda: VSockClientEndpoint(reactor, 3, 80, timeout=0), "^timeout must be"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(build: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_listen_without_af_vsock_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(socket, "AF_VSOCK")
+    result: list[Any] = []
+    VSockServerEndpoint(MemoryReactorClock(), 5000).listen(Factory()).addErrback(
+        result.append
+    )
+    [reason] = result
+    assert reason.check(error.CannotListenError)
+    assert "has no socket.AF_VSOCK" in str(reason.value)
+
+
+def test_connect_without_af_vsock_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(socket, "AF_VSOCK")
+    clock = MemoryReactorClock()
+    result: list[Any] = []
+    VSockClientEndpoint(clock, 3, 5000).connect(Factory()).addErrback(result.append)
+    clock.advance(0)
+    [reason] = result
+    assert reason.check(VSockUnavailableError)
+    assert "vsock endpoints need Linux" in str(reason.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected", "words"),
+    [
+        (
+            errno.ECONNRESET,
+            error.ConnectionRefusedError,
+            "nothing listens on vsock CID 3 port 80",
+        ),
+        (errno.ETIMEDOUT, error.TimeoutError, "timed out"),
+        (errno.ENODEV, error.NoRouteError, "no vsock transport reaches CID 3"),
+    ],
+)
+def test_kernel_connect_errors_become_twisted_errors(
+    code: int, expected: type[Exception], words: str
+) -> None:
+    mapped = _explain_connect_error(
+        error.getConnectError((code, os.strerror(code))), (3, 80)
+    )
+    assert isinstance(mapped, expected)
+    assert words in str(mapped)
+
+
+# Kernel tier: real AF_VSOCK sockets over CID 1 inside the guest.
+
+kernel = pytest.mark.kernel
+
+
+async def listen(factory: Factory, port: int = 0) -> Any:
+    return await VSockServerEndpoint(reactor, port).listen(factory)
+
+
+async def connect(factory: Factory, port: int, **kwargs: Any) -> Any:
+    return await VSockClientEndpoint(reactor, CID_LOCAL, port, **kwargs).connect(
+        factory
+    )
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_port_zero_listens_on_a_port_get_host_reports() -> None:
+    server = factory_for(Protocol)
+    port = await listen(server)
+    try:
+        host = port.getHost()
+        assert isinstance(host, VSockAddress)
+        assert 0 < host.port < 0xFFFFFFFF
+        client = await connect(Factory.forProtocol(Protocol), host.port)
+        assert client.transport.getPeer() == VSockAddress(CID_LOCAL, host.port)
+        assert isinstance(client.transport.getHost(), VSockAddress)
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_64_mib_each_way_arrive_intact() -> None:
+    to_server, to_client = payload(64 * MiB), payload(64 * MiB)
+    server = factory_for(lambda: SendAndCollect(to_client))
+    port = await listen(server)
+    try:
+        client = await connect(
+            factory_for(lambda: SendAndCollect(to_server)), port.getHost().port
+        )
+        client_got = await client.finished
+        server_got = await server.built[0].finished
+    finally:
+        await port.stopListening()
+    assert server_got == (digest(to_server), len(to_server))
+    assert client_got == (digest(to_client), len(to_client))
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_half_close_delivers_all_data_and_the_peer_can_answer() -> None:
+    data = payload(8 * MiB)
+    port = await listen(factory_for(DigestAfterHalfClose))
+    try:
+        client = await connect(
+            factory_for(lambda: SendAndCollect(data)), port.getHost().port
+        )
+        answer = Deferred()
+        client.dataReceived = lambda chunk: answer.callback(chunk)
+        reply = await answer
+    finally:
+        await port.stopListening()
+    assert reply == f"{digest(data)} {len(data)}".encode()
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_slow_reader_pauses_a_streaming_producer() -> None:
+    total = 64 * MiB
+    producers: list[ChunkProducer] = []
+    first_pause: Deferred[int] = Deferred()
+
+    class Streamer(Protocol):
+        def connectionMade(self) -> None:
+            producer = ChunkProducer(self.transport, total)
+            producers.append(producer)
+            producer.first_pause.chainDeferred(first_pause)
+            producer.start()
+
+    port = await listen(Factory.forProtocol(Streamer))
+    received = 0
+    ahead = 0
+    done: Deferred[None] = Deferred()
+
+    class SlowReader(Protocol):
+        def connectionMade(self) -> None:
+            self.transport.pauseProducing()  # type: ignore[union-attr]
+
+        def dataReceived(self, data: bytes) -> None:
+            nonlocal received, ahead
+            received += len(data)
+            ahead = max(ahead, producers[0].sent - received)
+
+        def connectionLost(self, reason: Any = None) -> None:
+            done.callback(None)
+
+    try:
+        client = await connect(Factory.forProtocol(SlowReader), port.getHost().port)
+        sent_when_paused = await first_pause
+        client.transport.resumeProducing()
+        await done
+    finally:
+        await port.stopListening()
+    assert received == total
+    # The producer stopped long before it could buffer the whole stream.
+    assert sent_when_paused < 16 * MiB
+    assert ahead < 16 * MiB
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_start_tls_over_vsock_completes_an_exchange() -> None:
+    from twisted.internet import ssl
+
+    key = ssl.KeyPair.generate(size=2048)
+    cert = key.selfSignedCert(1, CN="guest.example")
+    server_options = ssl.PrivateCertificate.fromCertificateAndKeyPair(
+        cert, key
+    ).options()
+    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=cert)
+
+    class TLSEcho(Protocol):
+        def connectionMade(self) -> None:
+            self.transport.startTLS(server_options)  # type: ignore[union-attr]
+
+        def dataReceived(self, data: bytes) -> None:
+            self.transport.write(data.upper())  # type: ignore[union-attr]
+
+    port = await listen(Factory.forProtocol(TLSEcho))
+    try:
+        client = await connect(Factory.forProtocol(Protocol), port.getHost().port)
+        answer: Deferred[bytes] = Deferred()
+        client.dataReceived = answer.callback
+        client.transport.startTLS(client_options)
+        client.transport.write(b"hello over tls")
+        reply = await answer
+        peer_certificate = client.transport.getPeerCertificate()
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+    assert reply == b"HELLO OVER TLS"
+    assert peer_certificate.get_subject().CN == "guest.example"
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_connecting_where_nothing_listens_is_refused() -> None:
+    port = await listen(Factory.forProtocol(Protocol))
+    free_port = port.getHost().port
+    await port.stopListening()
+    with pytest.raises(error.ConnectionRefusedError, match="nothing listens"):
+        await connect(Factory.forProtocol(Protocol), free_port)
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_a_connect_that_never_completes_times_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The loopback transport answers at once, so stall the attempt itself.
+    monkeypatch.setattr(VSockClient, "doConnect", lambda self: None)
+    started = time.monotonic()
+    with pytest.raises(error.TimeoutError):
+        await connect(Factory.forProtocol(Protocol), 5000, timeout=0.5)
+    assert time.monotonic() - started >= 0.5
+
+
+@kernel
+def test_privileged_port_without_capability_is_explained(tmp_path: Path) -> None:
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is needed to drop CAP_NET_BIND_SERVICE")
+    script = textwrap.dedent(
+        """
+        from twisted.internet import reactor
+        from twisted.internet.protocol import Factory
+        from twisted_hvsock.endpoints import VSockServerEndpoint
+        d = VSockServerEndpoint(reactor, 80).listen(Factory())
+        d.addErrback(lambda f: print(type(f.value).__name__, f.value))
+        """
+    )
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-net_bind_service",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "CannotListenError" in result.stdout
+    assert "CAP_NET_BIND_SERVICE" in result.stdout
+
+
+def raw_connect(port: int, deadline: float) -> socket.socket:
+    """Connect a plain AF_VSOCK socket, retrying until a listener appears."""
+    while True:
+        skt = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        try:
+            skt.connect((CID_LOCAL, port))
+            return skt
+        except ConnectionResetError:
+            skt.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # polling for a listener in another process
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as skt:
+        skt.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+        port: int = skt.getsockname()[1]
+        return port
+
+
+@kernel
+def test_twistd_web_serves_a_page_over_vsock(tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_bytes(b"served over vsock\n")
+    port = free_port()
+    twistd = Path(sys.executable).with_name("twistd")
+    command = [str(twistd), "-n", "--pidfile=", "web", "--listen", f"vsock:port={port}"]
+    server = subprocess.Popen(
+        [*command, "--path", str(tmp_path)], cwd=tmp_path, stderr=subprocess.STDOUT
+    )
+    try:
+        with raw_connect(port, time.monotonic() + 120) as skt:
+            skt.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+            response = b"".join(iter(lambda: skt.recv(65536), b""))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert response.startswith(b"HTTP/1.0 200")
+    assert response.endswith(b"\r\n\r\nserved over vsock\n")
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_socat_talks_to_a_twisted_echo_server() -> None:
+    data = payload(1 * MiB)
+    port = await listen(Factory.forProtocol(Echo))
+    try:
+        result = await deferToThread(
+            subprocess.run,
+            [
+                "socat",
+                "-t",
+                "30",
+                "-",
+                f"VSOCK-CONNECT:{CID_LOCAL}:{port.getHost().port}",
+            ],
+            input=data,
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        await port.stopListening()
+    assert result.returncode == 0, result.stderr
+    assert digest(result.stdout) == digest(data)
