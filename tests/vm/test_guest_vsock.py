@@ -104,13 +104,20 @@ def test_socat_listener_and_python_client() -> None:
     socat = subprocess.Popen(
         ["socat", "-u", f"VSOCK-LISTEN:{port}", "STDOUT"], stdout=subprocess.PIPE
     )
+    # Drain socat's stdout while sending: the pipe holds far less than 1 MiB.
+    output: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: output.append(socat.communicate(timeout=120)[0])
+    )
+    reader.start()
     try:
         with connect_when_listening(port) as client:
             client.sendall(data)
-        out, _ = socat.communicate(timeout=60)
+        reader.join()
     finally:
         socat.kill()
-    assert hashlib.sha256(out).digest() == hashlib.sha256(data).digest()
+        reader.join()
+    assert hashlib.sha256(output[0]).digest() == hashlib.sha256(data).digest()
 
 
 def test_python_listener_and_socat_client() -> None:
@@ -121,11 +128,12 @@ def test_python_listener_and_socat_client() -> None:
             ["socat", "-u", "STDIN", f"VSOCK-CONNECT:{CID_LOCAL}:{port}"],
             stdin=subprocess.PIPE,
         )
+        # Feed socat while reading: neither pipe nor socket holds 1 MiB.
+        writer = threading.Thread(target=socat.communicate, args=(data,))
+        writer.start()
         connection, _ = server.accept()
-        assert socat.stdin is not None
-        socat.stdin.write(data)
-        socat.stdin.close()
         with connection:
             received = read_until_eof(connection)
+        writer.join()
         assert socat.wait(timeout=60) == 0
     assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
