@@ -27,7 +27,12 @@ from twisted.internet.threads import deferToThread
 from zope.interface.verify import verifyObject
 
 from twisted_hvsock import VSockUnavailableError
-from twisted_hvsock._vsock_native import VSockClient, _explain_connect_error
+from twisted_hvsock._vsock_native import (
+    VSockClient,
+    VSockConnector,
+    _explain_connect_error,
+    kernel_connect_timeout,
+)
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
@@ -255,12 +260,23 @@ async def test_start_tls_over_vsock_completes_an_exchange() -> None:
         client.transport.startTLS(client_options)
         client.transport.write(b"hello over tls")
         reply = await answer
-        peer_certificate = client.transport.getPeerCertificate()
+        peer_certificate = client.transport.getPeerCertificate().to_cryptography()
         client.transport.loseConnection()
     finally:
         await port.stopListening()
     assert reply == b"HELLO OVER TLS"
-    assert peer_certificate.get_subject().CN == "guest.example"
+    assert peer_certificate.subject.rfc4514_string() == "CN=guest.example"
+
+
+@kernel
+def test_the_kernel_waits_as_long_as_the_endpoint_timeout() -> None:
+    # The kernel's own default (2 s) would otherwise cut the attempt short.
+    connector = VSockConnector(CID_LOCAL, 5000, Factory(), 45.5, MemoryReactorClock())
+    client = connector._makeTransport()
+    try:
+        assert kernel_connect_timeout(client.socket) == 46.5
+    finally:
+        client.socket.close()
 
 
 @kernel

@@ -11,6 +11,7 @@ Reading, writing, producers, half-close and ``startTLS`` are Twisted's own.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import socket
@@ -19,6 +20,7 @@ from typing import Any, cast
 
 from twisted.internet import base, error, tcp
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
+from twisted.python.failure import Failure
 
 from ._vsock_support import new_vsock_socket
 from .address import PORT_ANY, VSockAddress
@@ -146,6 +148,18 @@ class VSockClient(tcp.BaseClient):
     def failIfNotConnected(self, err: BaseException) -> None:
         super().failIfNotConnected(_explain_connect_error(err, self.addr))
 
+    def connectionLost(self, reason: Failure) -> None:
+        # The epoll and poll reactors report a refused attempt as a hang-up and
+        # never call doConnect, so the socket's pending error is read here.
+        if not self.connected and hasattr(self, "socket"):
+            code = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self.failIfNotConnected(
+                    error.getConnectError((code, os.strerror(code)))
+                )
+                return
+        super().connectionLost(reason)
+
     def getHost(self) -> VSockAddress:
         return VSockAddress(*self.socket.getsockname())
 
@@ -163,12 +177,42 @@ def _set_kernel_connect_timeout(skt: socket.socket, seconds: float) -> None:
     """
     Let the kernel wait at least as long as the endpoint does: its own default
     gives up after two seconds, which would cut a longer endpoint timeout short.
+
+    The option takes a ``struct timeval``, but CPython's ``setsockopt`` passes
+    only an 8-byte integer for AF_VSOCK sockets, so this goes through libc.
     """
     whole = int(seconds)
-    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
     # An older kernel keeps its default; the endpoint's timeout still holds.
     with contextlib.suppress(OSError):
-        skt.setsockopt(skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval)
+        _libc_setsockopt(skt, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval)
+
+
+def _libc_setsockopt(skt: socket.socket, option: int, value: bytes) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(value, len(value))
+    if libc.setsockopt(skt.fileno(), skt.family, option, buffer, len(value)) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def kernel_connect_timeout(skt: socket.socket) -> float:
+    """The connect timeout the kernel holds for ``skt``, in seconds."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    size = struct.calcsize("@ll")
+    buffer = ctypes.create_string_buffer(size)
+    length = ctypes.c_uint32(size)
+    fd = skt.fileno()
+    if (
+        libc.getsockopt(
+            fd, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, buffer, ctypes.byref(length)
+        )
+        != 0
+    ):
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    whole, micro = struct.unpack("@ll", buffer.raw)
+    return float(whole + micro / 1_000_000)
 
 
 def _explain_connect_error(

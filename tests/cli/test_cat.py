@@ -1,0 +1,171 @@
+"""
+``hvsock cat``: both directions arrive intact through half-close, over Unix
+sockets on the host and AF_VSOCK in the guest, with socat as a peer too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .tools import (
+    HVSOCK,
+    free_vsock_port,
+    hvsock,
+    start_listener,
+    vsock_port_of,
+    write_file,
+)
+
+MiB = 1024 * 1024
+
+
+def exchange(
+    tmp_path: Path, listen_address: str, connect_address: str | None = None
+) -> None:
+    """
+    ``cat -l`` and ``cat`` send each other a file at once; each must print
+    exactly the other's file, and both must exit 0.
+    """
+    to_listener = write_file(tmp_path / "a", os.urandom(MiB))
+    to_client = write_file(tmp_path / "b", os.urandom(MiB))
+    with (
+        open(to_client, "rb") as stdin,
+        open(tmp_path / "listener.out", "wb") as stdout,
+    ):
+        listener, address = start_listener(
+            "cat", "-l", listen_address, stdin=stdin, stdout=stdout
+        )
+    target = connect_address or f"vsock://1:{vsock_port_of(address)}"
+    with (
+        open(to_listener, "rb") as stdin,
+        open(tmp_path / "client.out", "wb") as stdout,
+    ):
+        client = subprocess.run(
+            [*HVSOCK, "cat", target], stdin=stdin, stdout=stdout, timeout=120
+        )
+    assert client.returncode == 0
+    assert listener.wait(timeout=120) == 0
+    assert (tmp_path / "listener.out").read_bytes() == to_listener.read_bytes()
+    assert (tmp_path / "client.out").read_bytes() == to_client.read_bytes()
+
+
+def test_cat_relays_both_ways_over_unix_sockets(tmp_path: Path) -> None:
+    socket_path = tmp_path / "s.sock"
+    exchange(tmp_path, f"unix:{socket_path}", f"unix:{socket_path}")
+
+
+def test_cat_without_retry_fails_in_one_line(tmp_path: Path) -> None:
+    result = hvsock("cat", f"unix:{tmp_path / 'nobody.sock'}")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("hvsock cat: ")
+
+
+def test_cat_retry_waits_for_a_late_listener(tmp_path: Path) -> None:
+    socket_path = tmp_path / "late.sock"
+    client = subprocess.Popen(
+        [*HVSOCK, "cat", "--retry", "120", f"unix:{socket_path}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    with open(
+        write_file(tmp_path / "greeting", b"hello, late client\n"), "rb"
+    ) as stdin:
+        listener, _ = start_listener(
+            "cat", "-l", f"unix:{socket_path}", stdin=stdin, stdout=subprocess.DEVNULL
+        )
+    out, _ = client.communicate(timeout=120)
+    assert client.returncode == 0
+    assert out == b"hello, late client\n"
+    assert listener.wait(timeout=120) == 0
+
+
+def test_cat_echo_serves_every_connection(tmp_path: Path) -> None:
+    socket_path = tmp_path / "echo.sock"
+    server, _ = start_listener(
+        "cat", "-l", "--echo", f"unix:{socket_path}", stdout=subprocess.DEVNULL
+    )
+    try:
+        for size in (0, 1, 3 * MiB):
+            data = os.urandom(size)
+            result = hvsock("cat", f"unix:{socket_path}", input=data)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == data
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ([], "Wrong number of arguments"),
+        (["--echo", "unix:/x"], "use it with -l"),
+        (["-l", "--retry", "5", "unix:/x"], "not with -l"),
+        (["--retry", "-1", "unix:/x"], "positive number"),
+        (["--retry", "soon", "unix:/x"], "retry"),
+    ],
+)
+def test_cat_bad_arguments_give_one_line_and_usage_hint(
+    args: list[str], words: str
+) -> None:
+    result = hvsock("cat", *args)
+    assert result.returncode == 2
+    error = result.stderr.decode()
+    assert words in error
+    assert "Traceback" not in error
+
+
+def test_cat_bad_address_gives_one_line() -> None:
+    result = hvsock("cat", "vsock:cid=guest:port=80")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith("hvsock cat: cid must be a number or one of any, hypervisor")
+
+
+@pytest.mark.kernel
+def test_cat_relays_both_ways_over_vsock(tmp_path: Path) -> None:
+    exchange(tmp_path, "vsock:port=0")
+
+
+@pytest.mark.kernel
+def test_cat_accepts_uris(tmp_path: Path) -> None:
+    exchange(tmp_path, "vsock://:0")
+
+
+@pytest.mark.kernel
+def test_socat_sends_a_file_through_cat_listener(tmp_path: Path) -> None:
+    data = write_file(tmp_path / "data", os.urandom(MiB))
+    with open(tmp_path / "out", "wb") as stdout:
+        listener, address = start_listener("cat", "-l", "vsock:port=0", stdout=stdout)
+    with open(data, "rb") as stdin:
+        socat = subprocess.run(
+            ["socat", "-t", "60", "-", f"VSOCK-CONNECT:1:{vsock_port_of(address)}"],
+            stdin=stdin,
+            capture_output=True,
+            timeout=120,
+        )
+    assert socat.returncode == 0, socat.stderr
+    assert listener.wait(timeout=120) == 0
+    assert (tmp_path / "out").read_bytes() == data.read_bytes()
+
+
+@pytest.mark.kernel
+def test_cat_sends_a_file_to_a_socat_listener(tmp_path: Path) -> None:
+    data = os.urandom(MiB)
+    port = free_vsock_port()
+    with open(tmp_path / "out", "wb") as stdout:
+        socat = subprocess.Popen(
+            ["socat", "-u", f"VSOCK-LISTEN:{port}", "-"], stdout=stdout
+        )
+        try:
+            result = hvsock("cat", "--retry", "120", f"vsock://1:{port}", input=data)
+            assert result.returncode == 0, result.stderr
+            assert socat.wait(timeout=120) == 0
+        finally:
+            socat.kill()
+    assert (tmp_path / "out").read_bytes() == data

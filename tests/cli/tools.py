@@ -1,0 +1,60 @@
+"""
+Running the ``hvsock`` tool in subprocesses, as users do.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+HVSOCK = [sys.executable, "-m", "twisted_hvsock"]
+
+
+def hvsock(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    """Run ``hvsock ARGS`` to completion."""
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("timeout", 300)
+    return subprocess.run([*HVSOCK, *args], check=False, **kwargs)
+
+
+def start_listener(
+    *args: str, stdin: IO[bytes] | int = subprocess.DEVNULL, stdout: IO[bytes] | int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """
+    Start ``hvsock ARGS`` that listens, and wait for its "listening on"
+    line; return the process and the address it printed.
+    """
+    process = subprocess.Popen(
+        [*HVSOCK, *args], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    line = process.stderr.readline().decode()
+    match = re.match(r"listening on (\S+)", line)
+    if match is None:
+        process.kill()
+        raise AssertionError(
+            f"no 'listening on' line: {line!r}{process.stderr.read()!r}"
+        )
+    return process, match[1]
+
+
+def vsock_port_of(address: str) -> int:
+    """The port of a printed ``vsock://<cid>:<port>`` address."""
+    return int(address.rpartition(":")[2])
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def free_vsock_port() -> int:
+    """A vsock port nothing listens on now (guest only)."""
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as probe:
+        probe.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+        port: int = probe.getsockname()[1]
+        return port

@@ -1,0 +1,3 @@
+"""
+The ``hvsock`` command-line tool: ``cat``, ``forward``, ``stress``, ``doctor``.
+"""

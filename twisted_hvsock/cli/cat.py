@@ -1,0 +1,141 @@
+"""
+``hvsock cat``: relay stdin and stdout over one connection, like socat's
+``-`` or ocaml-hvsock's hvcat.
+
+The end of stdin half-closes the connection's write side, and the tool keeps
+reading until the peer closes: no data in flight is dropped.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from twisted.internet import defer, error
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.protocol import Factory
+from twisted.internet.stdio import StandardIO
+from twisted.internet.task import deferLater
+from twisted.python import usage
+
+from ..echo import echo_factory
+from ..relay import RelayProtocol, splice
+from ..uri import client_endpoint, server_endpoint
+
+# How long to wait between connection attempts with --retry.
+_FIRST_RETRY_DELAY = 0.1
+_LONGEST_RETRY_DELAY = 1.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"--retry must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+class Options(usage.Options):
+    synopsis = "hvsock cat [-l] [--echo] [--retry SECONDS] ADDRESS"
+    longdesc = """Relay stdin and stdout over a connection to ADDRESS (or, with -l,
+from the first connection to ADDRESS). End of stdin half-closes the
+connection; the tool then reads until the peer closes.
+
+ADDRESS is a Twisted endpoint string or a URI.
+
+Examples:
+  hvsock cat vsock:cid=3:port=5000          talk to port 5000 of guest 3
+  hvsock cat vsock://2:5000 < request       from a guest, send a file to the host
+  hvsock cat -l vsock:port=5000 > upload    receive one connection's data
+  hvsock cat -l --echo vsock://:7           serve an echo service
+  hvsock cat --retry 60 vsock://3:5000      wait up to 60 s for the guest service
+"""
+    optFlags = [
+        ["listen", "l", "listen for one connection instead of connecting"],
+        ["echo", None, "with -l: echo every connection, until interrupted"],
+    ]
+    optParameters = [
+        ["retry", None, None, "keep trying to connect for up to SECONDS", _seconds],
+    ]
+
+    def parseArgs(self, address: str) -> None:  # type: ignore[override]
+        self["address"] = address
+
+    def postOptions(self) -> None:
+        if self["echo"] and not self["listen"]:
+            raise usage.UsageError("--echo serves connections: use it with -l")
+        if self["retry"] is not None and self["listen"]:
+            raise usage.UsageError("--retry is for connecting, not with -l")
+
+
+def run(reactor: Any, options: Options) -> Deferred[int]:
+    return ensureDeferred(_cat(reactor, options))
+
+
+async def _cat(reactor: Any, options: Options) -> int:
+    if options["echo"]:
+        port = await server_endpoint(reactor, options["address"]).listen(echo_factory())
+        print(f"listening on {port.getHost()}", file=sys.stderr, flush=True)
+        await Deferred()  # until interrupted
+    if options["listen"]:
+        connection = await _accept_one(reactor, options["address"])
+    else:
+        endpoint = client_endpoint(reactor, options["address"])
+        connection = await _connect(reactor, endpoint, options["retry"])
+    stdio = RelayProtocol()
+    StandardIO(stdio, reactor=reactor)
+    await splice(connection, stdio)
+    if connection.reason is not None and not connection.reason.check(
+        error.ConnectionDone
+    ):
+        print(f"hvsock cat: {connection.reason.getErrorMessage()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+class _FirstConnection(RelayProtocol):
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.factory.accepted.callback(self)
+
+
+class _OneConnectionFactory(Factory):
+    protocol = _FirstConnection
+
+    def __init__(self) -> None:
+        self.accepted: Deferred[RelayProtocol] = Deferred()
+
+    def buildProtocol(self, addr: Any) -> Any:
+        if self.accepted.called:
+            return None  # one connection only; later ones are closed
+        return super().buildProtocol(addr)
+
+
+async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
+    factory = _OneConnectionFactory()
+    port = await server_endpoint(reactor, address).listen(factory)
+    print(f"listening on {port.getHost()}", file=sys.stderr, flush=True)
+    connection = await factory.accepted
+    await defer.maybeDeferred(port.stopListening)
+    return connection
+
+
+async def _connect(
+    reactor: Any, endpoint: IStreamClientEndpoint, retry: float | None
+) -> RelayProtocol:
+    factory = Factory.forProtocol(RelayProtocol)
+    deadline = None if retry is None else reactor.seconds() + retry
+    delay = _FIRST_RETRY_DELAY
+    while True:
+        try:
+            connection = await endpoint.connect(factory)
+            assert isinstance(connection, RelayProtocol)
+            return connection
+        except error.ConnectError:
+            if deadline is None or reactor.seconds() + delay > deadline:
+                raise
+        await deferLater(reactor, delay)
+        delay = min(delay * 2, _LONGEST_RETRY_DELAY)

@@ -1,0 +1,99 @@
+"""
+``hvsock``: the console script's entry point and subcommand dispatch.
+
+Every subcommand module offers ``Options`` (a ``usage.Options``) and
+``run(reactor, options)``, returning a Deferred that fires with the exit
+status. Bad arguments and failures users can act on print one line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from typing import Any, NoReturn
+
+from twisted.internet import defer, error
+from twisted.internet.task import react
+from twisted.python import usage
+from twisted.python.failure import Failure
+
+# name -> (module, one-line summary); modules load only when chosen.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cat": ("twisted_hvsock.cli.cat", "relay stdin/stdout over a connection"),
+    "forward": (
+        "twisted_hvsock.cli.forward",
+        "relay every connection to another address",
+    ),
+    "stress": ("twisted_hvsock.cli.stress", "stress-test and measure a connection"),
+    "doctor": ("twisted_hvsock.cli.doctor", "say what this machine offers and lacks"),
+}
+
+#: Errors whose message is the whole story: no traceback for these.
+EXPECTED_ERRORS = (ValueError, OSError, error.ConnectError, error.CannotListenError)
+
+
+def _subcommand_options(module_name: str) -> Callable[[], usage.Options]:
+    def build() -> usage.Options:
+        options: usage.Options = import_module(module_name).Options()
+        return options
+
+    return build
+
+
+class Options(usage.Options):
+    synopsis = "hvsock COMMAND [OPTIONS] [ARGS]"
+    longdesc = (
+        "Addresses are Twisted endpoint strings (vsock:cid=3:port=80, "
+        "tcp:localhost:8080) or URIs (vsock://3:80, vsock://:80). "
+        "Run 'hvsock COMMAND --help' for a command's options and examples."
+    )
+    subCommands = [
+        (name, None, _subcommand_options(module), summary)
+        for name, (module, summary) in COMMANDS.items()
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError(f"a command is needed: one of {', '.join(COMMANDS)}")
+
+
+def one_line(failure: Failure) -> str:
+    """A failure as the one line a user reads."""
+    value = failure.value
+    if isinstance(value, error.CannotListenError):
+        return f"cannot listen on {value.interface}:{value.port}: {value.socketError}"
+    if isinstance(value, error.ConnectError):
+        text = str(value).rstrip(".")
+        return text[0].lower() + text[1:] if text else type(value).__name__
+    return str(value) or type(value).__name__
+
+
+def _run(reactor: Any, name: str, sub_options: usage.Options) -> defer.Deferred[None]:
+    command = import_module(COMMANDS[name][0])
+    result = defer.maybeDeferred(command.run, reactor, sub_options)
+
+    def exit_with(status: int) -> None:
+        if status:
+            raise SystemExit(status)
+
+    def explain(failure: Failure) -> None:
+        failure.trap(*EXPECTED_ERRORS)
+        print(f"hvsock {name}: {one_line(failure)}", file=sys.stderr)
+        raise SystemExit(1)
+
+    return result.addCallbacks(exit_with, explain)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``hvsock`` with ``argv`` (default: the process's arguments)."""
+    options = Options()
+    try:
+        options.parseOptions(list(sys.argv[1:] if argv is None else argv))
+    except (usage.UsageError, ValueError) as e:
+        command = f"hvsock {options.subCommand}" if options.subCommand else "hvsock"
+        print(f"{command}: {e}", file=sys.stderr)
+        print(f"Run '{command} --help' for usage.", file=sys.stderr)
+        sys.exit(2)
+    react(_run, (options.subCommand, options.subOptions))

@@ -1,0 +1,152 @@
+"""
+Hyper-V socket identifiers: VM IDs, service IDs, and the template that maps a
+Linux guest's vsock port onto a service ID.
+
+Pure functions on :class:`uuid.UUID`; nothing here needs Windows.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IAddress
+from zope.interface import implementer
+
+__all__ = [
+    "VM_BROADCAST",
+    "VM_CHILDREN",
+    "VM_LOOPBACK",
+    "VM_NAMES",
+    "VM_PARENT",
+    "VM_WILDCARD",
+    "HyperVAddress",
+    "parse_guid",
+    "parse_service_id",
+    "parse_vm_id",
+    "port_for_service_id",
+    "service_id_for_port",
+]
+
+#: Listen for every partition; also spelled ``zero``.
+VM_WILDCARD = uuid.UUID("00000000-0000-0000-0000-000000000000")
+#: Every partition.
+VM_BROADCAST = uuid.UUID("ffffffff-ffff-ffff-ffff-ffffffffffff")
+#: This partition's child partitions (its VMs).
+VM_CHILDREN = uuid.UUID("90db8b89-0d35-4f79-8ce9-49ea0ac8b7cd")
+#: This partition itself.
+VM_LOOPBACK = uuid.UUID("e0e16197-dd56-4a10-9195-5ee7a155a838")
+#: The parent partition (the host, seen from a VM).
+VM_PARENT = uuid.UUID("a42e7cda-d03f-480c-9cc2-a4de20abb878")
+
+#: The names accepted wherever a VM ID is given as text.
+VM_NAMES: dict[str, uuid.UUID] = {
+    "wildcard": VM_WILDCARD,
+    "zero": VM_WILDCARD,
+    "broadcast": VM_BROADCAST,
+    "children": VM_CHILDREN,
+    "loopback": VM_LOOPBACK,
+    "parent": VM_PARENT,
+}
+
+# A Linux guest's vsock port P is the service "%08x-facb-11e6-bd58-64006a7986d3".
+_TEMPLATE_TAIL = "-facb-11e6-bd58-64006a7986d3"
+_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?$")
+_MAX_PORT = 0xFFFFFFFF
+_EXAMPLE_GUID = "3049197c-9a4e-4fbf-9367-97f792f16994"
+
+
+def parse_guid(text: str, name: str) -> uuid.UUID:
+    """
+    Parse a GUID in the usual 8-4-4-4-12 form, any case, braces allowed.
+
+    :raises ValueError: naming ``name`` when ``text`` is not a GUID.
+    """
+    if not _GUID.match(text):
+        example = "3049197c-9a4e-4fbf-9367-97f792f16994"
+        raise ValueError(f"{name} must be a GUID like {example}, got {text!r}")
+    return uuid.UUID(text.strip("{}"))
+
+
+def service_id_for_port(port: int) -> uuid.UUID:
+    """
+    The Hyper-V service ID under which a Linux guest's vsock ``port`` appears.
+
+    :raises ValueError: if ``port`` is not a 32-bit unsigned integer.
+    """
+    if (
+        isinstance(port, bool)
+        or not isinstance(port, int)
+        or not 0 <= port <= _MAX_PORT
+    ):
+        raise ValueError(f"port must be an integer from 0 to {_MAX_PORT}, got {port!r}")
+    return uuid.UUID(f"{port:08x}{_TEMPLATE_TAIL}")
+
+
+def port_for_service_id(service_id: uuid.UUID) -> int:
+    """
+    The Linux vsock port a template service ID stands for.
+
+    :raises ValueError: if ``service_id`` is outside the template.
+    """
+    text = str(service_id)
+    if not text.endswith(_TEMPLATE_TAIL):
+        raise ValueError(
+            f"service {text} is not a Linux vsock port: those look like "
+            f"<port as 8 hex digits>{_TEMPLATE_TAIL}"
+        )
+    return int(text[:8], 16)
+
+
+def parse_service_id(text: str, name: str = "service") -> uuid.UUID:
+    """
+    Parse a service given as a GUID, or as a decimal vsock port that the
+    template turns into one.
+
+    :raises ValueError: naming ``name`` and the accepted forms.
+    """
+    if text.isascii() and text.isdigit():
+        port = int(text)
+        if port > _MAX_PORT:
+            raise ValueError(
+                f"{name} as a port must be at most {_MAX_PORT}, got {text!r}"
+            )
+        return service_id_for_port(port)
+    if not _GUID.match(text):
+        raise ValueError(f"{name} must be a GUID or a decimal vsock port, got {text!r}")
+    return uuid.UUID(text.strip("{}"))
+
+
+def parse_vm_id(text: str, name: str = "vm") -> uuid.UUID:
+    """
+    Parse a VM ID given as a GUID or as one of the names in :data:`VM_NAMES`.
+
+    A VM's display name (``MyVM``) is not a VM ID; resolving one needs the
+    host's Hyper-V management service.
+
+    :raises ValueError: naming ``name`` and the accepted forms.
+    """
+    named = VM_NAMES.get(text.lower())
+    if named is not None:
+        return named
+    if not _GUID.match(text):
+        raise ValueError(
+            f"{name} must be a GUID or one of {', '.join(VM_NAMES)}, got {text!r}"
+        )
+    return uuid.UUID(text.strip("{}"))
+
+
+@implementer(IAddress)
+@dataclass(frozen=True)
+class HyperVAddress:
+    """
+    The address of one end of a Hyper-V socket: a VM (partition) ID and a
+    service ID.
+    """
+
+    vm_id: uuid.UUID
+    service_id: uuid.UUID
+
+    def __str__(self) -> str:
+        return f"hvsock://{self.vm_id}/{self.service_id}"
