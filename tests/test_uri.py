@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from twisted.internet.testing import MemoryReactor
+
+from twisted_hvsock.address import CID_ANY, CID_HOST
+from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.hyperv_ids import VM_LOOPBACK, VM_PARENT, service_id_for_port
+from twisted_hvsock.uri import (
+    HybridVSockURI,
+    HyperkitURI,
+    HyperVURI,
+    VSockURI,
+    client_endpoint,
+    parse_uri,
+    server_endpoint,
+)
+
+VM = "3049197c-9a4e-4fbf-9367-97f792f16994"
+SERVICE = "0000162e-facb-11e6-bd58-64006a7986d3"
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("vsock://:80", VSockURI(None, 80)),
+        ("vsock://:80/", VSockURI(None, 80)),
+        ("vsock://3:80", VSockURI(3, 80)),
+        ("vsock://3:80/", VSockURI(3, 80)),
+        ("vsock://host:5000", VSockURI(CID_HOST, 5000)),
+        ("vsock://any:5000", VSockURI(CID_ANY, 5000)),
+        (
+            f"hvsock://{VM}/{SERVICE}",
+            HyperVURI(uuid.UUID(VM), None, uuid.UUID(SERVICE)),
+        ),
+        (
+            f"hvsock://{VM.upper()}/{SERVICE.upper()}",
+            HyperVURI(uuid.UUID(VM), None, uuid.UUID(SERVICE)),
+        ),
+        ("hvsock://parent/80", HyperVURI(VM_PARENT, None, service_id_for_port(80))),
+        (
+            f"hvsock://Loopback/{SERVICE}/",
+            HyperVURI(VM_LOOPBACK, None, uuid.UUID(SERVICE)),
+        ),
+        (
+            "hvsock://MobyLinuxVM/255",
+            HyperVURI(None, "MobyLinuxVM", service_id_for_port(255)),
+        ),
+        (
+            "hyperkit://:80/Users/foo/Library/Containers/com.docker.docker/Data/vms/0",
+            HyperkitURI(
+                None, 80, "/Users/foo/Library/Containers/com.docker.docker/Data/vms/0"
+            ),
+        ),
+        ("hyperkit://3:80/./hvtest-state", HyperkitURI(3, 80, "./hvtest-state")),
+        ("hyperkit://:80/../vms/0", HyperkitURI(None, 80, "../vms/0")),
+        ("hybridvsock://:52/run/fc/v.sock", HybridVSockURI(52, "/run/fc/v.sock")),
+    ],
+)
+def test_uris_and_their_addresses(text: str, parsed: object) -> None:
+    assert parse_uri(text) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("vsock://3", "expected vsock://[<cid>]:<port>[/]"),
+        ("vsock://3:80/path", "has no path"),
+        ("vsock://3:eighty", "port must be a decimal number"),
+        ("vsock://guest:80", "cid must be a number or one of"),
+        ("vsock://3:4294967295", "port must be an integer"),
+        ("hvsock://parent", "both the VM and the service are needed"),
+        ("hvsock://parent/http", "service must be a GUID or a decimal vsock port"),
+        ("hyperkit://:80", "the path is missing"),
+        ("hyperkit://:80/", "the path is missing"),
+        ("hybridvsock://3:52/x", "names no CID"),
+        ("tcp://localhost:80", "expected a URI of one of the forms"),
+        ("vsock:port=80", "expected a URI of one of the forms"),
+    ],
+)
+def test_malformed_uris_say_what_was_expected(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        parse_uri(text)
+
+
+def test_vsock_uris_become_endpoints() -> None:
+    reactor = MemoryReactor()
+    server = server_endpoint(reactor, "vsock://:80")
+    assert isinstance(server, VSockServerEndpoint)
+    assert (server._cid, server._port) == (CID_ANY, 80)
+    client = client_endpoint(reactor, "vsock://3:80/")
+    assert isinstance(client, VSockClientEndpoint)
+    assert (client._cid, client._port) == (3, 80)
+
+
+def test_endpoint_strings_pass_through_to_twisted() -> None:
+    reactor = MemoryReactor()
+    assert isinstance(server_endpoint(reactor, "vsock:port=80"), VSockServerEndpoint)
+    assert (
+        type(client_endpoint(reactor, "tcp:localhost:80")).__name__
+        == "HostnameEndpoint"
+    )
+
+
+def test_a_vsock_uri_without_cid_cannot_be_connected_to() -> None:
+    with pytest.raises(ValueError, match="names no CID to connect to"):
+        client_endpoint(MemoryReactor(), "vsock://:80")
+
+
+@pytest.mark.parametrize(
+    "text", [f"hvsock://parent/{SERVICE}", "hyperkit://:80/x", "hybridvsock://:52/x"]
+)
+def test_other_schemes_are_recognised_but_not_supported_yet(text: str) -> None:
+    with pytest.raises(ValueError, match="not supported yet"):
+        client_endpoint(MemoryReactor(), text)
