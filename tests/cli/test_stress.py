@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
-from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.endpoints import UNIXClientEndpoint, UNIXServerEndpoint
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
@@ -29,7 +28,6 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_hvsock.address import VSockAddress
 from twisted_hvsock.cli import stress
 from twisted_hvsock.cli.stress import (
     ClientSettings,
@@ -38,7 +36,6 @@ from twisted_hvsock.cli.stress import (
     Progress,
     StressClient,
     StressRun,
-    describe_address,
     parse_size,
     percentile,
     summarize,
@@ -161,19 +158,6 @@ def test_connection_lines_say_index_bytes_time_and_outcome() -> None:
     assert result(4, size=0, outcome="error", why="refused").describe() == (
         "connection 4: 0 bytes sent, 0 received, 10.0 ms, error: refused"
     )
-
-
-@pytest.mark.parametrize(
-    ("address", "text"),
-    [
-        (VSockAddress(0xFFFFFFFF, 12345), "vsock://4294967295:12345"),
-        (UNIXAddress(b"/run/s.sock"), "unix:/run/s.sock"),
-        (IPv4Address("TCP", "127.0.0.1", 8080), "tcp:127.0.0.1:8080"),
-        (IPv6Address("TCP", "::1", 8080), "tcp6:host=\\:\\:1:port=8080"),
-    ],
-)
-def test_listening_addresses_read_as_client_addresses(address: Any, text: str) -> None:
-    assert describe_address(address) == text
 
 
 # The per-connection protocol, on a fake transport.

@@ -22,6 +22,7 @@ from twisted.python import usage
 from ..echo import echo_factory
 from ..relay import RelayProtocol, splice
 from ..uri import client_endpoint, server_endpoint
+from .addresses import listening_line
 
 # How long to wait between connection attempts with --retry.
 _FIRST_RETRY_DELAY = 0.1
@@ -78,7 +79,11 @@ def run(reactor: Any, options: Options) -> Deferred[int]:
 async def _cat(reactor: Any, options: Options) -> int:
     if options["echo"]:
         port = await server_endpoint(reactor, options["address"]).listen(echo_factory())
-        print(f"listening on {port.getHost()}", file=sys.stderr, flush=True)
+        print(
+            listening_line(port),
+            file=sys.stderr,
+            flush=True,
+        )
         await Deferred()  # until interrupted
     if options["listen"]:
         connection = await _accept_one(reactor, options["address"])
@@ -117,7 +122,7 @@ class _OneConnectionFactory(Factory):
 async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
     factory = _OneConnectionFactory()
     port = await server_endpoint(reactor, address).listen(factory)
-    print(f"listening on {port.getHost()}", file=sys.stderr, flush=True)
+    print(listening_line(port), file=sys.stderr, flush=True)
     connection = await factory.accepted
     await defer.maybeDeferred(port.stopListening)
     return connection

@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from twisted.internet import defer, error
-from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.interfaces import (
-    IAddress,
     IHalfCloseableProtocol,
     IPushProducer,
     IStreamClientEndpoint,
@@ -38,6 +36,7 @@ from zope.interface import implementer
 
 from ..echo import echo_factory
 from ..uri import client_endpoint, server_endpoint
+from .addresses import listening_line
 from .main import one_line
 
 __all__ = [
@@ -47,7 +46,6 @@ __all__ = [
     "StressClient",
     "StressRun",
     "Summary",
-    "describe_address",
     "parse_size",
     "percentile",
     "run",
@@ -95,19 +93,6 @@ def percentile(values: Sequence[float], percent: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(percent / 100 * len(ordered)))
     return ordered[rank - 1]
-
-
-def describe_address(address: IAddress) -> str:
-    """A listening address the way a user would pass it to ``-c``."""
-    if isinstance(address, UNIXAddress):
-        name = address.name
-        return f"unix:{os.fsdecode(name) if name is not None else ''}"
-    if isinstance(address, IPv6Address):
-        host = address.host.replace(":", "\\:")
-        return f"tcp6:host={host}:port={address.port}"
-    if isinstance(address, IPv4Address):
-        return f"tcp:{address.host}:{address.port}"
-    return str(address)
 
 
 @dataclass(frozen=True)
@@ -633,7 +618,7 @@ Examples:
 async def serve(reactor: Any, address: str, out: TextIO) -> int:
     """Echo every connection to ``address`` until the process is stopped."""
     port = await server_endpoint(reactor, address).listen(echo_factory())
-    print(f"listening on {describe_address(port.getHost())}", file=out, flush=True)
+    print(listening_line(port), file=out, flush=True)
     forever: defer.Deferred[int] = defer.Deferred()
     return await forever
 

@@ -1,0 +1,103 @@
+"""
+``hvsock forward`` and ``twistd hvsock-forward``: TCP in, echo service out
+(Unix sockets on the host, AF_VSOCK in the guest), both directions and
+half-close passing through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from .tools import start_listener, vsock_port_of
+
+MiB = 1024 * 1024
+
+
+def echo_through(host: str, port: int, data: bytes) -> bytes:
+    """Send ``data``, half-close, and read until the far side closes."""
+    with socket.create_connection((host, port), timeout=120) as client:
+        sender = threading.Thread(
+            target=lambda: (client.sendall(data), client.shutdown(socket.SHUT_WR))
+        )
+        sender.start()
+        received = b"".join(iter(lambda: client.recv(256 * 1024), b""))
+        sender.join()
+    return received
+
+
+def forward_and_echo(echo_address: str, connect_address: str | None = None) -> None:
+    echo, printed = start_listener(
+        "cat", "-l", "--echo", echo_address, stdout=subprocess.DEVNULL
+    )
+    target = connect_address or f"vsock://1:{vsock_port_of(printed)}"
+    forward, listening = start_listener(
+        "forward", "tcp:0:interface=127.0.0.1", target, stdout=subprocess.DEVNULL
+    )
+    try:
+        host, _, port = listening.removeprefix("tcp:").rpartition(":")
+        data = os.urandom(16 * MiB)
+        received = echo_through(host, int(port), data)
+        assert hashlib.sha256(received).digest() == hashlib.sha256(data).digest()
+    finally:
+        for process in (forward, echo):
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def test_forward_tcp_to_a_unix_echo_service(tmp_path: Path) -> None:
+    echo_socket = tmp_path / "echo.sock"
+    forward_and_echo(f"unix:{echo_socket}", f"unix:{echo_socket}")
+
+
+@pytest.mark.kernel
+def test_forward_tcp_to_a_vsock_echo_service() -> None:
+    forward_and_echo("vsock:port=0")
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_twistd_hvsock_forward_relays(tmp_path: Path) -> None:
+    echo_socket = tmp_path / "echo.sock"
+    echo, _ = start_listener(
+        "cat", "-l", "--echo", f"unix:{echo_socket}", stdout=subprocess.DEVNULL
+    )
+    port = free_tcp_port()
+    twistd = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("twistd")),
+            "-n",
+            "--pidfile=",
+            "hvsock-forward",
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+            "--connect",
+            f"unix:{echo_socket}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert twistd.stdout is not None
+        for line in twistd.stdout:  # twistd logs once the port listens
+            if b"starting on" in line:
+                break
+        data = os.urandom(MiB)
+        assert echo_through("127.0.0.1", port, data) == data
+    finally:
+        for process in (twistd, echo):
+            process.terminate()
+            process.wait(timeout=60)

@@ -1,0 +1,149 @@
+"""
+``hvsock doctor``: what this machine offers for each kind of endpoint, and
+how to get what is missing. It only looks: it connects nowhere.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.python import usage
+
+from ..address import VSOCK_DEVICE, local_cid
+
+# Kernel modules that carry AF_VSOCK traffic, and what each one is for.
+VSOCK_TRANSPORTS = {
+    "vsock_loopback": "loopback: CID 1 reaches this machine itself",
+    "vmw_vsock_virtio_transport": "guest: talks to a KVM, Firecracker or CH host",
+    "vhost_vsock": "host: talks to KVM/QEMU guests with a vhost-vsock device",
+    "hv_sock": "guest: talks to a Hyper-V host",
+    "vmw_vsock_vmci_transport": "guest or host: VMware",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: what was checked, whether it is there, the fix."""
+
+    ok: bool
+    what: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        mark = "ok " if self.ok else "no "
+        return f"{mark} {self.what}" + (f"\n      fix: {self.fix}" if self.fix else "")
+
+
+def kernel_modules(sys_module: Path = Path("/sys/module")) -> set[str]:
+    """
+    The kernel modules present now, loaded or built in (``/sys/module`` lists
+    both, where ``/proc/modules`` lists only the loaded ones).
+    """
+    try:
+        return {entry.name for entry in sys_module.iterdir()}
+    except OSError:
+        return set()
+
+
+def check_vsock(modules: set[str]) -> list[Finding]:
+    """Linux AF_VSOCK: the socket family, the device, the CID, the transports."""
+    family = getattr(socket, "AF_VSOCK", None)
+    if family is None:
+        return [
+            Finding(
+                False,
+                f"AF_VSOCK (vsock: endpoints): this Python on {sys.platform} has none",
+                "vsock: endpoints need Linux",
+            )
+        ]
+    findings = []
+    try:
+        socket.socket(family, socket.SOCK_STREAM).close()
+        findings.append(Finding(True, "AF_VSOCK sockets can be created"))
+    except OSError as e:
+        findings.append(
+            Finding(
+                False, f"AF_VSOCK sockets cannot be created ({e})", "modprobe vsock"
+            )
+        )
+    try:
+        findings.append(
+            Finding(True, f"{VSOCK_DEVICE}: this machine's CID is {local_cid()}")
+        )
+    except OSError as e:
+        findings.append(
+            Finding(False, f"{VSOCK_DEVICE}: {e.strerror or e}", "modprobe vsock")
+        )
+    present = [name for name in VSOCK_TRANSPORTS if name in modules]
+    for name in present:
+        findings.append(Finding(True, f"transport {name} ({VSOCK_TRANSPORTS[name]})"))
+    if not present:
+        findings.append(
+            Finding(
+                False,
+                "no vsock transport is loaded: connections reach nothing",
+                "modprobe vmw_vsock_virtio_transport (in a guest), vhost_vsock "
+                "(on a KVM host) or vsock_loopback (CID 1, for tests)",
+            )
+        )
+    elif "vsock_loopback" not in present:
+        findings.append(
+            Finding(
+                False,
+                "transport vsock_loopback: CID 1 does not reach this machine",
+                "modprobe vsock_loopback (only needed to test on one machine)",
+            )
+        )
+    return findings
+
+
+def check_hyperv() -> Finding:
+    """Windows Hyper-V sockets."""
+    if getattr(socket, "AF_HYPERV", None) is not None:
+        return Finding(True, "AF_HYPERV (hvsock: endpoints on Windows)")
+    if sys.platform == "win32":
+        return Finding(
+            False,
+            "AF_HYPERV (hvsock: endpoints): needs Python 3.12 or newer",
+            "upgrade Python",
+        )
+    return Finding(
+        False,
+        "AF_HYPERV (hvsock: endpoints): Windows only; in a Linux guest on "
+        "Hyper-V, hvsock: strings map onto AF_VSOCK (needs hv_sock)",
+    )
+
+
+def check_unix() -> Finding:
+    """Unix sockets, which hyperkit and hybrid vsock tunnel through."""
+    if hasattr(socket, "AF_UNIX"):
+        return Finding(True, "AF_UNIX (hyperkit: and hybridvsock: endpoints)")
+    return Finding(False, "AF_UNIX (hyperkit: and hybridvsock: endpoints) is missing")
+
+
+def report(modules: set[str] | None = None) -> list[Finding]:
+    """Everything ``hvsock doctor`` prints, in order."""
+    if modules is None:
+        modules = kernel_modules()
+    return [*check_vsock(modules), check_hyperv(), check_unix()]
+
+
+class Options(usage.Options):
+    synopsis = "hvsock doctor"
+    longdesc = """Say which hypervisor sockets this machine offers, and for what is
+missing, how to get it. Connects nowhere.
+
+Example:
+  hvsock doctor
+"""
+
+
+def run(reactor: Any, options: Options) -> Deferred[int]:
+    for finding in report():
+        print(finding)
+    return succeed(0)
