@@ -31,7 +31,31 @@ _FIRST_UNPRIVILEGED_PORT = 1024
 _SO_VM_SOCKETS_CONNECT_TIMEOUT = 6
 
 
-class VSockServer(tcp.Server):
+class _VSockConnectionCloser:
+    """
+    Closes a vsock connection as Twisted's TCP connections close.
+
+    For an abort, TCP's ``_closeSocket`` sets ``SO_LINGER`` to zero through
+    ``socket.setsockopt``, which CPython refuses for AF_VSOCK sockets (it
+    takes only 8-byte integers there): the ``TypeError`` would leave the
+    socket open. With a zero linger the kernel closes at once, dropping
+    nothing already sent; unsent data, still in Twisted's buffer, is dropped.
+    """
+
+    socket: socket.socket
+
+    def _closeSocket(self, orderly: bool) -> None:
+        if orderly:
+            super()._closeSocket(orderly)  # type: ignore[misc]
+            return
+        with contextlib.suppress(OSError):
+            linger = struct.pack("ii", 1, 0)
+            _libc_setsockopt(self.socket, socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        with contextlib.suppress(OSError):
+            self.socket.close()
+
+
+class VSockServer(_VSockConnectionCloser, tcp.Server):
     """
     The server side of an accepted AF_VSOCK connection.
     """
@@ -122,7 +146,7 @@ def _explain_listen_error(reason: object, port: int) -> object:
     return reason
 
 
-class VSockClient(tcp.BaseClient):
+class VSockClient(_VSockConnectionCloser, tcp.BaseClient):
     """
     The client side of an AF_VSOCK connection.
     """
@@ -185,13 +209,14 @@ def _set_kernel_connect_timeout(skt: socket.socket, seconds: float) -> None:
     timeval = struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
     # An older kernel keeps its default; the endpoint's timeout still holds.
     with contextlib.suppress(OSError):
-        _libc_setsockopt(skt, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval)
+        _libc_setsockopt(skt, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval)
 
 
-def _libc_setsockopt(skt: socket.socket, option: int, value: bytes) -> None:
+def _libc_setsockopt(skt: socket.socket, level: int, option: int, value: bytes) -> None:
+    """``setsockopt`` with a byte-string value, which CPython refuses for AF_VSOCK."""
     libc = ctypes.CDLL(None, use_errno=True)
     buffer = ctypes.create_string_buffer(value, len(value))
-    if libc.setsockopt(skt.fileno(), skt.family, option, buffer, len(value)) != 0:
+    if libc.setsockopt(skt.fileno(), level, option, buffer, len(value)) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
 

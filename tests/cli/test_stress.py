@@ -11,7 +11,6 @@ import json
 import random
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +41,7 @@ from twisted_hvsock.cli.stress import (
 )
 from twisted_hvsock.echo import echo_factory
 
-HVSOCK = [sys.executable, "-c", "from twisted_hvsock.cli.main import main; main()"]
-
+from .tools import HVSOCK, start_listener
 
 # Sizes and percentiles.
 
@@ -541,21 +539,9 @@ async def test_connections_that_fail_are_counted_with_the_first_reason(
     assert "first error: " in out.getvalue()
 
 
-def start_server(address: str) -> tuple[subprocess.Popen[str], str]:
+def start_server(address: str) -> tuple[subprocess.Popen[bytes], str]:
     """Run ``hvsock stress -s address``; return it and where it listens."""
-    server = subprocess.Popen(
-        [*HVSOCK, "stress", "-s", address],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline()
-    if not line.startswith("listening on "):
-        server.kill()
-        _, errors = server.communicate(timeout=60)
-        pytest.fail(f"the server did not start: {line!r} {errors!r}")
-    return server, line.removeprefix("listening on ").strip()
+    return start_listener("stress", "-s", address, stdout=subprocess.DEVNULL)
 
 
 def stop(server: subprocess.Popen[str]) -> None:

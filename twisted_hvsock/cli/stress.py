@@ -673,7 +673,7 @@ async def stress(
 def run(reactor: Any, options: Options) -> defer.Deferred[int]:
     """The ``hvsock stress`` command: serve with ``-s``, stress with ``-c``."""
     if options.settings is None:
-        return defer.ensureDeferred(serve(reactor, options.address, sys.stdout))
+        return defer.ensureDeferred(serve(reactor, options.address, sys.stderr))
     return defer.ensureDeferred(
         stress(reactor, options.address, options.settings, sys.stdout, sys.stderr)
     )
