@@ -45,6 +45,7 @@ from .streams import (
     factory_for,
     payload,
 )
+from .vsock_helpers import connect_when_listening, free_vsock_port
 
 MiB = 1024 * 1024
 
@@ -333,38 +334,17 @@ def test_privileged_port_without_capability_is_explained(tmp_path: Path) -> None
     assert "CAP_NET_BIND_SERVICE" in result.stdout
 
 
-def raw_connect(port: int, deadline: float) -> socket.socket:
-    """Connect a plain AF_VSOCK socket, retrying until a listener appears."""
-    while True:
-        skt = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-        try:
-            skt.connect((CID_LOCAL, port))
-            return skt
-        except ConnectionResetError:
-            skt.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)  # polling for a listener in another process
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as skt:
-        skt.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
-        port: int = skt.getsockname()[1]
-        return port
-
-
 @kernel
 def test_twistd_web_serves_a_page_over_vsock(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_bytes(b"served over vsock\n")
-    port = free_port()
+    port = free_vsock_port()
     twistd = Path(sys.executable).with_name("twistd")
     command = [str(twistd), "-n", "--pidfile=", "web", "--listen", f"vsock:port={port}"]
     server = subprocess.Popen(
         [*command, "--path", str(tmp_path)], cwd=tmp_path, stderr=subprocess.STDOUT
     )
     try:
-        with raw_connect(port, time.monotonic() + 120) as skt:
+        with connect_when_listening(port) as skt:
             skt.sendall(b"GET /hello.txt HTTP/1.0\r\n\r\n")
             response = b"".join(iter(lambda: skt.recv(65536), b""))
     finally:

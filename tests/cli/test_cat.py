@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ..vsock_helpers import free_vsock_port
 from .tools import (
     HVSOCK,
-    free_vsock_port,
     hvsock,
     start_listener,
     vsock_port_of,

@@ -5,7 +5,6 @@ Running the ``hvsock`` tool in subprocesses, as users do.
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -50,11 +49,3 @@ def vsock_port_of(address: str) -> int:
 def write_file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
-
-
-def free_vsock_port() -> int:
-    """A vsock port nothing listens on now (guest only)."""
-    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as probe:
-        probe.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
-        port: int = probe.getsockname()[1]
-        return port

@@ -10,13 +10,13 @@ import os
 import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
+from ..vsock_helpers import CID_LOCAL, connect_when_listening
+
 pytestmark = pytest.mark.kernel
 
-CID_LOCAL = 1  # socket.VMADDR_CID_LOCAL is missing before Python 3.12
 MiB = 1024 * 1024
 
 
@@ -80,21 +80,6 @@ def test_connecting_to_a_port_without_listener_is_reset() -> None:
         pytest.raises(ConnectionResetError),
     ):
         client.connect((CID_LOCAL, port))
-
-
-def connect_when_listening(port: int, timeout: float = 60) -> socket.socket:
-    """Connect once another process's listener is up (polling, bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        client = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-        try:
-            client.connect((CID_LOCAL, port))
-            return client
-        except ConnectionResetError:
-            client.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def test_socat_listener_and_python_client() -> None:
