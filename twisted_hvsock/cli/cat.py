@@ -23,6 +23,7 @@ from ..echo import echo_factory
 from ..relay import RelayProtocol, splice
 from ..uri import client_endpoint, server_endpoint
 from .addresses import listening_line
+from .command_options import CommandOptions
 
 # How long to wait between connection attempts with --retry.
 _FIRST_RETRY_DELAY = 0.1
@@ -39,7 +40,7 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "hvsock cat [-l] [--echo] [--retry SECONDS] ADDRESS"
     longdesc = """Relay stdin and stdout over a connection to ADDRESS (or, with -l,
 from the first connection to ADDRESS). End of stdin half-closes the

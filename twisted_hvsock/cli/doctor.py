@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.python import usage
 
 from ..address import VSOCK_DEVICE, local_cid
+from .command_options import CommandOptions
 
 # Kernel modules that carry AF_VSOCK traffic, and what each one is for.
 VSOCK_TRANSPORTS = {
@@ -133,7 +133,7 @@ def report(modules: set[str] | None = None) -> list[Finding]:
     return [*check_vsock(modules), check_hyperv(), check_unix()]
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "hvsock doctor"
     longdesc = """Say which hypervisor sockets this machine offers, and for what is
 missing, how to get it. Connects nowhere.

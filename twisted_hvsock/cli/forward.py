@@ -9,14 +9,14 @@ import sys
 from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.python import usage
 
 from ..forward import ForwardingFactory
 from ..uri import client_endpoint, server_endpoint
 from .addresses import listening_line
+from .command_options import CommandOptions
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "hvsock forward LISTEN CONNECT"
     longdesc = """Accept connections on LISTEN and relay each one to a new connection to
 CONNECT, both directions, passing half-close and backpressure through.

@@ -12,11 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import sys
-import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from zope.interface import implementer
 from ..echo import echo_factory
 from ..uri import client_endpoint, server_endpoint
 from .addresses import listening_line
+from .command_options import CommandOptions
 from .main import one_line
 
 __all__ = [
@@ -499,7 +498,7 @@ class ClientSettings:
     json: bool = False
 
 
-class Options(usage.Options):
+class Options(CommandOptions):
     synopsis = "hvsock stress (-s ADDRESS | -c ADDRESS) [OPTIONS]"
     longdesc = """\
 With -s, listen on ADDRESS and echo every connection until killed, after
@@ -559,27 +558,6 @@ Examples:
             raise usage.UsageError(
                 f"unexpected argument {args[0]!r}: the address follows -s or -c"
             )
-
-    def getSynopsis(self) -> str:
-        # usage.Options would put the parent's whole synopsis first.
-        return f"Usage: {self.synopsis}"
-
-    def getUsage(self, width: int | None = None) -> str:
-        # usage.Options would wrap the long description into one paragraph,
-        # running the examples together; wrap each paragraph on its own.
-        longdesc, self.longdesc = self.longdesc, ""
-        try:
-            text: str = super().getUsage(width)
-        finally:
-            del self.longdesc
-        width = width or int(os.environ.get("COLUMNS", "80"))
-        paragraphs = []
-        for paragraph in longdesc.strip().split("\n\n"):
-            if "\n  " in paragraph:
-                paragraphs.append(paragraph)
-            else:
-                paragraphs.append(textwrap.fill(paragraph, width))
-        return text + "\n" + "\n\n".join(paragraphs) + "\n"
 
     def postOptions(self) -> None:
         server, client = self["server"], self["client"]

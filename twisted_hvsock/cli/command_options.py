@@ -1,0 +1,39 @@
+"""
+The base of every ``hvsock`` subcommand's options: help text that keeps the
+examples in ``longdesc`` as they are written.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+from twisted.python import usage
+
+
+class CommandOptions(usage.Options):
+    """
+    ``usage.Options`` with help as users expect it: the synopsis alone on the
+    first line, prose paragraphs wrapped, and indented example lines kept.
+    """
+
+    def getSynopsis(self) -> str:
+        # usage.Options would put the parent's whole synopsis first.
+        return f"Usage: {self.synopsis}"
+
+    def getUsage(self, width: int | None = None) -> str:
+        # usage.Options would wrap the long description into one paragraph,
+        # running the examples together; wrap each paragraph on its own.
+        longdesc, self.longdesc = self.longdesc, ""
+        try:
+            text: str = super().getUsage(width)
+        finally:
+            del self.longdesc
+        width = width or int(os.environ.get("COLUMNS", "80"))
+        paragraphs = []
+        for paragraph in longdesc.strip().split("\n\n"):
+            if "\n  " in paragraph:
+                paragraphs.append(paragraph)
+            else:
+                paragraphs.append(textwrap.fill(paragraph, width))
+        return text + "\n" + "\n\n".join(paragraphs) + "\n"
