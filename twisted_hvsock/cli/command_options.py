@@ -17,6 +17,9 @@ class CommandOptions(usage.Options):
     first line, prose paragraphs wrapped, and indented example lines kept.
     """
 
+    synopsis: str = ""
+    longdesc: str = ""
+
     def getSynopsis(self) -> str:
         # usage.Options would put the parent's whole synopsis first.
         return f"Usage: {self.synopsis}"
