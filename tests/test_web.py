@@ -6,7 +6,6 @@ guest.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import socket
 import subprocess
@@ -18,10 +17,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 import treq
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from twisted.internet import error, reactor, ssl
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.task import deferLater
@@ -38,6 +33,8 @@ from zope.interface.verify import verifyObject
 from twisted_hvsock._vsock_native import VSockClient
 from twisted_hvsock.endpoints import VSockClientEndpoint
 from twisted_hvsock.web import VSockAgentEndpointFactory, vsock_agent
+
+from .tls_helpers import self_signed
 
 MiB = 1024 * 1024
 
@@ -264,43 +261,6 @@ async def test_a_4_mib_post_body_arrives_intact() -> None:
     finally:
         await port.stopListening()
     assert answer == f"{hashlib.sha256(data).hexdigest()} {len(data)}"
-
-
-def self_signed(hostname: str) -> tuple[ssl.PrivateCertificate, ssl.Certificate]:
-    """
-    A certificate for ``hostname`` and its key.
-
-    The name goes in a subjectAltName: ``KeyPair.selfSignedCert`` only sets
-    the subject's CN, and the Twisted release this was written against
-    (26.10) skips the hostname check, logging an error, for a certificate
-    without a subjectAltName, so a test using it could not fail.
-    """
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return (
-        ssl.PrivateCertificate.loadPEM(cert_pem + key_pem),
-        ssl.Certificate.loadPEM(cert_pem),
-    )
 
 
 async def serve_tls(server_cert: ssl.PrivateCertificate) -> Any:
