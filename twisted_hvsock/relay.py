@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.interfaces import IHalfCloseableProtocol, ITransport
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
@@ -120,8 +120,6 @@ def splice(one: RelayProtocol, other: RelayProtocol) -> Deferred[Any]:
 
     :return: a Deferred that fires once both connections are gone.
     """
-    from twisted.internet.defer import gatherResults
-
     one.join(other)
     other.join(one)
     return gatherResults([one.finished, other.finished])
