@@ -17,7 +17,12 @@ from .address import (
     VSockAddress,
     local_cid,
 )
-from .endpoints import VSockClientEndpoint, VSockServerEndpoint
+from .endpoints import (
+    ThreadedUNIXClientEndpoint,
+    ThreadedUNIXServerEndpoint,
+    VSockClientEndpoint,
+    VSockServerEndpoint,
+)
 from .errors import VSockUnavailableError
 
 __version__ = "0.1.0.dev0"
@@ -28,6 +33,8 @@ __all__ = [
     "CID_HYPERVISOR",
     "CID_LOCAL",
     "PORT_ANY",
+    "ThreadedUNIXClientEndpoint",
+    "ThreadedUNIXServerEndpoint",
     "VSockAddress",
     "VSockClientEndpoint",
     "VSockServerEndpoint",
