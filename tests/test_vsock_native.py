@@ -38,6 +38,7 @@ POLLING_REACTORS = [
     "twisted.internet.epollreactor.EPollReactor",
     "twisted.internet.pollreactor.PollReactor",
     "twisted.internet.selectreactor.SelectReactor",
+    "twisted.internet.test.reactormixins.AsyncioSelectorReactor",
 ]
 
 
