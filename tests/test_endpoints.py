@@ -45,6 +45,7 @@ from .streams import (
     factory_for,
     payload,
 )
+from .tls_helpers import self_signed
 from .vsock_helpers import connect_when_listening, free_vsock_port
 
 MiB = 1024 * 1024
@@ -239,12 +240,9 @@ async def test_slow_reader_pauses_a_streaming_producer() -> None:
 async def test_start_tls_over_vsock_completes_an_exchange() -> None:
     from twisted.internet import ssl
 
-    key = ssl.KeyPair.generate(size=2048)
-    cert = key.selfSignedCert(1, CN="guest.example")
-    server_options = ssl.PrivateCertificate.fromCertificateAndKeyPair(
-        cert, key
-    ).options()
-    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=cert)
+    server_certificate, trusted = self_signed("guest.example")
+    server_options = server_certificate.options()
+    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=trusted)
 
     class TLSEcho(Protocol):
         def connectionMade(self) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.test.connectionmixins import (
@@ -20,13 +19,7 @@ from twisted.internet.test.connectionmixins import (
     StreamClientTestsMixin,
 )
 from twisted.internet.test.reactormixins import ReactorBuilder
-from twisted.internet.test.test_tcp import (
-    AbortConnectionMixin,
-    ServerAbortsThenLoses,
-    ServerAbortsTwice,
-    WriteSequenceTestsMixin,
-    WritingButNotAbortingClient,
-)
+from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
 from twisted.test.test_tcp import MyClientFactory, MyServerFactory
 
 from twisted_hvsock._threaded import ThreadedConnector
@@ -38,6 +31,8 @@ from twisted_hvsock.endpoints import (
     VSockClientEndpoint,
     VSockServerEndpoint,
 )
+
+from .conformance import OrderlyPeerAbortMixin
 
 # The engine needs nothing of a reactor but time and callFromThread, so it
 # runs on every one; these are the ones Linux users run.
@@ -123,28 +118,8 @@ class ConnectionTests(ConnectionTestsMixin):
     pass
 
 
-class AbortConnectionTests(AbortConnectionMixin):
-    """
-    Neither AF_VSOCK nor AF_UNIX can signal an abort the way TCP's reset
-    does: a vsock close is always an orderly shutdown, and a Unix peer sees
-    a reset only if unread data was left behind, which these two tests never
-    leave. So where TCP's peer sees ``ConnectionLost``, these peers see an
-    orderly end (``ConnectionDone``); everything else is Twisted's own check.
-    """
-
-    def test_serverAbortsConnectionTwice(self) -> None:
-        self.runAbortTest(
-            WritingButNotAbortingClient,
-            ServerAbortsTwice,
-            clientConnectionLostReason=ConnectionDone,
-        )
-
-    def test_serverAbortsConnectionThenLosesConnection(self) -> None:
-        self.runAbortTest(
-            WritingButNotAbortingClient,
-            ServerAbortsThenLoses,
-            clientConnectionLostReason=ConnectionDone,
-        )
+class AbortConnectionTests(OrderlyPeerAbortMixin):
+    pass
 
 
 class StreamClientTests(StreamClientTestsMixin):

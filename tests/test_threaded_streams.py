@@ -47,6 +47,7 @@ from .streams import (
     factory_for,
     payload,
 )
+from .tls_helpers import self_signed
 
 MiB = 1024 * 1024
 
@@ -505,12 +506,9 @@ async def test_listening_where_a_socket_already_listens_fails(family: Family) ->
 async def test_start_tls_completes_an_exchange(family: Family) -> None:
     from twisted.internet import ssl
 
-    key = ssl.KeyPair.generate(size=2048)
-    cert = key.selfSignedCert(1, CN="guest.example")
-    server_options = ssl.PrivateCertificate.fromCertificateAndKeyPair(
-        cert, key
-    ).options()
-    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=cert)
+    server_certificate, trusted = self_signed("guest.example")
+    server_options = server_certificate.options()
+    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=trusted)
 
     class TLSEcho(Protocol):
         def connectionMade(self) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorFDSet
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.test.connectionmixins import (
@@ -18,18 +17,14 @@ from twisted.internet.test.connectionmixins import (
     StreamClientTestsMixin,
 )
 from twisted.internet.test.reactormixins import ReactorBuilder
-from twisted.internet.test.test_tcp import (
-    AbortConnectionMixin,
-    ServerAbortsThenLoses,
-    ServerAbortsTwice,
-    WriteSequenceTestsMixin,
-    WritingButNotAbortingClient,
-)
+from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
 from twisted.test.test_tcp import MyClientFactory, MyServerFactory
 
 from twisted_hvsock._vsock_native import VSockConnector
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+
+from .conformance import OrderlyPeerAbortMixin
 
 pytestmark = pytest.mark.kernel
 
@@ -64,27 +59,8 @@ class VSockConnectionTestsBuilder(VSockBuilder, ConnectionTestsMixin):
     pass
 
 
-class VSockAbortConnectionTestsBuilder(VSockBuilder, AbortConnectionMixin):
-    """
-    AF_VSOCK cannot signal an abort: virtio's close always sends an orderly
-    shutdown, so where TCP's peer sees a reset (``ConnectionLost``), a vsock
-    peer sees an orderly end (``ConnectionDone``). The two tests that check
-    the peer's reason expect that; everything else is Twisted's own check.
-    """
-
-    def test_serverAbortsConnectionTwice(self) -> None:
-        self.runAbortTest(
-            WritingButNotAbortingClient,
-            ServerAbortsTwice,
-            clientConnectionLostReason=ConnectionDone,
-        )
-
-    def test_serverAbortsConnectionThenLosesConnection(self) -> None:
-        self.runAbortTest(
-            WritingButNotAbortingClient,
-            ServerAbortsThenLoses,
-            clientConnectionLostReason=ConnectionDone,
-        )
+class VSockAbortConnectionTestsBuilder(VSockBuilder, OrderlyPeerAbortMixin):
+    pass
 
 
 class VSockStreamClientTestsBuilder(VSockBuilder, StreamClientTestsMixin):
