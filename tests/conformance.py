@@ -4,6 +4,10 @@ What both I/O engines' conformance suites share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.error import ConnectionDone
 from twisted.internet.test.test_tcp import (
     AbortConnectionMixin,
@@ -11,6 +15,7 @@ from twisted.internet.test.test_tcp import (
     ServerAbortsTwice,
     WritingButNotAbortingClient,
 )
+from twisted.test.test_tcp import MyClientFactory, MyServerFactory
 
 
 class OrderlyPeerAbortMixin(AbortConnectionMixin):
@@ -36,3 +41,36 @@ class OrderlyPeerAbortMixin(AbortConnectionMixin):
             ServerAbortsThenLoses,
             clientConnectionLostReason=ConnectionDone,
         )
+
+
+def connected_client_and_server(
+    reactor: Any,
+    listen: Callable[[MyServerFactory], Any],
+    connect: Callable[[Any, MyClientFactory], object],
+) -> Deferred[Any]:
+    """
+    What ``WriteSequenceTestsMixin.getConnectedClientAndServer`` must return:
+    a Deferred firing with ``(client, server, port)`` once both protocols are
+    connected; the reactor stops once both connections are lost.
+
+    :param listen: starts listening with the server factory, returns the port.
+    :param connect: connects the client factory to that port.
+    """
+    server = MyServerFactory()
+    server.protocolConnectionMade = Deferred()
+    server.protocolConnectionLost = Deferred()
+    client = MyClientFactory()
+    client.protocolConnectionMade = Deferred()
+    client.protocolConnectionLost = Deferred()
+
+    port = listen(server)
+    lost = gatherResults([client.protocolConnectionLost, server.protocolConnectionLost])
+    lost.addBoth(lambda result: (reactor.stop(), result)[1])
+
+    connected: Deferred[Any] = Deferred()
+    started = gatherResults(
+        [client.protocolConnectionMade, server.protocolConnectionMade]
+    )
+    started.addCallback(lambda protocols: connected.callback((*protocols, port)))
+    connect(port, client)
+    return connected

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.test.connectionmixins import (
@@ -20,7 +20,6 @@ from twisted.internet.test.connectionmixins import (
 )
 from twisted.internet.test.reactormixins import ReactorBuilder
 from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
-from twisted.test.test_tcp import MyClientFactory, MyServerFactory
 
 from twisted_hvsock._threaded import ThreadedConnector
 from twisted_hvsock._threaded_families import UNIX, VSOCK
@@ -32,7 +31,7 @@ from twisted_hvsock.endpoints import (
     VSockServerEndpoint,
 )
 
-from .conformance import OrderlyPeerAbortMixin
+from .conformance import OrderlyPeerAbortMixin, connected_client_and_server
 
 # The engine needs nothing of a reactor but time and callFromThread, so it
 # runs on every one; these are the ones Linux users run.
@@ -148,32 +147,17 @@ class WriteSequenceTests(WriteSequenceTestsMixin):
     def getConnectedClientAndServer(
         self, reactor: Any, interface: Any, addressFamily: Any
     ) -> Deferred[Any]:
-        server = MyServerFactory()
-        server.protocolConnectionMade = Deferred()
-        server.protocolConnectionLost = Deferred()
-        client = MyClientFactory()
-        client.protocolConnectionMade = Deferred()
-        client.protocolConnectionLost = Deferred()
-
-        port = self.endpoints.server(reactor)._listen(server)  # type: ignore[attr-defined]
-        lost = gatherResults(
-            [client.protocolConnectionLost, server.protocolConnectionLost]
-        )
-        lost.addBoth(lambda result: (reactor.stop(), result)[1])
-
-        connected: Deferred[Any] = Deferred()
-        started = gatherResults(
-            [client.protocolConnectionMade, server.protocolConnectionMade]
-        )
-        started.addCallback(lambda protocols: connected.callback((*protocols, port)))
-        ThreadedConnector(
-            self.family,  # type: ignore[attr-defined]
-            self.sockaddr_for(port.getHost()),  # type: ignore[attr-defined]
-            client,
-            30,
+        return connected_client_and_server(
             reactor,
-        ).connect()
-        return connected
+            self.endpoints.server(reactor)._listen,  # type: ignore[attr-defined]
+            lambda port, client: ThreadedConnector(
+                self.family,  # type: ignore[attr-defined]
+                self.sockaddr_for(port.getHost()),  # type: ignore[attr-defined]
+                client,
+                30,
+                reactor,
+            ).connect(),
+        )
 
 
 SUITES = (ConnectionTests, AbortConnectionTests, StreamClientTests, WriteSequenceTests)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFDSet
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.test.connectionmixins import (
@@ -18,13 +18,12 @@ from twisted.internet.test.connectionmixins import (
 )
 from twisted.internet.test.reactormixins import ReactorBuilder
 from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
-from twisted.test.test_tcp import MyClientFactory, MyServerFactory
 
 from twisted_hvsock._vsock_native import VSockConnector
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
-from .conformance import OrderlyPeerAbortMixin
+from .conformance import OrderlyPeerAbortMixin, connected_client_and_server
 
 pytestmark = pytest.mark.kernel
 
@@ -90,26 +89,13 @@ class VSockWriteSequenceTestsBuilder(VSockBuilder, WriteSequenceTestsMixin):
     def getConnectedClientAndServer(
         self, reactor: Any, interface: Any, addressFamily: Any
     ) -> Deferred[Any]:
-        server = MyServerFactory()
-        server.protocolConnectionMade = Deferred()
-        server.protocolConnectionLost = Deferred()
-        client = MyClientFactory()
-        client.protocolConnectionMade = Deferred()
-        client.protocolConnectionLost = Deferred()
-
-        port = self.endpoints.server(reactor)._listen(server)
-        lost = gatherResults(
-            [client.protocolConnectionLost, server.protocolConnectionLost]
+        return connected_client_and_server(
+            reactor,
+            self.endpoints.server(reactor)._listen,
+            lambda port, client: VSockConnector(
+                CID_LOCAL, port.getHost().port, client, 30, reactor
+            ).connect(),
         )
-        lost.addBoth(lambda result: (reactor.stop(), result)[1])
-
-        connected: Deferred[Any] = Deferred()
-        started = gatherResults(
-            [client.protocolConnectionMade, server.protocolConnectionMade]
-        )
-        started.addCallback(lambda protocols: connected.callback((*protocols, port)))
-        VSockConnector(CID_LOCAL, port.getHost().port, client, 30, reactor).connect()
-        return connected
 
 
 for _builder in (
