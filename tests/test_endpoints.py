@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
-from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
@@ -37,15 +36,11 @@ from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
 from .streams import (
-    ChunkProducer,
-    DigestAfterHalfClose,
     Echo,
-    SendAndCollect,
     digest,
     factory_for,
     payload,
 )
-from .tls_helpers import self_signed
 from .vsock_helpers import connect_when_listening, free_vsock_port
 
 MiB = 1024 * 1024
@@ -154,117 +149,6 @@ async def test_port_zero_listens_on_a_port_get_host_reports() -> None:
         client.transport.loseConnection()
     finally:
         await port.stopListening()
-
-
-@kernel
-@pytest_twisted.ensureDeferred
-async def test_64_mib_each_way_arrive_intact() -> None:
-    to_server, to_client = payload(64 * MiB), payload(64 * MiB)
-    server = factory_for(lambda: SendAndCollect(to_client))
-    port = await listen(server)
-    try:
-        client = await connect(
-            factory_for(lambda: SendAndCollect(to_server)), port.getHost().port
-        )
-        client_got = await client.finished
-        server_got = await server.built[0].finished
-    finally:
-        await port.stopListening()
-    assert server_got == (digest(to_server), len(to_server))
-    assert client_got == (digest(to_client), len(to_client))
-
-
-@kernel
-@pytest_twisted.ensureDeferred
-async def test_half_close_delivers_all_data_and_the_peer_can_answer() -> None:
-    data = payload(8 * MiB)
-    port = await listen(factory_for(DigestAfterHalfClose))
-    try:
-        client = await connect(
-            factory_for(lambda: SendAndCollect(data)), port.getHost().port
-        )
-        answer = Deferred()
-        client.dataReceived = lambda chunk: answer.callback(chunk)
-        reply = await answer
-    finally:
-        await port.stopListening()
-    assert reply == f"{digest(data)} {len(data)}".encode()
-
-
-@kernel
-@pytest_twisted.ensureDeferred
-async def test_slow_reader_pauses_a_streaming_producer() -> None:
-    total = 64 * MiB
-    producers: list[ChunkProducer] = []
-    first_pause: Deferred[int] = Deferred()
-
-    class Streamer(Protocol):
-        def connectionMade(self) -> None:
-            producer = ChunkProducer(self.transport, total)
-            producers.append(producer)
-            producer.first_pause.chainDeferred(first_pause)
-            producer.start()
-
-    port = await listen(Factory.forProtocol(Streamer))
-    received = 0
-    ahead = 0
-    done: Deferred[None] = Deferred()
-
-    class SlowReader(Protocol):
-        def connectionMade(self) -> None:
-            self.transport.pauseProducing()  # type: ignore[union-attr]
-
-        def dataReceived(self, data: bytes) -> None:
-            nonlocal received, ahead
-            received += len(data)
-            ahead = max(ahead, producers[0].sent - received)
-
-        def connectionLost(self, reason: Any = None) -> None:
-            done.callback(None)
-
-    try:
-        client = await connect(Factory.forProtocol(SlowReader), port.getHost().port)
-        sent_when_paused = await first_pause
-        client.transport.resumeProducing()
-        await done
-    finally:
-        await port.stopListening()
-    assert received == total
-    # The producer stopped long before it could buffer the whole stream.
-    assert sent_when_paused < 16 * MiB
-    assert ahead < 16 * MiB
-
-
-@kernel
-@pytest_twisted.ensureDeferred
-async def test_start_tls_over_vsock_completes_an_exchange() -> None:
-    from twisted.internet import ssl
-
-    server_certificate, trusted = self_signed("guest.example")
-    server_options = server_certificate.options()
-    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=trusted)
-
-    class TLSEcho(Protocol):
-        def connectionMade(self) -> None:
-            self.transport.startTLS(server_options)  # type: ignore[union-attr]
-
-        def dataReceived(self, data: bytes) -> None:
-            self.transport.write(data.upper())  # type: ignore[union-attr]
-
-    port = await listen(Factory.forProtocol(TLSEcho))
-    try:
-        client = await connect(Factory.forProtocol(Protocol), port.getHost().port)
-        answer: Deferred[bytes] = Deferred()
-        client.dataReceived = answer.callback
-        client.transport.startTLS(client_options)
-        client.transport.write(b"hello over tls")
-        reply = await answer
-        peer_certificate = client.transport.getPeerCertificate().to_cryptography()
-        client.transport.loseConnection()
-    finally:
-        await port.stopListening()
-    assert reply == b"HELLO OVER TLS"
-    assert peer_certificate.subject.rfc4514_string() == "CN=guest.example"
 
 
 @kernel

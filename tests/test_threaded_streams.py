@@ -2,7 +2,9 @@
 The thread-backed engine moving real data: bulk transfers, half-close,
 backpressure, aborts, many connections, connect failures, and no thread or
 descriptor left behind. Each test runs over Unix sockets on the host and
-over AF_VSOCK (CID 1) in the guest.
+over AF_VSOCK (CID 1) in the guest; the bulk, half-close, backpressure and
+TLS tests (``either_engine``) run on the reactor-native engine too, so both
+engines meet the very same checks.
 """
 
 from __future__ import annotations
@@ -58,19 +60,20 @@ class Family:
 
     name: str
     address_type: type
+    io: str = "threads"
 
     def server(self) -> Any:
         if self.name == "unix":
             name = b"\0hvsock-test-" + uuid.uuid4().hex.encode()
             return ThreadedUNIXServerEndpoint(reactor, name)
-        return VSockServerEndpoint(reactor, 0, io="threads")
+        return VSockServerEndpoint(reactor, 0, io=self.io)
 
     def client(self, port: Any, timeout: float = 30) -> Any:
         host = port.getHost()
         if self.name == "unix":
             return ThreadedUNIXClientEndpoint(reactor, host.name, timeout=timeout)
         return VSockClientEndpoint(
-            reactor, CID_LOCAL, host.port, timeout=timeout, io="threads"
+            reactor, CID_LOCAL, host.port, timeout=timeout, io=self.io
         )
 
 
@@ -83,6 +86,25 @@ class Family:
     ]
 )
 def family(request: pytest.FixtureRequest) -> Family:
+    family: Family = request.param
+    return family
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(Family("unix", UNIXAddress), id="unix-threads"),
+        pytest.param(
+            Family("vsock", VSockAddress), id="vsock-threads", marks=pytest.mark.kernel
+        ),
+        pytest.param(
+            Family("vsock", VSockAddress, io="reactor"),
+            id="vsock-reactor",
+            marks=pytest.mark.kernel,
+        ),
+    ]
+)
+def either_engine(request: pytest.FixtureRequest) -> Family:
+    """The families above, and vsock on the reactor-native engine too."""
     family: Family = request.param
     return family
 
@@ -117,12 +139,12 @@ async def test_addresses_are_the_family_s_own(family: Family) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_64_mib_each_way_arrive_intact(family: Family) -> None:
+async def test_64_mib_each_way_arrive_intact(either_engine: Family) -> None:
     to_server, to_client = payload(64 * MiB), payload(64 * MiB)
     server = factory_for(lambda: SendAndCollect(to_client))
-    port = await family.server().listen(server)
+    port = await either_engine.server().listen(server)
     try:
-        client = await family.client(port).connect(
+        client = await either_engine.client(port).connect(
             factory_for(lambda: SendAndCollect(to_server))
         )
         client_got = await client.finished
@@ -135,12 +157,12 @@ async def test_64_mib_each_way_arrive_intact(family: Family) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_half_close_delivers_all_data_and_the_peer_can_answer(
-    family: Family,
+    either_engine: Family,
 ) -> None:
     data = payload(8 * MiB)
-    port = await family.server().listen(factory_for(DigestAfterHalfClose))
+    port = await either_engine.server().listen(factory_for(DigestAfterHalfClose))
     try:
-        client = await family.client(port).connect(
+        client = await either_engine.client(port).connect(
             factory_for(lambda: SendAndCollect(data))
         )
         answer: Deferred[bytes] = Deferred()
@@ -152,7 +174,7 @@ async def test_half_close_delivers_all_data_and_the_peer_can_answer(
 
 
 @pytest_twisted.ensureDeferred
-async def test_slow_reader_pauses_a_streaming_producer(family: Family) -> None:
+async def test_slow_reader_pauses_a_streaming_producer(either_engine: Family) -> None:
     total = 64 * MiB
     producers: list[ChunkProducer] = []
     first_pause: Deferred[int] = Deferred()
@@ -164,7 +186,7 @@ async def test_slow_reader_pauses_a_streaming_producer(family: Family) -> None:
             producer.first_pause.chainDeferred(first_pause)
             producer.start()
 
-    port = await family.server().listen(Factory.forProtocol(Streamer))
+    port = await either_engine.server().listen(Factory.forProtocol(Streamer))
     received = 0
     ahead = 0
     done: Deferred[None] = Deferred()
@@ -188,7 +210,9 @@ async def test_slow_reader_pauses_a_streaming_producer(family: Family) -> None:
             done.callback(None)
 
     try:
-        client = await family.client(port).connect(Factory.forProtocol(SlowReader))
+        client = await either_engine.client(port).connect(
+            Factory.forProtocol(SlowReader)
+        )
         sent_when_paused = await first_pause
         client.paused = False
         client.transport.resumeProducing()
@@ -502,7 +526,7 @@ async def test_listening_where_a_unix_socket_already_listens_fails() -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_start_tls_completes_an_exchange(family: Family) -> None:
+async def test_start_tls_completes_an_exchange(either_engine: Family) -> None:
     from twisted.internet import ssl
 
     server_certificate, trusted = self_signed("guest.example")
@@ -516,9 +540,9 @@ async def test_start_tls_completes_an_exchange(family: Family) -> None:
         def dataReceived(self, data: bytes) -> None:
             self.transport.write(data.upper())  # type: ignore[union-attr]
 
-    port = await family.server().listen(Factory.forProtocol(TLSEcho))
+    port = await either_engine.server().listen(Factory.forProtocol(TLSEcho))
     try:
-        client = await family.client(port).connect(Factory.forProtocol(Protocol))
+        client = await either_engine.client(port).connect(Factory.forProtocol(Protocol))
         answer: Deferred[bytes] = Deferred()
         client.dataReceived = answer.callback
         client.transport.startTLS(client_options)
