@@ -15,6 +15,7 @@ be polled.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
@@ -81,6 +82,23 @@ def _check_path(path: object) -> str | bytes:
     if not isinstance(path, (str, bytes)) or not path:
         raise ValueError(f"path must be a non-empty str or bytes, got {path!r}")
     return path
+
+
+def _connect(
+    protocolFactory: IProtocolFactory,
+    make_connector: Callable[[IProtocolFactory], Any],
+) -> defer.Deferred[IProtocol]:
+    """
+    Connect as Twisted's own client endpoints do: through a wrapping factory
+    that fires the Deferred and passes IHalfCloseableProtocol and friends
+    through, with any error raised on the way failing the Deferred.
+    """
+    wrapping = _WrappingFactory(protocolFactory)
+    try:
+        make_connector(wrapping).connect()
+    except BaseException:
+        return defer.fail()
+    return wrapping._onConnection
 
 
 @implementer(IStreamServerEndpoint)
@@ -188,27 +206,16 @@ class VSockClientEndpoint:
             ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
             or ``VSockUnavailableError`` (no AF_VSOCK on this machine).
         """
-        # Twisted's own endpoints use this factory to fire the Deferred and
-        # to pass IHalfCloseableProtocol and friends through.
-        wrapping = _WrappingFactory(protocolFactory)
-        try:
-            connector: VSockConnector | ThreadedConnector
-            if self._io == "threads":
-                connector = ThreadedConnector(
-                    VSOCK,
-                    (self._cid, self._port),
-                    wrapping,
-                    self._timeout,
-                    self._reactor,
-                )
-            else:
-                connector = VSockConnector(
-                    self._cid, self._port, wrapping, self._timeout, self._reactor
-                )
-            connector.connect()
-        except BaseException:
-            return defer.fail()
-        return wrapping._onConnection
+        return _connect(protocolFactory, self._connector)
+
+    def _connector(self, factory: IProtocolFactory) -> Any:
+        if self._io == "threads":
+            return ThreadedConnector(
+                VSOCK, (self._cid, self._port), factory, self._timeout, self._reactor
+            )
+        return VSockConnector(
+            self._cid, self._port, factory, self._timeout, self._reactor
+        )
 
 
 @implementer(IStreamServerEndpoint)
@@ -279,11 +286,9 @@ class ThreadedUNIXClientEndpoint:
             with ``ConnectionRefusedError``, ``TimeoutError`` or another
             ``ConnectError``.
         """
-        wrapping = _WrappingFactory(protocolFactory)
-        try:
-            ThreadedConnector(
-                UNIX, self._path, wrapping, self._timeout, self._reactor
-            ).connect()
-        except BaseException:
-            return defer.fail()
-        return wrapping._onConnection
+        return _connect(
+            protocolFactory,
+            lambda factory: ThreadedConnector(
+                UNIX, self._path, factory, self._timeout, self._reactor
+            ),
+        )
