@@ -7,15 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twisted_hvsock.hyperv_ids import (
+    SOCKADDR_HV_SIZE,
     VM_CHILDREN,
     VM_LOOPBACK,
     VM_PARENT,
     VM_WILDCARD,
     HyperVAddress,
+    pack_sockaddr_hv,
     parse_service_id,
     parse_vm_id,
     port_for_service_id,
     service_id_for_port,
+    unpack_sockaddr_hv,
 )
 
 VECTORS = [
@@ -79,3 +82,54 @@ def test_address_prints_as_uri() -> None:
     assert str(address) == (
         "hvsock://a42e7cda-d03f-480c-9cc2-a4de20abb878/00000050-facb-11e6-bd58-64006a7986d3"
     )
+
+
+def test_sockaddr_hv_has_windows_layout_byte_for_byte() -> None:
+    # Family 34 and Reserved 0 as little-endian u16s, then each GUID with its
+    # first three fields little-endian (Windows' GUID layout).
+    address = HyperVAddress(
+        uuid.UUID("a42e7cda-d03f-480c-9cc2-a4de20abb878"),
+        uuid.UUID("00000050-facb-11e6-bd58-64006a7986d3"),
+    )
+    expected = bytes.fromhex(
+        "22000000da7c2ea43fd00c489cc2a4de20abb87850000000cbfae611bd5864006a7986d3"
+    )
+    assert pack_sockaddr_hv(address) == expected
+    assert SOCKADDR_HV_SIZE == 36
+    assert unpack_sockaddr_hv(expected) == address
+
+
+@given(st.uuids(), st.uuids())
+def test_sockaddr_hv_round_trips(vm_id: uuid.UUID, service_id: uuid.UUID) -> None:
+    address = HyperVAddress(vm_id, service_id)
+    assert unpack_sockaddr_hv(pack_sockaddr_hv(address)) == address
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x22\x00" + bytes(33), "a SOCKADDR_HV is 36 bytes, got 35"),
+        (b"\x28\x00" + bytes(34), r"expected family AF_HYPERV \(34\), got 40"),
+    ],
+)
+def test_malformed_sockaddr_hv_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        unpack_sockaddr_hv(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hvsock://parent/80",
+        f"hvsock://{VM_CHILDREN}/3049197c-9a4e-4fbf-9367-97f792f16994",
+    ],
+)
+def test_addresses_round_trip_through_their_uri(text: str) -> None:
+    address = HyperVAddress.from_uri(text)
+    assert HyperVAddress.from_uri(str(address)) == address
+
+
+@pytest.mark.parametrize("text", ["vsock://2:80", "hvsock://parent", "hvsock://x/80"])
+def test_malformed_address_uris_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        HyperVAddress.from_uri(text)

@@ -8,6 +8,7 @@ Pure functions on :class:`uuid.UUID`; nothing here needs Windows.
 from __future__ import annotations
 
 import re
+import struct
 import uuid
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from twisted.internet.interfaces import IAddress
 from zope.interface import implementer
 
 __all__ = [
+    "AF_HYPERV",
+    "SOCKADDR_HV_SIZE",
     "VM_BROADCAST",
     "VM_CHILDREN",
     "VM_LOOPBACK",
@@ -22,12 +25,17 @@ __all__ = [
     "VM_PARENT",
     "VM_WILDCARD",
     "HyperVAddress",
+    "pack_sockaddr_hv",
     "parse_guid",
     "parse_service_id",
     "parse_vm_id",
     "port_for_service_id",
     "service_id_for_port",
+    "unpack_sockaddr_hv",
 ]
+
+#: Windows' address family number for Hyper-V sockets.
+AF_HYPERV = 34
 
 #: Listen for every partition; also spelled ``zero``.
 VM_WILDCARD = uuid.UUID("00000000-0000-0000-0000-000000000000")
@@ -64,8 +72,7 @@ def parse_guid(text: str, name: str) -> uuid.UUID:
     :raises ValueError: naming ``name`` when ``text`` is not a GUID.
     """
     if not _GUID.match(text):
-        example = "3049197c-9a4e-4fbf-9367-97f792f16994"
-        raise ValueError(f"{name} must be a GUID like {example}, got {text!r}")
+        raise ValueError(f"{name} must be a GUID like {_EXAMPLE_GUID}, got {text!r}")
     return uuid.UUID(text.strip("{}"))
 
 
@@ -150,3 +157,47 @@ class HyperVAddress:
 
     def __str__(self) -> str:
         return f"hvsock://{self.vm_id}/{self.service_id}"
+
+    @classmethod
+    def from_uri(cls, uri: str) -> HyperVAddress:
+        """
+        Parse the form ``str()`` prints, ``hvsock://<vm>/<service>``, with the
+        VM as a GUID or a name from :data:`VM_NAMES` and the service as a GUID
+        or a vsock port.
+
+        :raises ValueError: if ``uri`` is not of that form.
+        """
+        prefix = "hvsock://"
+        vm, slash, service = uri[len(prefix) :].partition("/")
+        if not uri.startswith(prefix) or not slash:
+            raise ValueError(f"expected hvsock://<vm>/<service>, got {uri!r}")
+        return cls(parse_vm_id(vm), parse_service_id(service))
+
+
+# SOCKADDR_HV: ADDRESS_FAMILY Family, USHORT Reserved, GUID VmId, GUID
+# ServiceId, little-endian; a GUID's first three fields are little-endian
+# integers, which is the layout of uuid.UUID.bytes_le.
+_SOCKADDR_HV = struct.Struct("<HH16s16s")
+#: The size of a ``SOCKADDR_HV`` in bytes.
+SOCKADDR_HV_SIZE = _SOCKADDR_HV.size
+
+
+def pack_sockaddr_hv(address: HyperVAddress) -> bytes:
+    """The ``SOCKADDR_HV`` structure Windows' socket calls take for ``address``."""
+    return _SOCKADDR_HV.pack(
+        AF_HYPERV, 0, address.vm_id.bytes_le, address.service_id.bytes_le
+    )
+
+
+def unpack_sockaddr_hv(data: bytes) -> HyperVAddress:
+    """
+    The address in a ``SOCKADDR_HV`` structure.
+
+    :raises ValueError: if ``data`` is not a ``SOCKADDR_HV`` of AF_HYPERV.
+    """
+    if len(data) != SOCKADDR_HV_SIZE:
+        raise ValueError(f"a SOCKADDR_HV is {SOCKADDR_HV_SIZE} bytes, got {len(data)}")
+    family, _, vm_id, service_id = _SOCKADDR_HV.unpack(data)
+    if family != AF_HYPERV:
+        raise ValueError(f"expected family AF_HYPERV ({AF_HYPERV}), got {family}")
+    return HyperVAddress(uuid.UUID(bytes_le=vm_id), uuid.UUID(bytes_le=service_id))
