@@ -107,10 +107,15 @@ class SocketFamily:
     :ivar name: the family as it appears in log prefixes, e.g. ``"VSOCK"``.
     :ivar accept_wakes_on_shutdown: whether ``shutdown()`` on a listening
         socket ends a blocked ``accept`` (true for AF_UNIX, not AF_VSOCK).
+    :ivar close_cancels_blocked_calls: whether closing a socket ends the
+        calls other threads are blocked in, as ``closesocket`` does on
+        Windows; such sockets are closed at once to stop their threads,
+        where ``shutdown()`` might not wake them.
     """
 
     name = "SOCKET"
     accept_wakes_on_shutdown = True
+    close_cancels_blocked_calls = False
 
     def new_socket(self) -> socket.socket:
         """A new blocking stream socket of this family."""
@@ -151,11 +156,13 @@ class _SocketCalls:
     Counts the threads inside a call on one socket, so that its descriptor
     is closed only once none is: closing a descriptor another thread is
     blocked on neither wakes that thread nor is safe, as the number may be
-    reused at once.
+    reused at once. Where closing does cancel blocked calls (Windows), it is
+    the way to stop them, and ``close_cancels`` makes :meth:`close` immediate.
     """
 
-    def __init__(self, skt: socket.socket) -> None:
+    def __init__(self, skt: socket.socket, close_cancels: bool = False) -> None:
         self._socket = skt
+        self._close_cancels = close_cancels
         self._lock = threading.Lock()
         self._inside = 0
         self._closing = False
@@ -190,7 +197,7 @@ class _SocketCalls:
             if self._closing:
                 return
             self._closing = True
-            now = self._inside == 0
+            now = self._inside == 0 or self._close_cancels
         if now:
             self._socket.close()
 
@@ -284,7 +291,7 @@ class _ThreadedTransport:
         self.socket = skt
         self.reactor = reactor
         self._family = family
-        self._calls = _SocketCalls(skt)
+        self._calls = _SocketCalls(skt, family.close_cancels_blocked_calls)
         self._registry = _registry(reactor)
         self._threads: list[threading.Thread] = []
         # Shared with the threads, under _lock.
@@ -559,6 +566,8 @@ class _ThreadedTransport:
         # write side shut too, which an orderly close never finds blocked.
         how = socket.SHUT_RDWR if writer_blocked else socket.SHUT_RD
         self._calls.quietly(self.socket.shutdown, how)
+        if self._family.close_cancels_blocked_calls:
+            self._calls.close()
         if finish_now:
             self.reactor.callLater(0, self._finish_close)
 
@@ -1048,7 +1057,7 @@ class ThreadedPort:
             reason = self._family.listen_error(e, self._sockaddr)
             raise error.CannotListenError(self._interface, self._port, reason) from e
         self.socket = skt
-        self._calls = _SocketCalls(skt)
+        self._calls = _SocketCalls(skt, self._family.close_cancels_blocked_calls)
         self._registry = _registry(self.reactor)
         self._registry.add(self)
         self._listening = True
