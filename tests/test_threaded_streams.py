@@ -1,7 +1,8 @@
 """
 The thread-backed engine moving real data: bulk transfers, half-close,
 backpressure, aborts, many connections, connect failures, and no thread or
-descriptor left behind. Each test runs over Unix sockets on the host and
+descriptor left behind. Each test runs over Unix sockets and over AF_HYPERV
+(Windows' socket layer played by tests/hyperv_fakes.py) on the host, and
 over AF_VSOCK (CID 1) in the guest; the bulk, half-close, backpressure and
 TLS tests (``either_engine``) run on the reactor-native engine too, so both
 engines meet the very same checks.
@@ -32,6 +33,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
+from twisted_hvsock import _hyperv_socket
 from twisted_hvsock._threaded import ThreadedClient
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import (
@@ -40,7 +42,10 @@ from twisted_hvsock.endpoints import (
     VSockClientEndpoint,
     VSockServerEndpoint,
 )
+from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv_ids import VM_LOOPBACK, HyperVAddress
 
+from .hyperv_fakes import FakeHyperV
 from .streams import (
     ChunkProducer,
     DigestAfterHalfClose,
@@ -63,37 +68,57 @@ class Family:
     address_type: type
     io: str = "threads"
 
+    def install(self) -> None:
+        """In a process of its own: for AF_HYPERV, play Windows' socket layer."""
+        if self.name == "hyperv":
+            _hyperv_socket._socket_module = FakeHyperV().module
+
     def server(self) -> Any:
         if self.name == "unix":
             name = b"\0hvsock-test-" + uuid.uuid4().hex.encode()
             return ThreadedUNIXServerEndpoint(reactor, name)
+        if self.name == "hyperv":
+            return HyperVServerEndpoint(reactor, uuid.uuid4())
         return VSockServerEndpoint(reactor, 0, io=self.io)
 
     def client(self, port: Any, timeout: float = 30) -> Any:
         host = port.getHost()
         if self.name == "unix":
             return ThreadedUNIXClientEndpoint(reactor, host.name, timeout=timeout)
+        if self.name == "hyperv":
+            return HyperVClientEndpoint(
+                reactor, VM_LOOPBACK, host.service_id, timeout=timeout
+            )
         return VSockClientEndpoint(
             reactor, CID_LOCAL, host.port, timeout=timeout, io=self.io
         )
 
 
+def _installed(request: pytest.FixtureRequest) -> Family:
+    family: Family = request.param
+    if family.name == "hyperv":
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    return family
+
+
 @pytest.fixture(
     params=[
         pytest.param(Family("unix", UNIXAddress), id="unix"),
+        pytest.param(Family("hyperv", HyperVAddress), id="hyperv"),
         pytest.param(
             Family("vsock", VSockAddress), id="vsock", marks=pytest.mark.kernel
         ),
     ]
 )
 def family(request: pytest.FixtureRequest) -> Family:
-    family: Family = request.param
-    return family
+    return _installed(request)
 
 
 @pytest.fixture(
     params=[
         pytest.param(Family("unix", UNIXAddress), id="unix-threads"),
+        pytest.param(Family("hyperv", HyperVAddress), id="hyperv-threads"),
         pytest.param(
             Family("vsock", VSockAddress), id="vsock-threads", marks=pytest.mark.kernel
         ),
@@ -106,8 +131,7 @@ def family(request: pytest.FixtureRequest) -> Family:
 )
 def either_engine(request: pytest.FixtureRequest) -> Family:
     """The families above, and vsock on the reactor-native engine too."""
-    family: Family = request.param
-    return family
+    return _installed(request)
 
 
 def open_fds() -> int:
@@ -394,6 +418,7 @@ SHUTDOWN_SCRIPT = textwrap.dedent(
     from tests.test_threaded_streams import Family
 
     family = Family({name!r}, object)
+    family.install()
     before = (threading.active_count(), len(os.listdir("/proc/self/fd")))
     lost = []
     made = []

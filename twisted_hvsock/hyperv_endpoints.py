@@ -1,0 +1,292 @@
+"""
+Endpoints for Hyper-V sockets, addressed by VM ID and service ID.
+
+On a Windows host (Python 3.12 or later) they use AF_HYPERV sockets, which
+Windows cannot poll, on the thread-backed I/O engine. Inside a Linux guest on
+Hyper-V the same addresses reach the host through AF_VSOCK: the parent
+partition is CID 2, loopback is CID 1, and a service ID made from the Linux
+template (``<port>-facb-11e6-bd58-64006a7986d3``) is that vsock port. So one
+``hvsock:`` endpoint string serves both sides.
+
+Most users build these through endpoint strings::
+
+    serverFromString(reactor, "hvsock:service=5000")
+    clientFromString(reactor, "hvsock:vm=MyVM:service=5000")
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from zope.interface import implementer
+
+from ._hyperv_socket import hyperv_backend, sockaddr_for, unavailable_error
+from ._threaded import ThreadedConnector, ThreadedPort
+from ._threaded_families import HyperVFamily
+from .address import CID_ANY, CID_HOST, CID_LOCAL
+from .endpoints import (
+    IO_ENGINES,
+    VSockClientEndpoint,
+    VSockServerEndpoint,
+    _check_backlog,
+    _check_timeout,
+    _connect,
+)
+from .hyperv_ids import (
+    VM_LOOPBACK,
+    VM_NAMES,
+    VM_PARENT,
+    VM_WILDCARD,
+    HyperVAddress,
+    port_for_service_id,
+    service_id_for_port,
+)
+from .hyperv_vm_names import resolve_vm_name
+
+__all__ = ["HyperVClientEndpoint", "HyperVServerEndpoint"]
+
+# What a Linux guest's AF_VSOCK can stand in for.
+_GUEST_LISTEN_CIDS = {VM_WILDCARD: CID_ANY, VM_LOOPBACK: CID_LOCAL}
+_GUEST_CONNECT_CIDS = {VM_PARENT: CID_HOST, VM_LOOPBACK: CID_LOCAL}
+
+
+def _vm_label(vm_id: uuid.UUID) -> str:
+    for name, named in VM_NAMES.items():
+        if named == vm_id:
+            return f"{name} ({vm_id})"
+    return str(vm_id)
+
+
+def _check_service_id(service_id: object) -> uuid.UUID:
+    """A service given as a GUID, or as a vsock port the template turns into one."""
+    if isinstance(service_id, uuid.UUID):
+        return service_id
+    if isinstance(service_id, int) and not isinstance(service_id, bool):
+        return service_id_for_port(service_id)
+    raise ValueError(
+        f"service_id must be a uuid.UUID or a vsock port number, got {service_id!r}"
+    )
+
+
+def _check_hyperv_io(io: object) -> None:
+    if io not in (None, "threads"):
+        if io in IO_ENGINES:
+            raise ValueError(
+                f"io={io} is not possible for AF_HYPERV sockets, which Windows "
+                "cannot poll; use io=threads (the default)"
+            )
+        raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
+
+
+def _guest_port(service_id: uuid.UUID) -> int:
+    try:
+        return port_for_service_id(service_id)
+    except ValueError as e:
+        raise ValueError(
+            f"service: {e}; inside a Linux guest only those reach AF_VSOCK"
+        ) from None
+
+
+def _guest_cid(vm_id: uuid.UUID, cids: dict[uuid.UUID, int], role: str) -> int:
+    if vm_id not in cids:
+        accepted = " or ".join(_vm_label(vm) for vm in cids)
+        raise ValueError(
+            f"vm: a Linux guest {role} through AF_VSOCK only with vm {accepted}, "
+            f"got {_vm_label(vm_id)}"
+        )
+    return cids[vm_id]
+
+
+@implementer(IStreamServerEndpoint)
+class HyperVServerEndpoint:
+    """
+    Listens for Hyper-V socket connections to a service.
+
+    :param reactor: the reactor.
+    :param service_id: the service to listen on: a GUID, or a vsock port
+        (which becomes the Linux template's GUID for that port).
+    :param vm_id: whose connections to accept: :data:`VM_WILDCARD` (every
+        partition, the default), :data:`VM_CHILDREN`, :data:`VM_LOOPBACK`,
+        :data:`VM_PARENT` or one VM's ID. In a Linux guest only the wildcard
+        (AF_VSOCK's any CID) and loopback (CID 1) have a meaning.
+    :param backlog: how many connections the kernel queues before accepting.
+    :param io: the I/O engine. AF_HYPERV sockets always use ``"threads"``;
+        in a Linux guest, as for ``vsock:``, ``"reactor"`` is the default.
+    :raises ValueError: naming the argument that is out of range, or that a
+        Linux guest cannot express.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        service_id: uuid.UUID | int,
+        vm_id: uuid.UUID = VM_WILDCARD,
+        backlog: int = 50,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._service_id = _check_service_id(service_id)
+        if not isinstance(vm_id, uuid.UUID):
+            raise ValueError(f"vm_id must be a uuid.UUID, got {vm_id!r}")
+        self._vm_id = vm_id
+        self._backlog = _check_backlog(backlog)
+        self._backend = hyperv_backend()
+        self._vsock: VSockServerEndpoint | None = None
+        if self._backend == "af_vsock":
+            self._vsock = VSockServerEndpoint(
+                reactor,
+                _guest_port(self._service_id),
+                cid=_guest_cid(vm_id, _GUEST_LISTEN_CIDS, "listens"),
+                backlog=backlog,
+                io=io,
+            )
+        else:
+            _check_hyperv_io(io)
+
+    def __repr__(self) -> str:
+        return f"<HyperVServerEndpoint {HyperVAddress(self._vm_id, self._service_id)}>"
+
+    def listen(
+        self, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IListeningPort]:
+        """
+        Start listening.
+
+        :return: a Deferred firing with the listening port, or failing with
+            ``CannotListenError`` that says why, or ``HyperVUnavailableError``.
+        """
+        if self._vsock is not None:
+            return self._vsock.listen(protocolFactory)
+        if self._backend is None:
+            return defer.fail(unavailable_error())
+        return defer.execute(self._listen, protocolFactory)
+
+    def _listen(self, factory: IProtocolFactory) -> IListeningPort:
+        port = ThreadedPort(
+            HyperVFamily(),
+            sockaddr_for(HyperVAddress(self._vm_id, self._service_id)),
+            factory,
+            self._backlog,
+            self._reactor,
+            interface=str(self._vm_id),
+            port=str(self._service_id),
+        )
+        port.startListening()
+        return port
+
+
+@implementer(IStreamClientEndpoint)
+class HyperVClientEndpoint:
+    """
+    Connects to a service of a VM (or, from a VM, of its host) over a
+    Hyper-V socket.
+
+    :param reactor: the reactor.
+    :param vm: the VM's ID, a well-known ID such as :data:`VM_PARENT` or
+        :data:`VM_LOOPBACK`, or, as a ``str``, the VM's display name, which is
+        looked up on the Windows host when connecting (this needs Hyper-V's
+        PowerShell module and Administrator rights).
+    :param service_id: the service: a GUID, or a vsock port (which becomes
+        the Linux template's GUID for that port).
+    :param timeout: seconds to wait for the connection; also handed to
+        Windows as ``HVSOCKET_CONNECT_TIMEOUT``.
+    :param suspend: keep the connection open while the VM is paused
+        (``HVSOCKET_CONNECTED_SUSPEND``, Windows only).
+    :param io: the I/O engine. AF_HYPERV sockets always use ``"threads"``;
+        in a Linux guest, as for ``vsock:``, ``"reactor"`` is the default.
+    :raises ValueError: naming the argument that is out of range, or that a
+        Linux guest cannot express.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        vm: uuid.UUID | str,
+        service_id: uuid.UUID | int,
+        timeout: float = 30,
+        suspend: bool = False,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        if isinstance(vm, str):
+            if not vm or "\0" in vm:
+                raise ValueError(f"vm must be a VM ID or a VM's name, got {vm!r}")
+        elif not isinstance(vm, uuid.UUID):
+            raise ValueError(f"vm must be a uuid.UUID or a VM's name, got {vm!r}")
+        self._vm = vm
+        self._service_id = _check_service_id(service_id)
+        self._timeout = _check_timeout(timeout)
+        if not isinstance(suspend, bool):
+            raise ValueError(f"suspend must be True or False, got {suspend!r}")
+        self._suspend = suspend
+        self._backend = hyperv_backend()
+        self._vsock: VSockClientEndpoint | None = None
+        if self._backend == "af_vsock":
+            if isinstance(vm, str):
+                raise ValueError(
+                    f"vm: VM names such as {vm!r} are looked up on the Windows "
+                    "host; a Linux guest connects to vm=parent (the host) or "
+                    "vm=loopback"
+                )
+            if suspend:
+                raise ValueError(
+                    "suspend: HVSOCKET_CONNECTED_SUSPEND is a Windows socket "
+                    "option; AF_VSOCK in a Linux guest has none"
+                )
+            self._vsock = VSockClientEndpoint(
+                reactor,
+                _guest_cid(vm, _GUEST_CONNECT_CIDS, "connects"),
+                _guest_port(self._service_id),
+                timeout=self._timeout,
+                io=io,
+            )
+        else:
+            _check_hyperv_io(io)
+
+    def __repr__(self) -> str:
+        return f"<HyperVClientEndpoint hvsock://{self._vm}/{self._service_id}>"
+
+    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+        """
+        Connect.
+
+        :return: a Deferred firing with the connected protocol, or failing
+            with ``ConnectionRefusedError`` (nothing listens there),
+            ``TimeoutError``, ``NoRouteError``, ``HyperVUnavailableError``,
+            or, for a VM name, ``ValueError`` (no such VM) or
+            ``HyperVAdminRequiredError``.
+        """
+        if self._vsock is not None:
+            return self._vsock.connect(protocolFactory)
+        if self._backend is None:
+            return defer.fail(unavailable_error())
+        if isinstance(self._vm, uuid.UUID):
+            return self._connect_to(self._vm, protocolFactory)
+        resolving: defer.Deferred[uuid.UUID] = threads.deferToThreadPool(
+            self._reactor, self._reactor.getThreadPool(), resolve_vm_name, self._vm
+        )
+        return resolving.addCallback(self._connect_to, protocolFactory)
+
+    def _connect_to(
+        self, vm_id: uuid.UUID, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IProtocol]:
+        sockaddr = sockaddr_for(HyperVAddress(vm_id, self._service_id))
+        return _connect(
+            protocolFactory,
+            lambda factory: ThreadedConnector(
+                HyperVFamily(self._suspend),
+                sockaddr,
+                factory,
+                self._timeout,
+                self._reactor,
+            ),
+        )

@@ -1,0 +1,88 @@
+"""
+Looking up a Hyper-V VM's ID from its display name, on the Windows host.
+
+The lookup runs Hyper-V's PowerShell module: ``(Get-VM -Name <name>).Id``.
+The name travels as data, in an environment variable the fixed script reads
+and escapes as a literal (not a wildcard pattern), never as part of the
+command text, so no name can inject PowerShell code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+from .errors import HyperVAdminRequiredError, HyperVUnavailableError
+
+__all__ = ["POWERSHELL", "VM_NAME_VARIABLE", "resolve_vm_name"]
+
+#: The program run to look the name up.
+POWERSHELL = "powershell.exe"
+#: The environment variable that carries the name to the script.
+VM_NAME_VARIABLE = "HVSOCK_VM_NAME"
+# Fixed text: the name is only ever read from the environment.
+_SCRIPT = (
+    "$ErrorActionPreference = 'Stop'; "
+    f"Get-VM -Name ([WildcardPattern]::Escape($env:{VM_NAME_VARIABLE})) "
+    "| ForEach-Object { $_.Id.Guid }"
+)
+_LOOKUP_TIMEOUT = 60
+
+
+def resolve_vm_name(name: str) -> uuid.UUID:
+    """
+    The ID of the VM whose display name is ``name`` (blocks: call it from a
+    thread, as :class:`~twisted_hvsock.hyperv_endpoints.HyperVClientEndpoint`
+    does).
+
+    :raises ValueError: naming ``vm`` when no VM, or more than one, has that
+        name.
+    :raises HyperVAdminRequiredError: without the rights Get-VM needs.
+    :raises HyperVUnavailableError: without PowerShell and Hyper-V.
+    """
+    command = [POWERSHELL, "-NoProfile", "-NonInteractive", "-Command", _SCRIPT]
+    environment = {**os.environ, VM_NAME_VARIABLE: name}
+    try:
+        done = subprocess.run(
+            command,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=_LOOKUP_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise HyperVUnavailableError(
+            f"looking up the VM named {name!r} needs {POWERSHELL} with Hyper-V's "
+            "module, on the Windows host; give the VM's ID instead "
+            "((Get-VM -Name <name>).Id on the host)"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise HyperVUnavailableError(
+            f"looking up the VM named {name!r}: Get-VM gave no answer in "
+            f"{_LOOKUP_TIMEOUT} s"
+        ) from None
+    ids = done.stdout.split()
+    if done.returncode == 0 and len(ids) == 1:
+        try:
+            return uuid.UUID(ids[0])
+        except ValueError:
+            pass
+    problem = " ".join(done.stderr.split())
+    lowered = problem.lower()
+    if "permission" in lowered or "access is denied" in lowered:
+        raise HyperVAdminRequiredError(
+            f"looking up the VM named {name!r} needs Administrator rights or "
+            f"membership of Hyper-V Administrators: {problem}"
+        )
+    if "unable to find" in lowered or (done.returncode == 0 and not ids):
+        raise ValueError(f"vm: no Hyper-V VM is named {name!r}")
+    if len(ids) > 1:
+        raise ValueError(
+            f"vm: {len(ids)} VMs are named {name!r}; give the VM's ID instead"
+        )
+    raise HyperVUnavailableError(
+        f"looking up the VM named {name!r} failed (exit {done.returncode}): "
+        f"{problem or done.stdout.strip()}"
+    )
