@@ -6,9 +6,16 @@ import pytest
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.testing import MemoryReactor
 
+from twisted_hvsock import _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
-from twisted_hvsock.hyperv_ids import VM_LOOPBACK, VM_PARENT, service_id_for_port
+from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv_ids import (
+    VM_CHILDREN,
+    VM_LOOPBACK,
+    VM_PARENT,
+    service_id_for_port,
+)
 from twisted_hvsock.uri import (
     HybridVSockURI,
     HyperkitURI,
@@ -18,6 +25,8 @@ from twisted_hvsock.uri import (
     parse_uri,
     server_endpoint,
 )
+
+from .hyperv_fakes import FakeHyperV
 
 VM = "3049197c-9a4e-4fbf-9367-97f792f16994"
 SERVICE = "0000162e-facb-11e6-bd58-64006a7986d3"
@@ -107,9 +116,26 @@ def test_a_vsock_uri_without_cid_cannot_be_connected_to() -> None:
         client_endpoint(MemoryReactor(), "vsock://:80")
 
 
-@pytest.mark.parametrize(
-    "text", [f"hvsock://parent/{SERVICE}", "hyperkit://:80/x", "hybridvsock://:52/x"]
-)
+def test_hvsock_uris_become_hyperv_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    reactor = MemoryReactor()
+    server = server_endpoint(reactor, f"hvsock://children/{SERVICE}")
+    assert isinstance(server, HyperVServerEndpoint)
+    assert (server._vm_id, server._service_id) == (VM_CHILDREN, uuid.UUID(SERVICE))
+    client = client_endpoint(reactor, "hvsock://MobyLinuxVM/255")
+    assert isinstance(client, HyperVClientEndpoint)
+    assert (client._vm, client._service_id) == ("MobyLinuxVM", service_id_for_port(255))
+    client = client_endpoint(reactor, f"hvsock://{VM}/{SERVICE}")
+    assert isinstance(client, HyperVClientEndpoint)
+    assert client._vm == uuid.UUID(VM)
+
+
+def test_an_hvsock_server_uri_needs_a_vm_id_not_a_name() -> None:
+    with pytest.raises(ValueError, match="not a VM's name"):
+        server_endpoint(MemoryReactor(), "hvsock://MobyLinuxVM/80")
+
+
+@pytest.mark.parametrize("text", ["hyperkit://:80/x", "hybridvsock://:52/x"])
 def test_other_schemes_are_recognised_but_not_supported_yet(text: str) -> None:
     with pytest.raises(ValueError, match="not supported yet"):
         client_endpoint(MemoryReactor(), text)

@@ -189,6 +189,15 @@ def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
 
         cid = CID_ANY if uri.cid is None else uri.cid
         return VSockServerEndpoint(reactor, uri.port, cid=cid)
+    if isinstance(uri, HyperVURI):
+        from .hyperv_endpoints import HyperVServerEndpoint
+
+        if uri.vm_id is None:
+            raise ValueError(
+                f"{text!r}: a server listens for a VM ID or one of "
+                f"{', '.join(VM_NAMES)}, not a VM's name"
+            )
+        return HyperVServerEndpoint(reactor, uri.service_id, vm_id=uri.vm_id)
     raise _not_yet(text.partition(":")[0])
 
 
@@ -212,4 +221,9 @@ def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
                 f"{text!r} names no CID to connect to; expected vsock://<cid>:<port>"
             )
         return VSockClientEndpoint(reactor, uri.cid, uri.port)
+    if isinstance(uri, HyperVURI):
+        from .hyperv_endpoints import HyperVClientEndpoint
+
+        vm: uuid.UUID | str = uri.vm_id or uri.vm_name or ""
+        return HyperVClientEndpoint(reactor, vm, uri.service_id)
     raise _not_yet(text.partition(":")[0])

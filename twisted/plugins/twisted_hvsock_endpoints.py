@@ -5,7 +5,14 @@ Kept to plain object creation so that Twisted's plugin scan stays cheap and
 works on every operating system.
 """
 
-from twisted_hvsock.parsers import VSockClientParser, VSockServerParser
+from twisted_hvsock.parsers import (
+    HyperVClientParser,
+    HyperVServerParser,
+    VSockClientParser,
+    VSockServerParser,
+)
 
 vsockServerParser = VSockServerParser()
 vsockClientParser = VSockClientParser()
+hvsockServerParser = HyperVServerParser()
+hvsockClientParser = HyperVClientParser()

@@ -1,0 +1,328 @@
+"""
+Hyper-V endpoints: on a Windows host (played by tests/hyperv_fakes.py, as no
+Windows machine is at hand) and, for what a Linux guest cannot express,
+their errors. Real connections of the Linux-guest mapping are in the kernel
+tier (tests/test_hyperv_guest.py); bulk data, half-close, backpressure, leaks
+and reactor shutdown over AF_HYPERV are in tests/test_threaded_streams.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import types
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet import error, reactor
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import deferLater
+
+from twisted_hvsock import _hyperv_socket
+from twisted_hvsock.errors import HyperVAdminRequiredError, HyperVUnavailableError
+from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv_ids import (
+    VM_CHILDREN,
+    VM_LOOPBACK,
+    VM_PARENT,
+    VM_WILDCARD,
+    service_id_for_port,
+)
+from twisted_hvsock.hyperv_vm_names import POWERSHELL, VM_NAME_VARIABLE
+
+from .hyperv_fakes import (
+    HV_PROTOCOL_RAW,
+    HVSOCKET_CONNECT_TIMEOUT,
+    HVSOCKET_CONNECTED_SUSPEND,
+    FakeHyperV,
+    FakePowerShell,
+    FakeSocketModule,
+)
+
+SERVICE = uuid.UUID("3049197c-9a4e-4fbf-9367-97f792f16994")
+
+
+@pytest.fixture
+def windows(monkeypatch: pytest.MonkeyPatch) -> FakeHyperV:
+    fake = FakeHyperV()
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", fake.module)
+    return fake
+
+
+@pytest.fixture
+def powershell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[FakePowerShell]:
+    fake = FakePowerShell(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    yield fake
+
+
+async def listening(service: uuid.UUID = SERVICE) -> Any:
+    return await HyperVServerEndpoint(reactor, service).listen(
+        Factory.forProtocol(Protocol)
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_sockets_are_blocking_af_hyperv_raw_sockets(windows: FakeHyperV) -> None:
+    port = await listening()
+    try:
+        client = await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
+            Factory.forProtocol(Protocol)
+        )
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+    assert len(windows.sockets) == 3  # listener, client, accepted
+    for skt in windows.sockets:
+        assert (skt.family, skt.type, skt.proto) == (34, 1, HV_PROTOCOL_RAW)
+        assert skt.blocking
+
+
+@pytest.mark.parametrize(
+    ("timeout", "milliseconds"), [(2.5, 2500), (0.0001, 1), (1000, 300_000)]
+)
+@pytest_twisted.ensureDeferred
+async def test_the_timeout_reaches_windows_in_milliseconds(
+    windows: FakeHyperV, timeout: float, milliseconds: int
+) -> None:
+    port = await listening()
+    try:
+        client = await HyperVClientEndpoint(
+            reactor, VM_LOOPBACK, SERVICE, timeout=timeout
+        ).connect(Factory.forProtocol(Protocol))
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+    options = windows.sockets[1].options
+    assert options[(HV_PROTOCOL_RAW, HVSOCKET_CONNECT_TIMEOUT)] == milliseconds
+
+
+@pytest.mark.parametrize("suspend", [True, False])
+@pytest_twisted.ensureDeferred
+async def test_suspend_sets_hvsocket_connected_suspend(
+    windows: FakeHyperV, suspend: bool
+) -> None:
+    port = await listening()
+    try:
+        client = await HyperVClientEndpoint(
+            reactor, VM_LOOPBACK, SERVICE, suspend=suspend
+        ).connect(Factory.forProtocol(Protocol))
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+    options = windows.sockets[1].options
+    assert options.get((HV_PROTOCOL_RAW, HVSOCKET_CONNECTED_SUSPEND)) == (
+        1 if suspend else None
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_abort_sets_windows_linger_of_zero(windows: FakeHyperV) -> None:
+    port = await listening()
+    try:
+        client = await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
+            Factory.forProtocol(Protocol)
+        )
+        client.transport.abortConnection()
+    finally:
+        await port.stopListening()
+    assert windows.sockets[1].linger_zero
+
+
+@pytest.mark.parametrize("windows_knows_the_timeout", [True, False])
+@pytest_twisted.ensureDeferred
+async def test_a_vm_that_never_answers_times_out_and_its_thread_ends(
+    windows: FakeHyperV,
+    monkeypatch: pytest.MonkeyPatch,
+    windows_knows_the_timeout: bool,
+) -> None:
+    if not windows_knows_the_timeout:
+        # The endpoint's own timer must then cut the connect short.
+        monkeypatch.delattr(FakeSocketModule, "HVSOCKET_CONNECT_TIMEOUT")
+    vm_id = uuid.uuid4()
+    windows.silent_vms.add(vm_id)
+    threads = threading.active_count()
+    started = time.monotonic()
+    with pytest.raises(error.TimeoutError):
+        await HyperVClientEndpoint(reactor, vm_id, SERVICE, timeout=0.5).connect(
+            Factory.forProtocol(Protocol)
+        )
+    assert time.monotonic() - started >= 0.45
+    deadline = time.monotonic() + 5
+    while threading.active_count() > threads and time.monotonic() < deadline:
+        await deferLater(reactor, 0.01, lambda: None)  # bounded: the thread ends
+    assert threading.active_count() == threads
+    assert windows.sockets[0].closed
+
+
+@pytest_twisted.ensureDeferred
+async def test_connecting_where_nothing_listens_is_refused(windows: FakeHyperV) -> None:
+    with pytest.raises(error.ConnectionRefusedError, match="nothing listens on hvsock"):
+        await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
+            Factory.forProtocol(Protocol)
+        )
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_service_listened_on_twice_cannot_listen(windows: FakeHyperV) -> None:
+    port = await listening()
+    try:
+        with pytest.raises(error.CannotListenError, match="already listens"):
+            await listening()
+    finally:
+        await port.stopListening()
+
+
+@pytest.mark.parametrize("io", ["reactor", "epoll"])
+def test_af_hyperv_takes_only_the_threads_engine(windows: FakeHyperV, io: str) -> None:
+    with pytest.raises(ValueError, match="io"):
+        HyperVServerEndpoint(reactor, SERVICE, io=io)
+    with pytest.raises(ValueError, match="io"):
+        HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE, io=io)
+
+
+@pytest.mark.parametrize(
+    ("platform", "message"),
+    [
+        ("win32", "need Python 3.12 or later on Windows"),
+        ("darwin", "need Windows .* or a Linux guest"),
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_without_af_hyperv_the_error_says_what_is_needed(
+    monkeypatch: pytest.MonkeyPatch, platform: str, message: str
+) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", types.SimpleNamespace())
+    monkeypatch.setattr(sys, "platform", platform)
+    with pytest.raises(HyperVUnavailableError, match=message):
+        await HyperVServerEndpoint(reactor, SERVICE).listen(Factory())
+    with pytest.raises(HyperVUnavailableError, match=message):
+        await HyperVClientEndpoint(reactor, VM_PARENT, SERVICE).connect(Factory())
+
+
+# VM names, looked up with PowerShell on the Windows host.
+
+TRICKY_NAME = "web'; Remove-Item -Recurse C:\\ ; $x = \"*"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_vm_name_is_looked_up_as_data_then_connected_to(
+    windows: FakeHyperV, powershell: FakePowerShell
+) -> None:
+    vm_id = uuid.uuid4()
+    powershell.add_vm(TRICKY_NAME, vm_id)
+    port = await listening()
+    try:
+        client = await HyperVClientEndpoint(reactor, TRICKY_NAME, SERVICE).connect(
+            Factory.forProtocol(Protocol)
+        )
+        assert client.transport.getPeer().vm_id == vm_id
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+    [call] = powershell.calls
+    assert call["name"] == TRICKY_NAME
+    assert call["argv"][:3] == ["-NoProfile", "-NonInteractive", "-Command"]
+    script = call["argv"][3]
+    assert "Remove-Item" not in script and TRICKY_NAME not in script
+    assert f"$env:{VM_NAME_VARIABLE}" in script
+    assert "[WildcardPattern]::Escape" in script
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_vm_name_is_a_clear_error(
+    windows: FakeHyperV, powershell: FakePowerShell
+) -> None:
+    with pytest.raises(ValueError, match="no Hyper-V VM is named 'NoSuchVM'"):
+        await HyperVClientEndpoint(reactor, "NoSuchVM", SERVICE).connect(Factory())
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_vms_of_one_name_ask_for_the_vm_id(
+    windows: FakeHyperV, powershell: FakePowerShell
+) -> None:
+    powershell.add_vm("Twin", uuid.uuid4())
+    powershell.add_vm("twin", uuid.uuid4())
+    with pytest.raises(ValueError, match="2 VMs are named 'Twin'"):
+        await HyperVClientEndpoint(reactor, "Twin", SERVICE).connect(Factory())
+
+
+@pytest_twisted.ensureDeferred
+async def test_looking_up_a_vm_name_without_rights_says_administrator(
+    windows: FakeHyperV, powershell: FakePowerShell
+) -> None:
+    powershell.add_vm("MyVM", uuid.uuid4())
+    powershell.set_admin(False)
+    with pytest.raises(HyperVAdminRequiredError, match="Administrator"):
+        await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
+
+
+@pytest_twisted.ensureDeferred
+async def test_looking_up_a_vm_name_without_powershell_says_so(
+    windows: FakeHyperV, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(HyperVUnavailableError, match=POWERSHELL):
+        await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
+
+
+# What a Linux guest cannot express.
+
+
+@pytest.fixture
+def linux_guest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", types.SimpleNamespace())
+    monkeypatch.setattr(sys, "platform", "linux")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"vm": VM_CHILDREN, "service_id": 80}, "vm: a Linux guest connects"),
+        ({"vm": uuid.uuid4(), "service_id": 80}, "vm: a Linux guest connects"),
+        ({"vm": "MyVM", "service_id": 80}, "looked up on the Windows host"),
+        ({"vm": VM_PARENT, "service_id": SERVICE}, "is not a Linux vsock port"),
+        ({"vm": VM_PARENT, "service_id": 80, "suspend": True}, "suspend"),
+        ({"vm": VM_PARENT, "service_id": 80, "timeout": 0}, "timeout"),
+        ({"vm": VM_PARENT, "service_id": "80"}, "service_id"),
+    ],
+)
+def test_client_arguments_a_linux_guest_cannot_use(
+    linux_guest: None, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        HyperVClientEndpoint(reactor, **arguments)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"service_id": 80, "vm_id": VM_PARENT}, "vm: a Linux guest listens"),
+        ({"service_id": 80, "vm_id": VM_CHILDREN}, "vm: a Linux guest listens"),
+        ({"service_id": SERVICE}, "is not a Linux vsock port"),
+        ({"service_id": 80, "backlog": 0}, "backlog"),
+        ({"service_id": 2**32}, "port must be an integer"),
+    ],
+)
+def test_server_arguments_a_linux_guest_cannot_use(
+    linux_guest: None, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        HyperVServerEndpoint(reactor, **arguments)
+
+
+def test_a_linux_guest_maps_the_wildcard_and_template_services(
+    linux_guest: None,
+) -> None:
+    endpoint = HyperVServerEndpoint(reactor, service_id_for_port(5000), VM_WILDCARD)
+    assert repr(endpoint._vsock) == "<VSockServerEndpoint vsock://4294967295:5000>"
+    client = HyperVClientEndpoint(reactor, VM_PARENT, 5000)
+    assert repr(client._vsock) == "<VSockClientEndpoint vsock://2:5000>"
