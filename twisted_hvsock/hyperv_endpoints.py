@@ -155,6 +155,11 @@ class HyperVServerEndpoint:
     def __repr__(self) -> str:
         return f"<HyperVServerEndpoint {HyperVAddress(self._vm_id, self._service_id)}>"
 
+    @property
+    def service_id(self) -> uuid.UUID:
+        """The service listened on."""
+        return self._service_id
+
     def listen(
         self, protocolFactory: IProtocolFactory
     ) -> defer.Deferred[IListeningPort]:
@@ -254,6 +259,11 @@ class HyperVClientEndpoint:
 
     def __repr__(self) -> str:
         return f"<HyperVClientEndpoint hvsock://{self._vm}/{self._service_id}>"
+
+    @property
+    def service_id(self) -> uuid.UUID:
+        """The service connected to."""
+        return self._service_id
 
     def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         """

@@ -19,7 +19,9 @@ from twisted.internet.stdio import StandardIO
 from twisted.internet.task import deferLater
 from twisted.python import usage
 
+from .._hyperv_socket import hyperv_backend
 from ..echo import echo_factory
+from ..hyperv_services import register_service
 from ..relay import RelayProtocol, splice
 from ..uri import client_endpoint, server_endpoint
 from .addresses import listening_line
@@ -54,10 +56,18 @@ Examples:
   hvsock cat -l vsock:port=5000 > upload    receive one connection's data
   hvsock cat -l --echo vsock://:7           serve an echo service
   hvsock cat --retry 60 vsock://3:5000      wait up to 60 s for the guest service
+  hvsock cat --register hvsock://MyVM/5000  on a Windows host, register the
+                                            service, then connect to the VM
 """
     optFlags = [
         ["listen", "l", "listen for one connection instead of connecting"],
         ["echo", None, "with -l: echo every connection, until interrupted"],
+        [
+            "register",
+            None,
+            "first register the hvsock service in the Windows host's registry "
+            "(as Administrator)",
+        ],
     ]
     optParameters = [
         ["retry", None, None, "keep trying to connect for up to SECONDS", _seconds],
@@ -77,7 +87,30 @@ def run(reactor: Any, options: Options) -> Deferred[int]:
     return ensureDeferred(_cat(reactor, options))
 
 
+def _register(reactor: Any, options: Options) -> None:
+    """``--register``: list the address's Hyper-V service in the registry."""
+    from ..hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+
+    build = server_endpoint if options["listen"] else client_endpoint
+    endpoint = build(reactor, options["address"])
+    if not isinstance(endpoint, (HyperVServerEndpoint, HyperVClientEndpoint)):
+        raise ValueError(
+            f"--register is for Hyper-V addresses (hvsock:..., hvsock://...), "
+            f"not {options['address']!r}"
+        )
+    if hyperv_backend() != "af_hyperv":
+        print(
+            "hvsock cat: --register: nothing to register here; services are "
+            "registered on the Windows host",
+            file=sys.stderr,
+        )
+        return
+    register_service(endpoint.service_id, "hvsock cat")
+
+
 async def _cat(reactor: Any, options: Options) -> int:
+    if options["register"]:
+        _register(reactor, options)
     if options["echo"]:
         port = await server_endpoint(reactor, options["address"]).listen(echo_factory())
         print(

@@ -28,6 +28,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "stress": ("twisted_hvsock.cli.stress", "stress-test and measure a connection"),
     "doctor": ("twisted_hvsock.cli.doctor", "say what this machine offers and lacks"),
+    "register": (
+        "twisted_hvsock.cli.register",
+        "register a Hyper-V socket service (Windows host)",
+    ),
+    "unregister": (
+        "twisted_hvsock.cli.unregister",
+        "unregister a Hyper-V socket service (Windows host)",
+    ),
+    "services": (
+        "twisted_hvsock.cli.services",
+        "list the registered Hyper-V socket services (Windows host)",
+    ),
 }
 
 #: Errors whose message is the whole story: no traceback for these.
@@ -46,7 +58,8 @@ class Options(usage.Options):
     synopsis = "hvsock COMMAND [OPTIONS] [ARGS]"
     longdesc = (
         "Addresses are Twisted endpoint strings (vsock:cid=3:port=80, "
-        "tcp:localhost:8080) or URIs (vsock://3:80, vsock://:80). "
+        "hvsock:vm=MyVM:service=80, tcp:localhost:8080) or URIs (vsock://3:80, "
+        "vsock://:80, hvsock://MyVM/80). "
         "Run 'hvsock COMMAND --help' for a command's options and examples."
     )
     subCommands = [

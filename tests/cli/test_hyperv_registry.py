@@ -1,0 +1,92 @@
+"""
+``hvsock register``, ``unregister``, ``services`` and ``cat --register``,
+run in-process against stand-ins for Windows' registry and socket layer.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+
+from twisted_hvsock import _hyperv_socket, hyperv_services
+from twisted_hvsock.cli.main import Options, _run
+from twisted_hvsock.hyperv_services import SERVICES_KEY
+
+from ..hyperv_fakes import FakeHyperV, FakeWinreg
+
+SERVICE = "3049197c-9a4e-4fbf-9367-97f792f16994"
+TEMPLATE_80 = "00000050-facb-11e6-bd58-64006a7986d3"
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> FakeWinreg:
+    fake = FakeWinreg()
+    monkeypatch.setattr(hyperv_services, "_registry_module", fake)
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    return fake
+
+
+async def hvsock(*argv: str) -> int:
+    """Run ``hvsock ARGV`` in-process; the exit status."""
+    options = Options()
+    options.parseOptions(list(argv))
+    try:
+        await _run(reactor, options.subCommand, options.subOptions)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_register_list_unregister(
+    registry: FakeWinreg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await hvsock("register", "--name", "Web server", "80") == 0
+    assert await hvsock("register", "-n", "Mine", SERVICE.upper()) == 0
+    assert registry.values(f"{SERVICES_KEY}\\{TEMPLATE_80}") == {
+        "ElementName": ("Web server", registry.REG_SZ)
+    }
+    capsys.readouterr()
+    assert await hvsock("services") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["SERVICE", "PORT", "NAME"]
+    assert lines[1].split() == [TEMPLATE_80, "80", "Web", "server"]
+    assert lines[2].split() == [SERVICE, "-", "Mine"]
+    assert await hvsock("unregister", "80") == 0
+    assert registry.values(f"{SERVICES_KEY}\\{TEMPLATE_80}") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_rights_register_fails_in_one_line(
+    registry: FakeWinreg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry.admin = False
+    assert await hvsock("register", "80") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("hvsock register: registering service ")
+    assert "Administrator" in err
+
+
+@pytest_twisted.ensureDeferred
+async def test_cat_register_registers_before_connecting(
+    registry: FakeWinreg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vm = uuid.uuid4()
+    # Nothing listens, so cat fails to connect, after registering.
+    assert await hvsock("cat", "--register", f"hvsock://{vm}/{SERVICE}") == 1
+    assert registry.values(f"{SERVICES_KEY}\\{SERVICE}") == {
+        "ElementName": ("hvsock cat", registry.REG_SZ)
+    }
+    assert "nothing listens on hvsock://" in capsys.readouterr().err
+
+
+@pytest_twisted.ensureDeferred
+async def test_cat_register_is_for_hvsock_addresses(
+    registry: FakeWinreg, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await hvsock("cat", "--register", "unix:/nonexistent") == 1
+    assert "--register is for Hyper-V addresses" in capsys.readouterr().err
