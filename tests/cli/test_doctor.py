@@ -5,12 +5,17 @@
 from __future__ import annotations
 
 import socket
+import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from twisted_hvsock.cli.doctor import check_vsock, kernel_modules, report
+from twisted_hvsock import _hyperv_socket, hyperv_services
+from twisted_hvsock.cli.doctor import check_hyperv, check_vsock, kernel_modules, report
+from twisted_hvsock.hyperv_services import SERVICES_KEY
 
+from ..hyperv_fakes import FakeHyperV, FakeWinreg
 from .tools import hvsock
 
 
@@ -49,6 +54,33 @@ def test_hyperv_and_unix_are_reported() -> None:
     text = "\n".join(str(f) for f in report(set()))
     assert "AF_HYPERV" in text
     assert "ok  AF_UNIX" in text
+
+
+def test_on_linux_hvsock_strings_are_said_to_map_onto_vsock() -> None:
+    [finding] = check_hyperv()
+    assert finding.ok
+    assert "map onto AF_VSOCK" in finding.what
+
+
+def test_on_a_windows_host_af_hyperv_and_the_services_are_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    registry = FakeWinreg()
+    registry.put(f"{SERVICES_KEY}\\{uuid.uuid4()}", {})
+    monkeypatch.setattr(hyperv_services, "_registry_module", registry)
+    sockets, services = check_hyperv()
+    assert sockets.ok and "AF_HYPERV sockets can be created" in sockets.what
+    assert services.ok and services.what.startswith("1 Hyper-V socket services")
+
+
+def test_on_windows_before_python_3_12_the_fix_is_upgrading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    [finding] = check_hyperv()
+    assert not finding.ok
+    assert "Python 3.12" in finding.what
 
 
 def test_doctor_runs_as_a_command() -> None:

@@ -13,7 +13,9 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 
+from .._hyperv_socket import hyperv_backend, new_hyperv_socket
 from ..address import VSOCK_DEVICE, local_cid
+from ..hyperv_services import registered_services
 from .command_options import CommandOptions
 
 # Kernel modules that carry AF_VSOCK traffic, and what each one is for.
@@ -102,21 +104,52 @@ def check_vsock(modules: set[str]) -> list[Finding]:
     return findings
 
 
-def check_hyperv() -> Finding:
-    """Windows Hyper-V sockets."""
-    if getattr(socket, "AF_HYPERV", None) is not None:
-        return Finding(True, "AF_HYPERV (hvsock: endpoints on Windows)")
+def check_hyperv() -> list[Finding]:
+    """Hyper-V sockets: AF_HYPERV on Windows, AF_VSOCK in a Linux guest."""
+    backend = hyperv_backend()
+    if backend == "af_hyperv":
+        try:
+            new_hyperv_socket().close()
+        except OSError as e:
+            return [
+                Finding(
+                    False,
+                    f"AF_HYPERV sockets cannot be created: {e}",
+                    "enable Hyper-V: Enable-WindowsOptionalFeature -Online "
+                    "-FeatureName Microsoft-Hyper-V -All",
+                )
+            ]
+        findings = [Finding(True, "AF_HYPERV sockets can be created (hvsock:)")]
+        try:
+            count = len(registered_services())
+        except OSError as e:
+            findings.append(Finding(False, f"registered services unreadable: {e}"))
+        else:
+            findings.append(
+                Finding(
+                    True,
+                    f"{count} Hyper-V socket services registered "
+                    "('hvsock services' lists them)",
+                )
+            )
+        return findings
     if sys.platform == "win32":
-        return Finding(
-            False,
-            "AF_HYPERV (hvsock: endpoints): needs Python 3.12 or newer",
-            "upgrade Python",
-        )
-    return Finding(
-        False,
-        "AF_HYPERV (hvsock: endpoints): Windows only; in a Linux guest on "
-        "Hyper-V, hvsock: strings map onto AF_VSOCK (needs hv_sock)",
-    )
+        return [
+            Finding(
+                False,
+                "AF_HYPERV (hvsock: endpoints): needs Python 3.12 or newer",
+                "upgrade Python",
+            )
+        ]
+    if backend == "af_vsock":
+        return [
+            Finding(
+                True,
+                "AF_HYPERV is Windows only; here hvsock: strings map onto "
+                "AF_VSOCK (vm=parent: CID 2, vm=loopback: CID 1; hv_sock on Hyper-V)",
+            )
+        ]
+    return [Finding(False, "AF_HYPERV (hvsock: endpoints): Windows or Linux only")]
 
 
 def check_unix() -> Finding:
@@ -130,7 +163,7 @@ def report(modules: set[str] | None = None) -> list[Finding]:
     """Everything ``hvsock doctor`` prints, in order."""
     if modules is None:
         modules = kernel_modules()
-    return [*check_vsock(modules), check_hyperv(), check_unix()]
+    return [*check_vsock(modules), *check_hyperv(), check_unix()]
 
 
 class Options(CommandOptions):
