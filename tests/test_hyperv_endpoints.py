@@ -70,16 +70,21 @@ async def listening(service: uuid.UUID = SERVICE) -> Any:
     )
 
 
-@pytest_twisted.ensureDeferred
-async def test_sockets_are_blocking_af_hyperv_raw_sockets(windows: FakeHyperV) -> None:
+async def connect_once(close: str = "loseConnection", **arguments: Any) -> None:
+    """Connect to a listener with ``arguments``, then close with ``close``."""
     port = await listening()
     try:
-        client = await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
-            Factory.forProtocol(Protocol)
-        )
-        client.transport.loseConnection()
+        client = await HyperVClientEndpoint(
+            reactor, VM_LOOPBACK, SERVICE, **arguments
+        ).connect(Factory.forProtocol(Protocol))
+        getattr(client.transport, close)()
     finally:
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_sockets_are_blocking_af_hyperv_raw_sockets(windows: FakeHyperV) -> None:
+    await connect_once()
     assert len(windows.sockets) == 3  # listener, client, accepted
     for skt in windows.sockets:
         assert (skt.family, skt.type, skt.proto) == (34, 1, HV_PROTOCOL_RAW)
@@ -93,14 +98,7 @@ async def test_sockets_are_blocking_af_hyperv_raw_sockets(windows: FakeHyperV) -
 async def test_the_timeout_reaches_windows_in_milliseconds(
     windows: FakeHyperV, timeout: float, milliseconds: int
 ) -> None:
-    port = await listening()
-    try:
-        client = await HyperVClientEndpoint(
-            reactor, VM_LOOPBACK, SERVICE, timeout=timeout
-        ).connect(Factory.forProtocol(Protocol))
-        client.transport.loseConnection()
-    finally:
-        await port.stopListening()
+    await connect_once(timeout=timeout)
     options = windows.sockets[1].options
     assert options[(HV_PROTOCOL_RAW, HVSOCKET_CONNECT_TIMEOUT)] == milliseconds
 
@@ -110,14 +108,7 @@ async def test_the_timeout_reaches_windows_in_milliseconds(
 async def test_suspend_sets_hvsocket_connected_suspend(
     windows: FakeHyperV, suspend: bool
 ) -> None:
-    port = await listening()
-    try:
-        client = await HyperVClientEndpoint(
-            reactor, VM_LOOPBACK, SERVICE, suspend=suspend
-        ).connect(Factory.forProtocol(Protocol))
-        client.transport.loseConnection()
-    finally:
-        await port.stopListening()
+    await connect_once(suspend=suspend)
     options = windows.sockets[1].options
     assert options.get((HV_PROTOCOL_RAW, HVSOCKET_CONNECTED_SUSPEND)) == (
         1 if suspend else None
@@ -126,14 +117,7 @@ async def test_suspend_sets_hvsocket_connected_suspend(
 
 @pytest_twisted.ensureDeferred
 async def test_abort_sets_windows_linger_of_zero(windows: FakeHyperV) -> None:
-    port = await listening()
-    try:
-        client = await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
-            Factory.forProtocol(Protocol)
-        )
-        client.transport.abortConnection()
-    finally:
-        await port.stopListening()
+    await connect_once("abortConnection")
     assert windows.sockets[1].linger_zero
 
 
