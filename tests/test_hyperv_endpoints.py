@@ -22,7 +22,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
 
 from twisted_hvsock import _hyperv_socket
 from twisted_hvsock.errors import HyperVAdminRequiredError, HyperVUnavailableError
@@ -133,17 +133,22 @@ async def test_a_vm_that_never_answers_times_out_and_its_thread_ends(
         monkeypatch.delattr(FakeSocketModule, "HVSOCKET_CONNECT_TIMEOUT")
     vm_id = uuid.uuid4()
     windows.silent_vms.add(vm_id)
-    threads = threading.active_count()
+    before = set(threading.enumerate())
     started = time.monotonic()
     with pytest.raises(error.TimeoutError):
         await HyperVClientEndpoint(reactor, vm_id, SERVICE, timeout=0.5).connect(
             Factory.forProtocol(Protocol)
         )
     assert time.monotonic() - started >= 0.45
-    deadline = time.monotonic() + 5
-    while threading.active_count() > threads and time.monotonic() < deadline:
-        await deferLater(reactor, 0.01, lambda: None)  # bounded: the thread ends
-    assert threading.active_count() == threads
+    connecting = [
+        thread
+        for thread in threading.enumerate()
+        if thread not in before and "HYPERV" in thread.name
+    ]
+    for thread in connecting:
+        # Cancelled by the close, the blocked connect returns at once.
+        await deferToThread(thread.join, 5)
+        assert not thread.is_alive()
     assert windows.sockets[0].closed
 
 
