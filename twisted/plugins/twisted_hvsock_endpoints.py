@@ -6,6 +6,16 @@ works on every operating system.
 """
 
 from twisted_hvsock.parsers import VSockClientParser, VSockServerParser
+from twisted_hvsock.uds_parsers import (
+    HybridVSockClientParser,
+    HybridVSockServerParser,
+    HyperkitClientParser,
+    HyperkitServerParser,
+)
 
 vsockServerParser = VSockServerParser()
 vsockClientParser = VSockClientParser()
+hyperkitServerParser = HyperkitServerParser()
+hyperkitClientParser = HyperkitClientParser()
+hybridVSockServerParser = HybridVSockServerParser()
+hybridVSockClientParser = HybridVSockClientParser()
