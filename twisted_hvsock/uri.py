@@ -31,7 +31,7 @@ from typing import Any
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 
-from .address import CID_ANY, parse_cid, parse_port
+from .address import CID_ANY, CID_HOST, parse_cid, parse_port
 from .hyperv_ids import VM_NAMES, parse_service_id
 
 __all__ = [
@@ -189,6 +189,8 @@ def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
 
         cid = CID_ANY if uri.cid is None else uri.cid
         return VSockServerEndpoint(reactor, uri.port, cid=cid)
+    if isinstance(uri, (HyperkitURI, HybridVSockURI)):
+        return _uds_server_endpoint(reactor, uri, text)
     raise _not_yet(text.partition(":")[0])
 
 
@@ -212,4 +214,36 @@ def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
                 f"{text!r} names no CID to connect to; expected vsock://<cid>:<port>"
             )
         return VSockClientEndpoint(reactor, uri.cid, uri.port)
+    if isinstance(uri, (HyperkitURI, HybridVSockURI)):
+        return _uds_client_endpoint(reactor, uri)
     raise _not_yet(text.partition(":")[0])
+
+
+def _uds_server_endpoint(
+    reactor: Any, uri: HyperkitURI | HybridVSockURI, text: str
+) -> IStreamServerEndpoint:
+    if isinstance(uri, HybridVSockURI):
+        from .hybrid_vsock import HybridVSockServerEndpoint
+
+        return HybridVSockServerEndpoint(reactor, uri.path, uri.port)
+    from .hyperkit import HyperkitServerEndpoint
+
+    if uri.cid not in (None, CID_HOST):
+        raise ValueError(
+            f"{text!r} names CID {uri.cid}; a hyperkit listener is the host's "
+            "(CID 2): expected hyperkit://:<port>/<path>"
+        )
+    return HyperkitServerEndpoint(reactor, uri.path, uri.port)
+
+
+def _uds_client_endpoint(
+    reactor: Any, uri: HyperkitURI | HybridVSockURI
+) -> IStreamClientEndpoint:
+    if isinstance(uri, HybridVSockURI):
+        from .hybrid_vsock import HybridVSockClientEndpoint
+
+        return HybridVSockClientEndpoint(reactor, uri.path, uri.port)
+    from .hyperkit import GUEST_CID, HyperkitClientEndpoint
+
+    cid = GUEST_CID if uri.cid is None else uri.cid
+    return HyperkitClientEndpoint(reactor, uri.path, uri.port, cid=cid)
