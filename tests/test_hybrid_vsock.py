@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import threading
 
 import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
+from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import CancelledError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
@@ -31,6 +33,7 @@ from .streams import (
     factory_for,
     payload,
 )
+from .test_threaded_streams import counts_settle, open_fds
 from .uds_helpers import (
     Collect,
     MiB,
@@ -141,6 +144,8 @@ async def test_bytes_sent_with_the_ok_line_reach_the_protocol_right_after_it_con
         ).connect(Factory.forProtocol(lambda: Collect(events)))
         connecting.addCallback(lambda protocol: events.append("connected") or protocol)
         client = await connecting
+        assert isinstance(client.transport.getPeer(), UNIXAddress)
+        assert os.fsdecode(client.transport.getPeer().name) == fake.path
         client.transport.write(b"echoed")
         client.transport.loseWriteConnection()
         await client.lost
@@ -235,6 +240,31 @@ async def test_cancelling_during_the_handshake_closes_the_socket(
         await fake.connections[0].lost
     finally:
         await stop_vmm(fake)
+
+
+@pytest_twisted.ensureDeferred
+async def test_failed_handshakes_leave_no_descriptor_or_thread_behind(
+    sockdir: str, io: str
+) -> None:
+    fakes = []
+    for behaviour in ("close", "garbage", "silent"):
+        os.mkdir(os.path.join(sockdir, behaviour))
+        fakes.append(
+            await start_vmm(os.path.join(sockdir, behaviour), None, behaviour=behaviour)
+        )
+    threads, fds = threading.active_count(), open_fds()
+    try:
+        for _ in range(5):
+            for fake in fakes:
+                with pytest.raises((error.ConnectionRefusedError, error.TimeoutError)):
+                    await HybridVSockClientEndpoint(
+                        reactor, fake.path, GUEST_PORT, timeout=0.1, io=io
+                    ).connect(Factory.forProtocol(Protocol))
+        await counts_settle(threads, fds)
+        assert (threading.active_count(), open_fds()) == (threads, fds)
+    finally:
+        for fake in fakes:
+            await stop_vmm(fake)
 
 
 @pytest_twisted.ensureDeferred
