@@ -9,6 +9,11 @@ from twisted.internet.testing import MemoryReactor
 from twisted_hvsock import _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.hybrid_vsock import (
+    HybridVSockClientEndpoint,
+    HybridVSockServerEndpoint,
+)
+from twisted_hvsock.hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
 from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,
@@ -135,7 +140,32 @@ def test_an_hvsock_server_uri_needs_a_vm_id_not_a_name() -> None:
         server_endpoint(MemoryReactor(), "hvsock://MobyLinuxVM/80")
 
 
-@pytest.mark.parametrize("text", ["hyperkit://:80/x", "hybridvsock://:52/x"])
-def test_other_schemes_are_recognised_but_not_supported_yet(text: str) -> None:
-    with pytest.raises(ValueError, match="not supported yet"):
-        client_endpoint(MemoryReactor(), text)
+def test_hyperkit_uris_become_hyperkit_endpoints() -> None:
+    reactor = MemoryReactor()
+    server = server_endpoint(reactor, "hyperkit://:80/./vm")
+    assert isinstance(server, HyperkitServerEndpoint)
+    assert server._path == "./vm/00000002.00000050"
+    assert isinstance(
+        server_endpoint(reactor, "hyperkit://2:80/vm"), HyperkitServerEndpoint
+    )
+    client = client_endpoint(reactor, "hyperkit://:80/Users/me/vm")
+    assert isinstance(client, HyperkitClientEndpoint)
+    assert (client._path, client._cid, client._port) == ("/Users/me/vm/connect", 3, 80)
+    assert client_endpoint(reactor, "hyperkit://7:80/vm")._cid == 7  # type: ignore[attr-defined]
+
+
+def test_a_hyperkit_server_uri_naming_a_guest_cid_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match="names CID 3; a hyperkit listener is the host"
+    ):
+        server_endpoint(MemoryReactor(), "hyperkit://3:80/vm")
+
+
+def test_hybridvsock_uris_become_hybrid_vsock_endpoints() -> None:
+    reactor = MemoryReactor()
+    server = server_endpoint(reactor, "hybridvsock://:52/run/v.sock")
+    assert isinstance(server, HybridVSockServerEndpoint)
+    assert server._path == "/run/v.sock_52"
+    client = client_endpoint(reactor, "hybridvsock://:52/./v.sock")
+    assert isinstance(client, HybridVSockClientEndpoint)
+    assert (client._path, client._port) == ("./v.sock", 52)

@@ -1001,6 +1001,8 @@ class ThreadedPort:
     :param sockaddr: what to bind.
     :param interface: what ``CannotListenError`` names as the interface.
     :param port: what ``CannotListenError`` names as the port.
+    :param bound: called once the socket is bound, before it listens (to set
+        a socket file's mode while no connection can reach it yet).
     """
 
     def __init__(
@@ -1013,8 +1015,10 @@ class ThreadedPort:
         *,
         interface: object = "",
         port: object = None,
+        bound: Callable[[], None] | None = None,
     ) -> None:
         self._family = family
+        self._bound = bound
         self._sockaddr = sockaddr
         self.factory = factory
         self.backlog = backlog
@@ -1048,6 +1052,8 @@ class ThreadedPort:
             raise error.CannotListenError(self._interface, self._port, e) from e
         try:
             skt.bind(self._sockaddr)
+            if self._bound is not None:
+                self._bound()
             skt.listen(self.backlog)
             if not self._family.accept_wakes_on_shutdown:
                 self._family.set_accept_timeout(skt, ACCEPT_CHECK_INTERVAL)

@@ -15,6 +15,7 @@ be polled.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "ThreadedUNIXServerEndpoint",
     "VSockClientEndpoint",
     "VSockServerEndpoint",
+    "check_mode",
 ]
 
 #: The accepted values of ``io``: the reactor polls the socket, or blocking
@@ -76,6 +78,19 @@ def _check_io(io: object, reactor: object) -> str:
     if io not in IO_ENGINES:
         raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
     return str(io)
+
+
+def check_mode(mode: object) -> int:
+    """
+    Check that ``mode`` is a file's permission bits (0 to 0o777) and return it.
+
+    :raises ValueError: naming ``mode`` and the accepted range.
+    """
+    if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
+        raise ValueError(
+            f"mode must be permission bits from 0 to 0o777 (e.g. 0o600), got {mode!r}"
+        )
+    return mode
 
 
 def _check_path(path: object) -> str | bytes:
@@ -229,13 +244,22 @@ class ThreadedUNIXServerEndpoint:
     :param path: the socket file to create (removed again when the port
         stops), or a name in the abstract namespace starting with NUL.
     :param backlog: how many connections the kernel queues before accepting.
+    :param mode: the permission bits of the socket file, set before it
+        listens; by default, those the umask leaves.
     :raises ValueError: naming the argument that is out of range.
     """
 
-    def __init__(self, reactor: Any, path: str | bytes, backlog: int = 50) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        path: str | bytes,
+        backlog: int = 50,
+        mode: int | None = None,
+    ) -> None:
         self._reactor = reactor
         self._path = _check_path(path)
         self._backlog = _check_backlog(backlog)
+        self._mode = None if mode is None else check_mode(mode)
 
     def __repr__(self) -> str:
         return f"<ThreadedUNIXServerEndpoint {self._path!r}>"
@@ -252,8 +276,20 @@ class ThreadedUNIXServerEndpoint:
         return defer.execute(self._listen, protocolFactory)
 
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
+        path, mode = self._path, self._mode
+        in_filesystem = path[:1] not in ("\0", b"\0")
         port = ThreadedPort(
-            UNIX, self._path, factory, self._backlog, self._reactor, port=self._path
+            UNIX,
+            path,
+            factory,
+            self._backlog,
+            self._reactor,
+            port=path,
+            bound=(
+                (lambda: os.chmod(path, mode))
+                if mode is not None and in_filesystem
+                else None
+            ),
         )
         port.startListening()
         return port

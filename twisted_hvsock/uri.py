@@ -31,7 +31,7 @@ from typing import Any
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 
-from .address import CID_ANY, parse_cid, parse_port
+from .address import CID_ANY, CID_HOST, parse_cid, parse_port
 from .hyperv_ids import VM_NAMES, parse_service_id
 
 __all__ = [
@@ -166,13 +166,6 @@ def _split_port_and_path(rest: str) -> tuple[int | None, int, str]:
     return cid, port, path if relative else "/" + path
 
 
-def _not_yet(scheme: str) -> ValueError:
-    return ValueError(
-        f"{scheme}:// URIs are recognised but their endpoints are not supported "
-        "yet by this version of twisted-hvsock"
-    )
-
-
 def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
     """
     A server endpoint for a URI above or any Twisted server endpoint string
@@ -198,7 +191,7 @@ def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
                 f"{', '.join(VM_NAMES)}, not a VM's name"
             )
         return HyperVServerEndpoint(reactor, uri.service_id, vm_id=uri.vm_id)
-    raise _not_yet(text.partition(":")[0])
+    return _uds_server_endpoint(reactor, uri, text)
 
 
 def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
@@ -226,4 +219,34 @@ def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
 
         vm: uuid.UUID | str = uri.vm_id or uri.vm_name or ""
         return HyperVClientEndpoint(reactor, vm, uri.service_id)
-    raise _not_yet(text.partition(":")[0])
+    return _uds_client_endpoint(reactor, uri)
+
+
+def _uds_server_endpoint(
+    reactor: Any, uri: HyperkitURI | HybridVSockURI, text: str
+) -> IStreamServerEndpoint:
+    if isinstance(uri, HybridVSockURI):
+        from .hybrid_vsock import HybridVSockServerEndpoint
+
+        return HybridVSockServerEndpoint(reactor, uri.path, uri.port)
+    from .hyperkit import HyperkitServerEndpoint
+
+    if uri.cid not in (None, CID_HOST):
+        raise ValueError(
+            f"{text!r} names CID {uri.cid}; a hyperkit listener is the host's "
+            "(CID 2): expected hyperkit://:<port>/<path>"
+        )
+    return HyperkitServerEndpoint(reactor, uri.path, uri.port)
+
+
+def _uds_client_endpoint(
+    reactor: Any, uri: HyperkitURI | HybridVSockURI
+) -> IStreamClientEndpoint:
+    if isinstance(uri, HybridVSockURI):
+        from .hybrid_vsock import HybridVSockClientEndpoint
+
+        return HybridVSockClientEndpoint(reactor, uri.path, uri.port)
+    from .hyperkit import GUEST_CID, HyperkitClientEndpoint
+
+    cid = GUEST_CID if uri.cid is None else uri.cid
+    return HyperkitClientEndpoint(reactor, uri.path, uri.port, cid=cid)

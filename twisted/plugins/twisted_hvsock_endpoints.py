@@ -11,8 +11,18 @@ from twisted_hvsock.parsers import (
     VSockClientParser,
     VSockServerParser,
 )
+from twisted_hvsock.uds_parsers import (
+    HybridVSockClientParser,
+    HybridVSockServerParser,
+    HyperkitClientParser,
+    HyperkitServerParser,
+)
 
 vsockServerParser = VSockServerParser()
 vsockClientParser = VSockClientParser()
 hvsockServerParser = HyperVServerParser()
 hvsockClientParser = HyperVClientParser()
+hyperkitServerParser = HyperkitServerParser()
+hyperkitClientParser = HyperkitClientParser()
+hybridVSockServerParser = HybridVSockServerParser()
+hybridVSockClientParser = HybridVSockClientParser()

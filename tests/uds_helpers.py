@@ -1,0 +1,76 @@
+"""
+Fixtures and protocols shared by the hyperkit and hybrid vsock tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import UNIXClientEndpoint
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
+
+MiB = 1024 * 1024
+
+
+def short_directory() -> Iterator[str]:
+    """A short directory for socket files (pytest's own may be too long)."""
+    directory = tempfile.mkdtemp(prefix="hv", dir="/tmp")
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def each_engine(request: pytest.FixtureRequest) -> str:
+    """Each I/O engine in turn."""
+    engine: str = request.param
+    return engine
+
+
+#: Fixtures for the test modules to take in: ``sockdir`` and ``io``.
+sockdir_fixture = pytest.fixture(name="sockdir")(short_directory)
+io_fixture = pytest.fixture(name="io", params=["reactor", "threads"])(each_engine)
+
+
+def listen_as_guest(path: str, factory: IProtocolFactory) -> IListeningPort:
+    """A Unix listener standing in for a guest's vsock port."""
+    port: IListeningPort = reactor.listenUNIX(path, factory)  # type: ignore[attr-defined]
+    return port
+
+
+def connect_as_vmm(path: str, factory: IProtocolFactory) -> Deferred[Any]:
+    """Connect to a host listener as the VMM does for a guest's connection."""
+    return UNIXClientEndpoint(reactor, path).connect(factory)
+
+
+class Collect(Protocol):
+    """
+    Records what happens to it, in order: ``"made"``, each chunk of data,
+    ``"lost"``; ``lost`` fires once the connection is gone, and ``reason``
+    says why.
+    """
+
+    def __init__(self, events: list[object] | None = None) -> None:
+        self.events: list[object] = [] if events is None else events
+        self.lost: Deferred[None] = Deferred()
+        self.reason: Failure | None = None
+
+    def connectionMade(self) -> None:
+        self.events.append("made")
+
+    def dataReceived(self, data: bytes) -> None:
+        self.events.append(data)
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self.events.append("lost")
+        self.reason = reason
+        self.lost.callback(None)
+
+    def data(self) -> bytes:
+        return b"".join(e for e in self.events if isinstance(e, bytes))

@@ -1,0 +1,183 @@
+"""
+Endpoints for hybrid vsock, the Unix-socket face of a guest's vsock device
+that Firecracker, Cloud Hypervisor and vhost-device-vsock give the host.
+
+- Host to guest: connect to the VMM's socket (Firecracker's ``uds_path``),
+  write ``CONNECT <port>\\n``, and wait for the answer line ``OK <n>\\n``
+  (Firecracker and Cloud Hypervisor send the host side's port, from 2**30
+  up; vhost-device-vsock the guest's port). The socket closes without an
+  answer when nothing listens on the guest's port.
+- Guest to host: the VMM connects to ``<uds_path>_<port>`` (the port in
+  decimal), where the host listens; no header.
+
+``serverFromString(reactor, "hybridvsock:path=<uds_path>:port=<p>")`` and
+``clientFromString`` with the same string build these endpoints through the
+``hybridvsock`` plugin.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from zope.interface import implementer
+
+from ._handshake import connect_with_handshake
+from ._unix_sockets import OWNER_ONLY, check_socket_path, listen_unix, unix_client
+from .address import check_port
+from .endpoints import _check_backlog, _check_io, _check_timeout, check_mode
+
+__all__ = [
+    "HybridVSockClientEndpoint",
+    "HybridVSockServerEndpoint",
+    "listen_socket_path",
+]
+
+_OK = re.compile(rb"OK ([0-9]{1,10})")
+
+
+def _check_uds_path(path: object) -> str:
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"path must be the VMM's vsock socket, got {path!r}")
+    return path
+
+
+def listen_socket_path(path: str, port: int) -> str:
+    """
+    The socket the VMM connects to for a guest's connection to the host's
+    ``port``: ``<path>_<port>``.
+    """
+    return f"{path}_{port}"
+
+
+def _check_answer(line: bytes) -> str | None:
+    if _OK.fullmatch(line) is None:
+        return "expected OK <port>"
+    return None
+
+
+@implementer(IStreamServerEndpoint)
+class HybridVSockServerEndpoint:
+    """
+    Accepts the connections a Firecracker or Cloud Hypervisor guest makes to
+    the host's vsock ``port``, by listening on ``<path>_<port>``.
+
+    A socket file left there by a listener that is gone is replaced; a file
+    that is not a socket, or a socket someone still listens on, is not.
+
+    :param reactor: any reactor (``IReactorUNIX`` for the ``reactor`` engine).
+    :param path: the VMM's vsock socket (Firecracker's ``uds_path``).
+    :param port: the vsock port guests connect to.
+    :param backlog: how many connections the kernel queues before accepting.
+    :param mode: the permission bits of the socket file; owner-only by default.
+    :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
+        ``"reactor"``, unless the reactor cannot poll sockets.
+    :raises ValueError: naming the argument that is out of range, or ``path``
+        when the socket path is too long for a Unix socket.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        path: str,
+        port: int,
+        backlog: int = 50,
+        mode: int = OWNER_ONLY,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._port = check_port(port)
+        if self._port == 0:
+            raise ValueError("port must be given: the VMM has no port 0 to choose")
+        self._path = check_socket_path(
+            listen_socket_path(_check_uds_path(path), self._port)
+        )
+        self._backlog = _check_backlog(backlog)
+        self._mode = check_mode(mode)
+        self._io = _check_io(io, reactor)
+
+    def __repr__(self) -> str:
+        return f"<HybridVSockServerEndpoint {self._path!r}>"
+
+    def listen(
+        self, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IListeningPort]:
+        """
+        Start listening.
+
+        :return: a Deferred firing with the listening port, or failing with
+            ``CannotListenError`` that says why.
+        """
+        return listen_unix(
+            self._reactor,
+            self._path,
+            protocolFactory,
+            backlog=self._backlog,
+            mode=self._mode,
+            io=self._io,
+        )
+
+
+@implementer(IStreamClientEndpoint)
+class HybridVSockClientEndpoint:
+    """
+    Connects to a Firecracker or Cloud Hypervisor guest's vsock ``port``
+    through the VMM's socket ``path``.
+
+    :param reactor: a reactor providing ``IReactorTime`` (and
+        ``IReactorUNIX`` for the ``reactor`` engine).
+    :param path: the VMM's vsock socket (Firecracker's ``uds_path``).
+    :param port: the guest's vsock port.
+    :param timeout: seconds to wait for the Unix connection, and again for
+        the VMM's answer.
+    :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
+        ``"reactor"``, unless the reactor cannot poll sockets.
+    :raises ValueError: naming the argument that is out of range, or ``path``
+        when it is too long for a Unix socket.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        path: str,
+        port: int,
+        timeout: float = 30,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._path = check_socket_path(_check_uds_path(path))
+        self._port = check_port(port)
+        self._timeout = _check_timeout(timeout)
+        self._io = _check_io(io, reactor)
+
+    def __repr__(self) -> str:
+        return f"<HybridVSockClientEndpoint {self._path!r} port {self._port}>"
+
+    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+        """
+        Connect, and wait for the VMM to accept.
+
+        :return: a Deferred firing with the connected protocol once the VMM
+            answered ``OK``; failing with ``ConnectionRefusedError`` when it
+            closes without answering (nothing listens on the guest's port)
+            or answers anything else, ``TimeoutError`` when it does not
+            answer within the timeout, or the Unix socket's ``ConnectError``
+            (e.g. the VMM is not running).
+        """
+        return connect_with_handshake(
+            self._reactor,
+            unix_client(self._reactor, self._path, self._timeout, self._io),
+            protocolFactory,
+            header=f"CONNECT {self._port}\n".encode("ascii"),
+            check_reply=_check_answer,
+            timeout=self._timeout,
+            peer=f"the VMM socket {self._path!r} (guest port {self._port})",
+        )

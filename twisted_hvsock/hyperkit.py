@@ -1,0 +1,188 @@
+"""
+Endpoints for the vsock ports of a hyperkit VM (macOS; Docker Desktop,
+linuxkit), which hyperkit exposes as Unix sockets in a directory of its own
+(the ``path`` of its ``virtio-sock`` device).
+
+- Host to guest: connect to ``<path>/connect`` and write the 18-byte header
+  ``"%08x.%08x\\n" % (guest CID, port)``; data follows at once, with no
+  answer; a guest port nobody listens on shows up as the end of the data.
+- Guest to host: hyperkit connects to ``<path>/00000002.<port as %08x>``,
+  where the host listens; no header.
+
+``serverFromString(reactor, "hyperkit:path=<dir>:port=<p>")`` and
+``clientFromString(reactor, "hyperkit:path=<dir>:port=<p>[:cid=3]")`` build
+these endpoints through the ``hyperkit`` plugin.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocol,
+    IProtocolFactory,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from zope.interface import implementer
+
+from ._handshake import connect_with_handshake
+from ._unix_sockets import OWNER_ONLY, check_socket_path, listen_unix, unix_client
+from .address import CID_HOST, check_cid, check_port
+from .endpoints import _check_backlog, _check_io, _check_timeout, check_mode
+
+__all__ = [
+    "GUEST_CID",
+    "HyperkitClientEndpoint",
+    "HyperkitServerEndpoint",
+    "connect_socket_path",
+    "listen_socket_path",
+]
+
+#: The CID hyperkit gives a guest unless its ``guest_cid`` says otherwise.
+GUEST_CID = 3
+
+
+def _check_directory(path: object) -> str:
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"path must be hyperkit's socket directory, got {path!r}")
+    return path
+
+
+def connect_socket_path(path: str) -> str:
+    """The socket host-to-guest connections go through: ``<path>/connect``."""
+    return os.path.join(path, "connect")
+
+
+def listen_socket_path(path: str, port: int) -> str:
+    """
+    The socket hyperkit connects to for a guest's connection to the host's
+    ``port``: ``<path>/00000002.<port as 8 hex digits>``.
+    """
+    return os.path.join(path, f"{CID_HOST:08x}.{port:08x}")
+
+
+@implementer(IStreamServerEndpoint)
+class HyperkitServerEndpoint:
+    """
+    Accepts the connections a hyperkit guest makes to the host's vsock
+    ``port``, by listening on ``<path>/00000002.<port in hex>``.
+
+    A socket file left there by a listener that is gone is replaced; a file
+    that is not a socket, or a socket someone still listens on, is not.
+
+    :param reactor: any reactor (``IReactorUNIX`` for the ``reactor`` engine).
+    :param path: hyperkit's socket directory (its ``virtio-sock`` ``path``).
+    :param port: the vsock port guests connect to.
+    :param backlog: how many connections the kernel queues before accepting.
+    :param mode: the permission bits of the socket file; owner-only by default.
+    :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
+        ``"reactor"``, unless the reactor cannot poll sockets.
+    :raises ValueError: naming the argument that is out of range, or ``path``
+        when the socket path is too long for a Unix socket.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        path: str,
+        port: int,
+        backlog: int = 50,
+        mode: int = OWNER_ONLY,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._port = check_port(port)
+        if self._port == 0:
+            raise ValueError("port must be given: hyperkit has no port 0 to choose")
+        self._path = check_socket_path(
+            listen_socket_path(_check_directory(path), self._port)
+        )
+        self._backlog = _check_backlog(backlog)
+        self._mode = check_mode(mode)
+        self._io = _check_io(io, reactor)
+
+    def __repr__(self) -> str:
+        return f"<HyperkitServerEndpoint {self._path!r}>"
+
+    def listen(
+        self, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IListeningPort]:
+        """
+        Start listening.
+
+        :return: a Deferred firing with the listening port, or failing with
+            ``CannotListenError`` that says why.
+        """
+        return listen_unix(
+            self._reactor,
+            self._path,
+            protocolFactory,
+            backlog=self._backlog,
+            mode=self._mode,
+            io=self._io,
+        )
+
+
+@implementer(IStreamClientEndpoint)
+class HyperkitClientEndpoint:
+    """
+    Connects to a hyperkit guest's vsock ``port`` through
+    ``<path>/connect``.
+
+    hyperkit sends no answer: the connection succeeds as soon as the header
+    is written, and a guest port nobody listens on shows up as the
+    connection closing.
+
+    :param reactor: a reactor providing ``IReactorTime`` (and
+        ``IReactorUNIX`` for the ``reactor`` engine).
+    :param path: hyperkit's socket directory (its ``virtio-sock`` ``path``).
+    :param port: the guest's vsock port.
+    :param cid: the guest's CID, :data:`GUEST_CID` unless hyperkit was given
+        another ``guest_cid``.
+    :param timeout: seconds to wait for the Unix connection.
+    :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
+        ``"reactor"``, unless the reactor cannot poll sockets.
+    :raises ValueError: naming the argument that is out of range, or ``path``
+        when the socket path is too long for a Unix socket.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        path: str,
+        port: int,
+        cid: int = GUEST_CID,
+        timeout: float = 30,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._path = check_socket_path(connect_socket_path(_check_directory(path)))
+        self._port = check_port(port)
+        self._cid = check_cid(cid, allow_any=False)
+        self._timeout = _check_timeout(timeout)
+        self._io = _check_io(io, reactor)
+
+    def __repr__(self) -> str:
+        return f"<HyperkitClientEndpoint {self._path!r} {self._cid}:{self._port}>"
+
+    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+        """
+        Connect.
+
+        :return: a Deferred firing with the connected protocol, or failing
+            with the Unix socket's ``ConnectError`` (e.g. hyperkit is not
+            running) or ``TimeoutError``.
+        """
+        return connect_with_handshake(
+            self._reactor,
+            unix_client(self._reactor, self._path, self._timeout, self._io),
+            protocolFactory,
+            header=f"{self._cid:08x}.{self._port:08x}\n".encode("ascii"),
+            check_reply=None,
+            timeout=self._timeout,
+            peer=f"hyperkit's socket {self._path!r}",
+        )
