@@ -29,6 +29,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from twisted_hvsock.hyperv_vm_names import LOOKUP_SCRIPT
+
 # Winsock error numbers.
 WSAEINTR = 10004
 WSAEFAULT = 10014
@@ -44,6 +46,9 @@ WSAENOTCONN = 10057
 WSAESHUTDOWN = 10058
 WSAETIMEDOUT = 10060
 WSAECONNREFUSED = 10061
+WSAENETUNREACH = 10051
+WSAEHOSTUNREACH = 10065
+WSAEACCES = 10013
 
 AF_HYPERV = 34
 HV_PROTOCOL_RAW = 1
@@ -58,8 +63,20 @@ LOOPBACK = uuid.UUID("e0e16197-dd56-4a10-9195-5ee7a155a838")
 _UUID_STRING = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
+# Winsock errors that CPython's winerror_to_errno turns into C errno values.
+_WINSOCK_AS_ERRNO = {10004, 10009, 10013, 10014, 10022, 10024}
+
+
 def winsock_error(code: int, text: str) -> OSError:
-    return OSError(code, f"[WinError {code}] {text}")
+    """
+    A socket error as CPython on Windows raises it: five arguments
+    ``(errno, strerror, None, winerror, None)``, ``errno`` mapped from the
+    Winsock code, which ``winerror`` keeps.
+    """
+    mapped = code - 10000 if code in _WINSOCK_AS_ERRNO else code
+    err = OSError(mapped, f"[WinError {code}] {text}", None, code, None)
+    err.winerror = code  # type: ignore[attr-defined]
+    return err
 
 
 def sockaddr_hv(vm_id: uuid.UUID, service_id: uuid.UUID) -> bytes:
@@ -107,6 +124,9 @@ class FakeHyperV:
         self.lock = threading.Lock()
         self.listeners: dict[bytes, FakeHyperVSocket] = {}
         self.silent_vms: set[uuid.UUID] = set()
+        # Winsock errors that connects to a VM, or binds to a service, fail with.
+        self.connect_errors: dict[uuid.UUID, int] = {}
+        self.bind_errors: dict[uuid.UUID, int] = {}
         self.sockets: list[FakeHyperVSocket] = []
         self.module = FakeSocketModule(self)
 
@@ -235,6 +255,8 @@ class FakeHyperVSocket:
         self._check_open()
         vm_id, service_id = _address(address, "bind")
         key = sockaddr_hv(vm_id, service_id)
+        if service_id in self._hyperv.bind_errors:
+            raise winsock_error(self._hyperv.bind_errors[service_id], "bind failed")
         with self._hyperv.lock:
             if key in self._hyperv.listeners:
                 raise winsock_error(WSAEADDRINUSE, "address already in use")
@@ -280,6 +302,8 @@ class FakeHyperVSocket:
             raise winsock_error(10056, "the socket is already connected")
         if vm_id in self._hyperv.silent_vms:
             self._wait_for_connect_timeout()
+        if vm_id in self._hyperv.connect_errors:
+            raise winsock_error(self._hyperv.connect_errors[vm_id], "connect failed")
         listener = self._hyperv.find_listener(vm_id, service_id)
         if listener is None:
             raise winsock_error(WSAECONNREFUSED, "the target machine refused it")
@@ -550,6 +574,16 @@ class FakeWinreg:
             raise self._denied()  # RegDeleteKey refuses a key with subkeys
         del self.keys[path]
 
+    def DeleteKeyEx(
+        self,
+        key: FakeRegistryKey,
+        sub_key: str,
+        access: int = 0x0100,
+        reserved: int = 0,
+    ) -> None:
+        self.accesses.append(access)
+        self.DeleteKey(key, sub_key)
+
     def CloseKey(self, key: FakeRegistryKey) -> None:
         key.Close()
 
@@ -564,31 +598,34 @@ class FakeWinreg:
 _FAKE_POWERSHELL = textwrap.dedent(
     """\
     #!{python}
-    # Plays powershell.exe running Get-VM: the VMs and the caller's rights
-    # come from {state}; each call is logged there too.
+    # Plays powershell.exe running twisted-hvsock's Get-VM lookup script: the
+    # VMs, the caller's rights and whether Hyper-V's module is there come
+    # from {state}; each call is logged there too.
     import json, os, sys
     state_path = {state!r}
     with open(state_path) as f:
         state = json.load(f)
     name = os.environ.get("HVSOCK_VM_NAME")
-    state["calls"].append({{"argv": sys.argv[1:], "name": name}})
+    stdin_is_devnull = os.path.samestat(os.fstat(0), os.stat(os.devnull))
+    state["calls"].append(
+        {{"argv": sys.argv[1:], "name": name, "stdin_is_devnull": stdin_is_devnull}}
+    )
     with open(state_path, "w") as f:
         json.dump(state, f)
-    if not state["admin"]:
+    if sys.argv[1:] != ["-NoProfile", "-NonInteractive", "-Command", state["script"]]:
+        sys.exit("not the lookup script this stand-in plays")
+    if not state["hyperv_module"]:
         sys.stderr.write(
-            "Get-VM : You do not have the required permission to complete this "
-            "task. Contact the administrator of the authorization policy for the "
-            "computer 'HOST'.\\n"
+            "Get-VM : The term 'Get-VM' is not recognized as the name of a "
+            "cmdlet, function, script file, or operable program.\\n"
         )
         sys.exit(1)
+    if not state["admin"]:
+        sys.exit(3)  # the script's own check of the caller's rights
     wanted = (name or "").lower()
     ids = [vm_id for vm_name, vm_id in state["vms"] if vm_name.lower() == wanted]
     if not ids:
-        sys.stderr.write(
-            "Get-VM : Hyper-V was unable to find a virtual machine with name "
-            f'"{{name}}".\\n'
-        )
-        sys.exit(1)
+        sys.exit(2)
     for vm_id in ids:
         print(vm_id)
     """
@@ -601,7 +638,15 @@ class FakePowerShell:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.state = directory / "hyperv-state.json"
-        self._write({"admin": True, "vms": [], "calls": []})
+        self._write(
+            {
+                "admin": True,
+                "hyperv_module": True,
+                "vms": [],
+                "calls": [],
+                "script": LOOKUP_SCRIPT,
+            }
+        )
         program = directory / "powershell.exe"
         program.write_text(
             _FAKE_POWERSHELL.format(python=sys.executable, state=str(self.state))
@@ -620,9 +665,10 @@ class FakePowerShell:
         state["vms"].append([name, str(vm_id)])
         self._write(state)
 
-    def set_admin(self, admin: bool) -> None:
+    def set(self, **settings: bool) -> None:
+        """Change ``admin`` or ``hyperv_module``."""
         state = self._read()
-        state["admin"] = admin
+        state.update(settings)
         self._write(state)
 
     @property

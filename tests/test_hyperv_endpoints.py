@@ -40,6 +40,12 @@ from .hyperv_fakes import (
     HV_PROTOCOL_RAW,
     HVSOCKET_CONNECT_TIMEOUT,
     HVSOCKET_CONNECTED_SUSPEND,
+    WSAEACCES,
+    WSAEADDRINUSE,
+    WSAECONNREFUSED,
+    WSAEHOSTUNREACH,
+    WSAENETUNREACH,
+    WSAETIMEDOUT,
     FakeHyperV,
     FakePowerShell,
     FakeSocketModule,
@@ -152,6 +158,54 @@ async def test_a_vm_that_never_answers_times_out_and_its_thread_ends(
     assert windows.sockets[0].closed
 
 
+@pytest.mark.parametrize(
+    ("winsock_code", "twisted_error", "message"),
+    [
+        (WSAECONNREFUSED, error.ConnectionRefusedError, "nothing listens on hvsock"),
+        (WSAETIMEDOUT, error.TimeoutError, "timed out connecting to hvsock"),
+        (WSAEHOSTUNREACH, error.NoRouteError, "is running"),
+        (WSAENETUNREACH, error.NoRouteError, "is running"),
+        (WSAEACCES, error.ConnectError, "register the service"),
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_windows_connect_errors_become_twisted_s(
+    windows: FakeHyperV,
+    winsock_code: int,
+    twisted_error: type[Exception],
+    message: str,
+) -> None:
+    vm_id = uuid.uuid4()
+    windows.connect_errors[vm_id] = winsock_code
+    with pytest.raises(twisted_error, match=message):
+        await HyperVClientEndpoint(reactor, vm_id, SERVICE).connect(Factory())
+
+
+@pytest.mark.parametrize(
+    ("winsock_code", "message"),
+    [(WSAEACCES, "register the service"), (WSAEADDRINUSE, "already listens")],
+)
+@pytest_twisted.ensureDeferred
+async def test_windows_listen_errors_say_what_to_do(
+    windows: FakeHyperV, winsock_code: int, message: str
+) -> None:
+    windows.bind_errors[SERVICE] = winsock_code
+    with pytest.raises(error.CannotListenError, match=message):
+        await listening()
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), -1, 0])
+def test_a_timeout_must_be_positive_and_finite(
+    windows: FakeHyperV, timeout: float
+) -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive, finite"):
+        HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE, timeout=timeout)
+
+
+def test_well_known_vm_names_are_ids_not_display_names(windows: FakeHyperV) -> None:
+    assert HyperVClientEndpoint(reactor, "Parent", SERVICE)._vm == VM_PARENT
+
+
 @pytest_twisted.ensureDeferred
 async def test_connecting_where_nothing_listens_is_refused(windows: FakeHyperV) -> None:
     with pytest.raises(error.ConnectionRefusedError, match="nothing listens on hvsock"):
@@ -219,6 +273,7 @@ async def test_a_vm_name_is_looked_up_as_data_then_connected_to(
         await port.stopListening()
     [call] = powershell.calls
     assert call["name"] == TRICKY_NAME
+    assert call["stdin_is_devnull"]  # the user's stdin is not PowerShell's
     assert call["argv"][:3] == ["-NoProfile", "-NonInteractive", "-Command"]
     script = call["argv"][3]
     assert "Remove-Item" not in script and TRICKY_NAME not in script
@@ -249,8 +304,17 @@ async def test_looking_up_a_vm_name_without_rights_says_administrator(
     windows: FakeHyperV, powershell: FakePowerShell
 ) -> None:
     powershell.add_vm("MyVM", uuid.uuid4())
-    powershell.set_admin(False)
-    with pytest.raises(HyperVAdminRequiredError, match="Administrator"):
+    powershell.set(admin=False)
+    with pytest.raises(HyperVAdminRequiredError, match="elevated Administrator"):
+        await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
+
+
+@pytest_twisted.ensureDeferred
+async def test_looking_up_a_vm_name_without_hyperv_s_module_says_so(
+    windows: FakeHyperV, powershell: FakePowerShell
+) -> None:
+    powershell.set(hyperv_module=False)
+    with pytest.raises(HyperVUnavailableError, match="PowerShell module installed"):
         await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
 
 

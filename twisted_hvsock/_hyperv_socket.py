@@ -9,7 +9,6 @@ test suite can put a stand-in for Windows' socket layer in its place.
 
 from __future__ import annotations
 
-import errno
 import socket
 import sys
 from typing import Any
@@ -61,12 +60,10 @@ def unavailable_error() -> HyperVUnavailableError:
     if sys.platform == "win32":
         version = ".".join(map(str, sys.version_info[:3]))
         return HyperVUnavailableError(
-            errno.EAFNOSUPPORT,
             "Hyper-V sockets need Python 3.12 or later on Windows "
             f"(socket.AF_HYPERV); this is Python {version}",
         )
     return HyperVUnavailableError(
-        errno.EAFNOSUPPORT,
         f"Hyper-V sockets need Windows (AF_HYPERV, Python 3.12+) or a Linux "
         f"guest (AF_VSOCK); this is {sys.platform}",
     )

@@ -251,6 +251,16 @@ def _join(threads: Iterable[threading.Thread], deadline: float) -> None:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+def _connect_error(err: OSError) -> error.ConnectError:
+    """
+    The Twisted error for a failed connect. Built from ``errno`` and
+    ``strerror``: on Windows an OSError has five arguments, which
+    ``getConnectError`` cannot unpack into an error number.
+    """
+    connect_error: error.ConnectError = error.getConnectError((err.errno, err.strerror))
+    return connect_error
+
+
 def _log_prefix(protocol: object) -> str:
     if ILoggingContext.providedBy(protocol):
         return str(protocol.logPrefix())
@@ -897,7 +907,7 @@ class ThreadedClient(_StartTLSMixin, _ThreadedTransport):
         if self._closing or self.disconnected:
             return
         if outcome is not None:
-            self.failIfNotConnected(error.getConnectError(outcome))
+            self.failIfNotConnected(_connect_error(outcome))
             return
         _join(self._threads, time.monotonic() + SHUTDOWN_WAIT)
         self._threads = []
@@ -905,7 +915,7 @@ class ThreadedClient(_StartTLSMixin, _ThreadedTransport):
             self._family.connected(self.socket)
             self._host = self._family.address(self.socket.getsockname())
         except OSError as e:
-            self.failIfNotConnected(error.getConnectError(e))
+            self.failIfNotConnected(_connect_error(e))
             return
         try:
             protocol = self.connector.buildProtocol(self.getPeer())

@@ -7,6 +7,7 @@ real sockets).
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import socket
@@ -110,7 +111,8 @@ class _UNIXFamily(SocketFamily):
                 os.unlink(sockaddr)
 
 
-# Winsock's error numbers, which Windows reports in OSError.errno.
+# Winsock's error numbers, as Windows reports them in OSError.errno (CPython
+# turns WSAEACCES into EACCES there).
 _WSAEACCES = 10013
 _WSAEADDRINUSE = 10048
 _WSAENETUNREACH = 10051
@@ -151,7 +153,9 @@ class HyperVFamily(SocketFamily):
         if timeout is not None and option is not None:
             limit = getattr(api, "HVSOCKET_CONNECT_TIMEOUT_MAX", 300_000)
             milliseconds = min(math.ceil(timeout * 1000), limit)
-            skt.setsockopt(api.HV_PROTOCOL_RAW, option, milliseconds)
+            # A Windows that refuses the option still has the endpoint's timer.
+            with contextlib.suppress(OSError):
+                skt.setsockopt(api.HV_PROTOCOL_RAW, option, milliseconds)
         if self.suspend:
             skt.setsockopt(api.HV_PROTOCOL_RAW, api.HVSOCKET_CONNECTED_SUSPEND, 1)
 
@@ -170,7 +174,7 @@ class HyperVFamily(SocketFamily):
             return error.NoRouteError(
                 code, f"no VM {sockaddr[0]} is running, or it has no Hyper-V sockets"
             )
-        if code == _WSAEACCES:
+        if code in (_WSAEACCES, errno.EACCES):
             return error.ConnectError(
                 code,
                 f"access denied connecting to {where}: register the service on "
@@ -182,7 +186,7 @@ class HyperVFamily(SocketFamily):
         where = f"hvsock://{sockaddr[0]}/{sockaddr[1]}"
         if err.errno == _WSAEADDRINUSE:
             return f"another socket already listens on {where}"
-        if err.errno == _WSAEACCES:
+        if err.errno in (_WSAEACCES, errno.EACCES):
             return (
                 f"access denied listening on {where}: register the service on "
                 "the host first (hvsock register, as Administrator)"

@@ -60,10 +60,10 @@ def _check_timeout(timeout: object) -> float:
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
-        or not timeout > 0
+        or not 0 < timeout < float("inf")
     ):
         raise ValueError(
-            f"timeout must be a positive number of seconds, got {timeout!r}"
+            f"timeout must be a positive, finite number of seconds, got {timeout!r}"
         )
     return float(timeout)
 
