@@ -87,6 +87,14 @@ def test_unregister_removes_the_key(registry: FakeWinreg) -> None:
     assert registry.values(f"{SERVICES_KEY}\\{VM_SESSION_SERVICE}") is not None
 
 
+def test_a_key_spelt_with_braces_is_unregistered_too(registry: FakeWinreg) -> None:
+    registry.put(f"{SERVICES_KEY}\\{{{SERVICE}}}", {})
+    unregister_service(SERVICE)
+    assert registered_services() == [
+        RegisteredService(VM_SESSION_SERVICE, "VM Session Service")
+    ]
+
+
 def test_unregistering_what_is_not_registered_says_so(registry: FakeWinreg) -> None:
     with pytest.raises(ValueError, match=f"service {SERVICE} is not registered"):
         unregister_service(SERVICE)

@@ -197,9 +197,10 @@ class HyperVClientEndpoint:
 
     :param reactor: the reactor.
     :param vm: the VM's ID, a well-known ID such as :data:`VM_PARENT` or
-        :data:`VM_LOOPBACK`, or, as a ``str``, the VM's display name, which is
-        looked up on the Windows host when connecting (this needs Hyper-V's
-        PowerShell module and Administrator rights).
+        :data:`VM_LOOPBACK` (or its name, ``"parent"``), or, as any other
+        ``str``, the VM's display name, which is looked up on the Windows
+        host when connecting (this needs Hyper-V's PowerShell module and
+        Administrator rights).
     :param service_id: the service: a GUID, or a vsock port (which becomes
         the Linux template's GUID for that port).
     :param timeout: seconds to wait for the connection; also handed to
@@ -225,6 +226,7 @@ class HyperVClientEndpoint:
         if isinstance(vm, str):
             if not vm or "\0" in vm:
                 raise ValueError(f"vm must be a VM ID or a VM's name, got {vm!r}")
+            vm = VM_NAMES.get(vm.lower(), vm)
         elif not isinstance(vm, uuid.UUID):
             raise ValueError(f"vm must be a uuid.UUID or a VM's name, got {vm!r}")
         self._vm = vm

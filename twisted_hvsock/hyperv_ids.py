@@ -60,7 +60,9 @@ VM_NAMES: dict[str, uuid.UUID] = {
 
 # A Linux guest's vsock port P is the service "%08x-facb-11e6-bd58-64006a7986d3".
 _TEMPLATE_TAIL = "-facb-11e6-bd58-64006a7986d3"
-_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\}?$")
+_GUID_BODY = r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+# Braces are allowed, as Windows prints GUIDs, but only in pairs.
+_GUID = re.compile(rf"^({_GUID_BODY}|\{{{_GUID_BODY}\}})$")
 _MAX_PORT = 0xFFFFFFFF
 _EXAMPLE_GUID = "3049197c-9a4e-4fbf-9367-97f792f16994"
 

@@ -111,12 +111,18 @@ def unregister_service(service: uuid.UUID | int) -> uuid.UUID:
     access = reg.KEY_WRITE | reg.KEY_WOW64_64KEY
     try:
         with reg.OpenKey(reg.HKEY_LOCAL_MACHINE, SERVICES_KEY, 0, access) as key:
-            reg.DeleteKey(key, str(service_id))
+            # Registered by hand, the key may be spelt with braces.
+            for name in (str(service_id), f"{{{service_id}}}"):
+                try:
+                    reg.DeleteKeyEx(key, name, reg.KEY_WOW64_64KEY, 0)
+                    return service_id
+                except FileNotFoundError:
+                    continue
     except FileNotFoundError:
-        raise ValueError(f"service {service_id} is not registered") from None
+        pass  # no service is registered at all
     except PermissionError:
         raise _admin_required(f"unregistering service {service_id}") from None
-    return service_id
+    raise ValueError(f"service {service_id} is not registered")
 
 
 def registered_services() -> list[RegisteredService]:

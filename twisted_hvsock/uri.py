@@ -32,7 +32,7 @@ from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 
 from .address import CID_ANY, CID_HOST, parse_cid, parse_port
-from .hyperv_ids import VM_NAMES, parse_service_id
+from .hyperv_ids import VM_NAMES, parse_service_id, parse_vm_id
 
 __all__ = [
     "HybridVSockURI",
@@ -147,13 +147,10 @@ def _parse_hvsock(rest: str) -> HyperVURI:
     if not slash or not vm or not service:
         raise ValueError("both the VM and the service are needed")
     service_id = parse_service_id(service)
-    named = VM_NAMES.get(vm.lower())
-    if named is not None:
-        return HyperVURI(named, None, service_id)
     try:
-        return HyperVURI(uuid.UUID(vm.strip("{}")), None, service_id)
+        return HyperVURI(parse_vm_id(vm), None, service_id)
     except ValueError:
-        return HyperVURI(None, vm, service_id)
+        return HyperVURI(None, vm, service_id)  # a VM's display name
 
 
 def _split_port_and_path(rest: str) -> tuple[int | None, int, str]:

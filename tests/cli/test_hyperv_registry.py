@@ -85,6 +85,15 @@ async def test_cat_register_registers_before_connecting(
 
 
 @pytest_twisted.ensureDeferred
+async def test_cat_register_keeps_a_name_given_before(registry: FakeWinreg) -> None:
+    assert await hvsock("register", "--name", "Mine", SERVICE) == 0
+    await hvsock("cat", "--register", f"hvsock://{uuid.uuid4()}/{SERVICE}")
+    assert registry.values(f"{SERVICES_KEY}\\{SERVICE}") == {
+        "ElementName": ("Mine", registry.REG_SZ)
+    }
+
+
+@pytest_twisted.ensureDeferred
 async def test_cat_register_is_for_hvsock_addresses(
     registry: FakeWinreg, capsys: pytest.CaptureFixture[str]
 ) -> None:

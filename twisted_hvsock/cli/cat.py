@@ -21,7 +21,7 @@ from twisted.python import usage
 
 from .._hyperv_socket import hyperv_backend
 from ..echo import echo_factory
-from ..hyperv_services import register_service
+from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
 from ..uri import client_endpoint, server_endpoint
 from .addresses import listening_line
@@ -105,7 +105,9 @@ def _register(reactor: Any, options: Options) -> None:
             file=sys.stderr,
         )
         return
-    register_service(endpoint.service_id, "hvsock cat")
+    registered = {service.service_id for service in registered_services()}
+    if endpoint.service_id not in registered:  # keep a name given before
+        register_service(endpoint.service_id, "hvsock cat")
 
 
 async def _cat(reactor: Any, options: Options) -> int:
