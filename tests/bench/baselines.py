@@ -288,7 +288,13 @@ async def _asyncio_concurrent_echo(place: Place, sizes: Sizes) -> Measurement:
 
 def _run_async(workload: Callable[[Place, Sizes], Any]) -> Callable[..., Measurement]:
     def run(place: Place, sizes: Sizes) -> Measurement:
-        result: Measurement = asyncio.run(workload(place, sizes))
+        # Not asyncio.run(), which leaves the thread with no event loop set,
+        # a change that later code in the same process (tests) would see.
+        loop = asyncio.new_event_loop()
+        try:
+            result: Measurement = loop.run_until_complete(workload(place, sizes))
+        finally:
+            loop.close()
         return result
 
     return run
