@@ -1,0 +1,220 @@
+"""
+Turn raw measurements into the performance page's data: medians and ratios
+(``results.json``), a Markdown table (``results.md``), the table the docs
+include (``results.csv``) and a chart (``results.png``, when matplotlib,
+from the ``bench`` extra, is installed).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+#: workload -> the measurement it is ranked by.
+METRICS = {
+    "bulk": "MB/s",
+    "ping-pong": "round trips/s",
+    "connect-close": "connections/s",
+    "concurrent-echo": "echoes/s",
+}
+FAMILY_TITLES = {
+    "vsock": "AF_VSOCK loopback (CID 1), in the emulated guest",
+    "unix": "AF_UNIX, on the host",
+}
+CONTENDER_NAMES = {
+    "raw": "raw blocking sockets",
+    "asyncio": "asyncio streams",
+    "socat": "socat",
+    "native": "twisted-hvsock, io=reactor",
+    "threads": "twisted-hvsock, io=threads",
+}
+
+
+def summarize(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """
+    One row per family, workload and contender: the median of each
+    measurement over the repetitions, and the ranking metric's ratio to raw
+    blocking sockets and to asyncio measured in the same run.
+    """
+    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for tier in tiers:
+        for run in tier["runs"]:
+            key = (run["family"], run["workload"], run["contender"])
+            cells.setdefault(key, []).append(run["result"])
+    rows = []
+    for (family, workload, contender), results in cells.items():
+        good = [result for result in results if "error" not in result]
+        row: dict[str, Any] = {
+            "family": family,
+            "workload": workload,
+            "contender": contender,
+            "runs": len(results),
+            "failed": len(results) - len(good),
+            "median": {
+                name: statistics.median(result[name] for result in good)
+                for name in (good[0] if good else {})
+            },
+        }
+        if len(good) < len(results):
+            row["errors"] = [r["error"] for r in results if "error" in r]
+        rows.append(row)
+    for row in rows:
+        metric = METRICS[row["workload"]]
+        for baseline in ("raw", "asyncio"):
+            other = _find(rows, row["family"], row["workload"], baseline)
+            mine = row["median"].get(metric)
+            theirs = other["median"].get(metric) if other else None
+            row[f"vs_{baseline}"] = mine / theirs if mine and theirs else None
+    return rows
+
+
+def _find(
+    rows: list[dict[str, Any]], family: str, workload: str, contender: str
+) -> dict[str, Any] | None:
+    for row in rows:
+        if (row["family"], row["workload"], row["contender"]) == (
+            family,
+            workload,
+            contender,
+        ):
+            return row
+    return None
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    families = list(FAMILY_TITLES)
+    workloads = list(METRICS)
+    contenders = list(CONTENDER_NAMES)
+    return sorted(
+        rows,
+        key=lambda row: (
+            families.index(row["family"]),
+            workloads.index(row["workload"]),
+            contenders.index(row["contender"]),
+        ),
+    )
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The results as rows of cells, the first row the header."""
+    lines = [
+        ["Sockets", "Workload", "Contender", "Median", "vs raw", "vs asyncio", "Notes"]
+    ]
+    for row in _ordered(rows):
+        metric = METRICS[row["workload"]]
+        median = row["median"]
+        value = median.get(metric)
+        notes = []
+        if row["workload"] == "concurrent-echo" and median:
+            notes.append(
+                f"{median['connections']:.0f} connections in "
+                f"{median['seconds']:.1f} s, "
+                f"{median['KiB/connection']:.0f} KiB/connection idle"
+            )
+        if row["failed"]:
+            notes.append(f"{row['failed']} of {row['runs']} runs failed")
+        lines.append(
+            [
+                row["family"],
+                row["workload"],
+                CONTENDER_NAMES[row["contender"]],
+                f"{_number(value, 1 if value and value < 100 else 0)} {metric}",
+                _ratio(row["vs_raw"]),
+                _ratio(row["vs_asyncio"]),
+                "; ".join(notes),
+            ]
+        )
+    return lines
+
+
+def markdown(cells: list[list[str]]) -> str:
+    header, *body = cells
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(cells: list[list[str]], path: Path) -> None:
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows(cells)
+
+
+def chart(rows: list[dict[str, Any]], path: Path) -> bool:
+    """
+    Draw each contender's ratio to raw blocking sockets, per workload.
+
+    :return: whether it was drawn (matplotlib may not be installed).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    groups = [
+        (family, workload)
+        for family in FAMILY_TITLES
+        for workload in METRICS
+        if _find(rows, family, workload, "raw")
+    ]
+    contenders = [name for name in CONTENDER_NAMES if name != "raw"]
+    figure, axes = plt.subplots(figsize=(10, 5))
+    width = 0.8 / len(contenders)
+    for index, contender in enumerate(contenders):
+        ratios = []
+        for family, workload in groups:
+            row = _find(rows, family, workload, contender)
+            ratios.append(row["vs_raw"] if row and row["vs_raw"] else 0)
+        positions = [group + index * width for group in range(len(groups))]
+        axes.bar(positions, ratios, width, label=CONTENDER_NAMES[contender])
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))])
+    axes.set_xticklabels([f"{w}\n{f}" for f, w in groups])
+    axes.set_ylabel("ratio to raw blocking sockets (higher is better)")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True
+
+
+def write(out: Path, started: str, tiers: list[dict[str, Any]]) -> None:
+    """Write ``results.{json,md,csv,png}`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = summarize(tiers)
+    document = {"started": started, "results": _ordered(rows), "tiers": tiers}
+    (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
+    cells = table(rows)
+    (out / "results.md").write_text(markdown(cells))
+    write_csv(cells, out / "results.csv")
+    if not chart(rows, out / "results.png"):
+        print(
+            "matplotlib is not installed (the bench extra): results.png not redrawn",
+            file=sys.stderr,
+        )
+
+
+def main(argv: list[str]) -> None:
+    """``python -m tests.bench.report RESULTS.json``: redraw from saved results."""
+    source = Path(argv[0])
+    document = json.loads(source.read_text())
+    write(source.parent, document["started"], document["tiers"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,189 @@
+"""
+Run the benchmark suite and regenerate ``docs/performance/``.
+
+``python -m tests.bench.run_benchmarks`` (what ``tox -e bench`` runs) boots
+the guest VM once for the AF_VSOCK workloads, runs the AF_UNIX workloads on
+the host, and writes the report. Each measurement runs in a process of its own;
+the contenders take turns (their order rotates every repetition) after a
+warm-up transfer each, so that a slow spell of the machine is shared out
+rather than landing on one contender.
+
+``--tier guest`` or ``--tier host`` runs one half and writes only the raw
+measurements (``--raw``); ``--sizes tiny`` makes every workload small, for
+the smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import report
+from .measure import measure
+from .sizes import PRESETS
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+VM_RUN = REPOSITORY / "tests" / "vm" / "run"
+DOCS_OUT = REPOSITORY / "docs" / "performance"
+#: A measurement that takes longer than this has hung.
+MEASUREMENT_TIMEOUT = 600
+#: The whole guest run, in seconds (tests/vm/run --timeout).
+GUEST_TIMEOUT = 1800
+
+#: family -> workload -> contenders.
+PLANS: dict[str, dict[str, list[str]]] = {
+    "vsock": {
+        "bulk": ["raw", "asyncio", "socat", "native", "threads"],
+        "ping-pong": ["raw", "asyncio", "native", "threads"],
+        "connect-close": ["raw", "asyncio", "native", "threads"],
+        "concurrent-echo": ["raw", "asyncio", "native", "threads"],
+    },
+    "unix": {
+        "bulk": ["raw", "asyncio", "native", "threads"],
+        "ping-pong": ["raw", "asyncio", "native", "threads"],
+    },
+}
+TIER_FAMILY = {"guest": "vsock", "host": "unix"}
+
+
+def run_one(contender: str, workload: str, family: str, sizes: str) -> dict[str, Any]:
+    """
+    One measurement in a forked child, so that no run inherits another's
+    reactor, threads, descriptors or memory; its result, or why it failed.
+
+    Forked rather than started afresh: in the emulated guest a new Python
+    process takes seconds to import what a measurement needs.
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        _measure_in_child(contender, workload, family, sizes, writer)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        if not select.select([pipe], [], [], MEASUREMENT_TIMEOUT)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return {"error": f"timed out after {MEASUREMENT_TIMEOUT} s"}
+        output = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not output:
+        return {"error": f"the measuring process died (wait status {status})"}
+    result: dict[str, Any] = json.loads(output)
+    return result
+
+
+def _measure_in_child(
+    contender: str, workload: str, family: str, sizes: str, writer: int
+) -> NoReturn:
+    try:
+        result: dict[str, Any] = measure(contender, workload, family, PRESETS[sizes])
+    except BaseException as e:
+        result = {"error": f"{type(e).__name__}: {e}"}
+    with os.fdopen(writer, "w") as pipe:
+        json.dump(result, pipe)
+    os._exit(0)
+
+
+def run_tier(tier: str, sizes: str, reps: int, warm_up: bool) -> dict[str, Any]:
+    """Every workload of ``tier``, ``reps`` times, contenders interleaved."""
+    family = TIER_FAMILY[tier]
+    plan = PLANS[family]
+    runs: list[dict[str, Any]] = []
+    if warm_up:
+        # The first transfers after boot run much slower under emulation.
+        for contender in plan["bulk"]:
+            run_one(contender, "bulk", family, sizes)
+    for rep in range(reps):
+        for workload, contenders in plan.items():
+            turn = rep % len(contenders)
+            for contender in contenders[turn:] + contenders[:turn]:
+                load = os.getloadavg()[0]
+                result = run_one(contender, workload, family, sizes)
+                _progress(f"{tier} rep {rep + 1} {workload} {contender}: {result}")
+                runs.append(
+                    {
+                        "family": family,
+                        "workload": workload,
+                        "contender": contender,
+                        "rep": rep + 1,
+                        "loadavg_1min": load,
+                        "result": result,
+                    }
+                )
+    return {
+        "tier": tier,
+        "sizes": sizes,
+        "reps": reps,
+        "machine": _machine(),
+        "runs": runs,
+    }
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "in_guest_vm": os.environ.get("HVSOCK_IN_VM") == "1",
+    }
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_guest(raw: Path, sizes: str, reps: int, warm_up: bool) -> dict[str, Any]:
+    """The vsock tier inside one boot of the guest VM."""
+    command = [str(VM_RUN), "--timeout", str(GUEST_TIMEOUT), sys.executable]
+    command += ["-m", "tests.bench.run_benchmarks", "--tier", "guest"]
+    command += ["--sizes", sizes, "--reps", str(reps), "--raw", str(raw)]
+    if not warm_up:
+        command.append("--no-warm-up")
+    host_load = {"before": os.getloadavg()}
+    subprocess.run(command, cwd=REPOSITORY, check=True)
+    host_load["after"] = os.getloadavg()
+    guest: dict[str, Any] = json.loads(raw.read_text())
+    guest["host_loadavg"] = host_load
+    return guest
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run_benchmarks")
+    parser.add_argument("--tier", choices=["all", "guest", "host"], default="all")
+    parser.add_argument("--sizes", choices=["full", "tiny"], default="full")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        help="where --tier guest|host writes its measurements (a path inside "
+        "the repository, which the guest shares)",
+    )
+    parser.add_argument("--out", type=Path, default=DOCS_OUT)
+    args = parser.parse_args(argv)
+    if args.tier != "all":
+        if args.raw is None:
+            parser.error("--tier guest|host needs --raw")
+        tier = run_tier(args.tier, args.sizes, args.reps, args.warm_up)
+        args.raw.write_text(json.dumps(tier, indent=2))
+        return
+    scratch = REPOSITORY / ".tox" / "bench-raw"
+    scratch.mkdir(parents=True, exist_ok=True)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    guest = run_guest(scratch / "guest.json", args.sizes, args.reps, args.warm_up)
+    host = run_tier("host", args.sizes, args.reps, args.warm_up)
+    report.write(args.out, started, [guest, host])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,61 @@
+"""
+How big each workload is: the sizes the published numbers use, and tiny ones
+that let the smoke test run every benchmark in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """
+    :ivar bulk_bytes: bytes sent one way in the bulk workload.
+    :ivar bulk_write: bytes per write in the bulk workload.
+    :ivar message: bytes per ping-pong message.
+    :ivar round_trips: ping-pong round trips.
+    :ivar connections: sequential connect/close cycles.
+    :ivar concurrent_native: connections open at once, for the contenders
+        that need no thread per connection (reactor-native, asyncio).
+    :ivar concurrent_threads: connections open at once, for the contenders
+        with threads per connection (thread-backed, raw blocking).
+    :ivar echo_bytes: bytes each concurrent connection sends and gets back.
+    """
+
+    bulk_bytes: int
+    bulk_write: int
+    message: int
+    round_trips: int
+    connections: int
+    concurrent_native: int
+    concurrent_threads: int
+    echo_bytes: int
+
+
+FULL = Sizes(
+    bulk_bytes=64 * MIB,
+    bulk_write=256 * KIB,
+    message=100,
+    round_trips=2000,
+    connections=500,
+    concurrent_native=1000,
+    concurrent_threads=500,
+    echo_bytes=64 * KIB,
+)
+
+TINY = Sizes(
+    bulk_bytes=1 * MIB,
+    bulk_write=256 * KIB,
+    message=100,
+    round_trips=20,
+    connections=5,
+    concurrent_native=8,
+    concurrent_threads=4,
+    echo_bytes=64 * KIB,
+)
+
+PRESETS = {"full": FULL, "tiny": TINY}
