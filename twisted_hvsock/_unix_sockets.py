@@ -22,9 +22,18 @@ from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
     IStreamClientEndpoint,
+    IStreamServerEndpoint,
 )
+from zope.interface import implementer
 
-from .endpoints import ThreadedUNIXClientEndpoint, ThreadedUNIXServerEndpoint
+from .address import check_port
+from .endpoints import (
+    ThreadedUNIXClientEndpoint,
+    ThreadedUNIXServerEndpoint,
+    _check_backlog,
+    _check_io,
+    check_mode,
+)
 
 #: The permission bits of a listening socket file unless ``mode`` says
 #: otherwise: only its owner may connect.
@@ -127,3 +136,61 @@ def unix_client(
     if io == "threads":
         return ThreadedUNIXClientEndpoint(reactor, path, timeout=timeout)
     return UNIXClientEndpoint(reactor, path, timeout=timeout)
+
+
+@implementer(IStreamServerEndpoint)
+class GuestConnectionListener:
+    """
+    The base of the endpoints that accept a guest's connections to one host
+    vsock port by listening on the socket file the VMM connects to for that
+    port. Subclasses say which file (:meth:`socket_path`).
+
+    A socket file left there by a listener that is gone is replaced; a file
+    that is not a socket, or a socket someone still listens on, is not.
+    """
+
+    #: Who would choose a port 0, in the error that refuses it.
+    vmm = "the VMM"
+
+    def __init__(
+        self,
+        reactor: Any,
+        path: str,
+        port: int,
+        backlog: int = 50,
+        mode: int = OWNER_ONLY,
+        io: str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._port = check_port(port)
+        if self._port == 0:
+            raise ValueError(f"port must be given: {self.vmm} has no port 0 to choose")
+        self._path = check_socket_path(self.socket_path(path, self._port))
+        self._backlog = _check_backlog(backlog)
+        self._mode = check_mode(mode)
+        self._io = _check_io(io, reactor)
+
+    def socket_path(self, path: str, port: int) -> str:
+        """The socket file to listen on for ``port``, given the ``path`` option."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._path!r}>"
+
+    def listen(
+        self, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IListeningPort]:
+        """
+        Start listening.
+
+        :return: a Deferred firing with the listening port, or failing with
+            ``CannotListenError`` that says why.
+        """
+        return listen_unix(
+            self._reactor,
+            self._path,
+            protocolFactory,
+            backlog=self._backlog,
+            mode=self._mode,
+            io=self._io,
+        )

@@ -22,18 +22,16 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
-    IListeningPort,
     IProtocol,
     IProtocolFactory,
     IStreamClientEndpoint,
-    IStreamServerEndpoint,
 )
 from zope.interface import implementer
 
 from ._handshake import connect_with_handshake
-from ._unix_sockets import OWNER_ONLY, check_socket_path, listen_unix, unix_client
+from ._unix_sockets import GuestConnectionListener, check_socket_path, unix_client
 from .address import check_port
-from .endpoints import _check_backlog, _check_io, _check_timeout, check_mode
+from .endpoints import _check_io, _check_timeout
 
 __all__ = [
     "HybridVSockClientEndpoint",
@@ -64,8 +62,7 @@ def _check_answer(line: bytes) -> str | None:
     return None
 
 
-@implementer(IStreamServerEndpoint)
-class HybridVSockServerEndpoint:
+class HybridVSockServerEndpoint(GuestConnectionListener):
     """
     Accepts the connections a Firecracker or Cloud Hypervisor guest makes to
     the host's vsock ``port``, by listening on ``<path>_<port>``.
@@ -84,46 +81,8 @@ class HybridVSockServerEndpoint:
         when the socket path is too long for a Unix socket.
     """
 
-    def __init__(
-        self,
-        reactor: Any,
-        path: str,
-        port: int,
-        backlog: int = 50,
-        mode: int = OWNER_ONLY,
-        io: str | None = None,
-    ) -> None:
-        self._reactor = reactor
-        self._port = check_port(port)
-        if self._port == 0:
-            raise ValueError("port must be given: the VMM has no port 0 to choose")
-        self._path = check_socket_path(
-            listen_socket_path(_check_uds_path(path), self._port)
-        )
-        self._backlog = _check_backlog(backlog)
-        self._mode = check_mode(mode)
-        self._io = _check_io(io, reactor)
-
-    def __repr__(self) -> str:
-        return f"<HybridVSockServerEndpoint {self._path!r}>"
-
-    def listen(
-        self, protocolFactory: IProtocolFactory
-    ) -> defer.Deferred[IListeningPort]:
-        """
-        Start listening.
-
-        :return: a Deferred firing with the listening port, or failing with
-            ``CannotListenError`` that says why.
-        """
-        return listen_unix(
-            self._reactor,
-            self._path,
-            protocolFactory,
-            backlog=self._backlog,
-            mode=self._mode,
-            io=self._io,
-        )
+    def socket_path(self, path: str, port: int) -> str:
+        return listen_socket_path(_check_uds_path(path), port)
 
 
 @implementer(IStreamClientEndpoint)

@@ -21,18 +21,16 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
-    IListeningPort,
     IProtocol,
     IProtocolFactory,
     IStreamClientEndpoint,
-    IStreamServerEndpoint,
 )
 from zope.interface import implementer
 
 from ._handshake import connect_with_handshake
-from ._unix_sockets import OWNER_ONLY, check_socket_path, listen_unix, unix_client
+from ._unix_sockets import GuestConnectionListener, check_socket_path, unix_client
 from .address import CID_HOST, check_cid, check_port
-from .endpoints import _check_backlog, _check_io, _check_timeout, check_mode
+from .endpoints import _check_io, _check_timeout
 
 __all__ = [
     "GUEST_CID",
@@ -65,8 +63,7 @@ def listen_socket_path(path: str, port: int) -> str:
     return os.path.join(path, f"{CID_HOST:08x}.{port:08x}")
 
 
-@implementer(IStreamServerEndpoint)
-class HyperkitServerEndpoint:
+class HyperkitServerEndpoint(GuestConnectionListener):
     """
     Accepts the connections a hyperkit guest makes to the host's vsock
     ``port``, by listening on ``<path>/00000002.<port in hex>``.
@@ -85,46 +82,10 @@ class HyperkitServerEndpoint:
         when the socket path is too long for a Unix socket.
     """
 
-    def __init__(
-        self,
-        reactor: Any,
-        path: str,
-        port: int,
-        backlog: int = 50,
-        mode: int = OWNER_ONLY,
-        io: str | None = None,
-    ) -> None:
-        self._reactor = reactor
-        self._port = check_port(port)
-        if self._port == 0:
-            raise ValueError("port must be given: hyperkit has no port 0 to choose")
-        self._path = check_socket_path(
-            listen_socket_path(_check_directory(path), self._port)
-        )
-        self._backlog = _check_backlog(backlog)
-        self._mode = check_mode(mode)
-        self._io = _check_io(io, reactor)
+    vmm = "hyperkit"
 
-    def __repr__(self) -> str:
-        return f"<HyperkitServerEndpoint {self._path!r}>"
-
-    def listen(
-        self, protocolFactory: IProtocolFactory
-    ) -> defer.Deferred[IListeningPort]:
-        """
-        Start listening.
-
-        :return: a Deferred firing with the listening port, or failing with
-            ``CannotListenError`` that says why.
-        """
-        return listen_unix(
-            self._reactor,
-            self._path,
-            protocolFactory,
-            backlog=self._backlog,
-            mode=self._mode,
-            io=self._io,
-        )
+    def socket_path(self, path: str, port: int) -> str:
+        return listen_socket_path(_check_directory(path), port)
 
 
 @implementer(IStreamClientEndpoint)
