@@ -5,7 +5,17 @@ options a parser accepts, with errors that say what is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from twisted.internet.interfaces import (
+    IStreamClientEndpoint,
+    IStreamClientEndpointStringParserWithReactor,
+    IStreamServerEndpoint,
+    IStreamServerEndpointStringParser,
+)
+from twisted.plugin import IPlugin
+from zope.interface import implementer
 
 
 def match_options(
@@ -67,3 +77,62 @@ def parse_number(text: str, name: str, kind: type[int] | type[float]) -> float:
     if not value > 0 or value != value or value == float("inf"):
         raise ValueError(f"{name} must be a positive number, got {text!r}")
     return value
+
+
+@implementer(IPlugin, IStreamServerEndpointStringParser)
+class ServerStringParser:
+    """
+    A plugin for one ``serverFromString`` prefix: names the arguments of a
+    description (see :func:`match_options`) and hands them to :attr:`build`.
+    Subclasses set the class attributes.
+    """
+
+    prefix: str
+    #: The accepted form, quoted in every error.
+    usage: str
+    positional: tuple[str, ...]
+    accepted: tuple[str, ...]
+    required: tuple[str, ...]
+    #: Builds the endpoint from the reactor and the options' texts.
+    build: Callable[..., IStreamServerEndpoint]
+
+    def parseStreamServer(
+        self, reactor: Any, *args: object, **kwargs: object
+    ) -> IStreamServerEndpoint:
+        options = match_options(
+            self.usage,
+            args,
+            kwargs,
+            positional=self.positional,
+            accepted=self.accepted,
+            required=self.required,
+        )
+        return type(self).build(reactor, **options)
+
+
+@implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
+class ClientStringParser:
+    """
+    A plugin for one ``clientFromString`` prefix, as
+    :class:`ServerStringParser` is for ``serverFromString``.
+    """
+
+    prefix: str
+    usage: str
+    positional: tuple[str, ...]
+    accepted: tuple[str, ...]
+    required: tuple[str, ...]
+    build: Callable[..., IStreamClientEndpoint]
+
+    def parseStreamClient(
+        self, reactor: Any, *args: object, **kwargs: object
+    ) -> IStreamClientEndpoint:
+        options = match_options(
+            self.usage,
+            args,
+            kwargs,
+            positional=self.positional,
+            accepted=self.accepted,
+            required=self.required,
+        )
+        return type(self).build(reactor, **options)

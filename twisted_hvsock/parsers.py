@@ -42,14 +42,10 @@ from typing import Any
 
 from twisted.internet.interfaces import (
     IStreamClientEndpoint,
-    IStreamClientEndpointStringParserWithReactor,
     IStreamServerEndpoint,
-    IStreamServerEndpointStringParser,
 )
-from twisted.plugin import IPlugin
-from zope.interface import implementer
 
-from ._options import match_options, parse_number
+from ._options import ClientStringParser, ServerStringParser, parse_number
 from .address import CID_NAMES, parse_cid, parse_port
 from .hyperv_ids import VM_NAMES, parse_service_id, parse_vm_id
 
@@ -132,48 +128,30 @@ def parse_vsock_client(
     )
 
 
-@implementer(IPlugin, IStreamServerEndpointStringParser)
-class VSockServerParser:
+class VSockServerParser(ServerStringParser):
     """
     The ``vsock:`` prefix for ``serverFromString``.
     """
 
     prefix = "vsock"
-
-    def parseStreamServer(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamServerEndpoint:
-        options = match_options(
-            VSOCK_SERVER_USAGE,
-            args,
-            kwargs,
-            positional=["port"],
-            accepted=["port", "cid", "backlog", "io"],
-            required=["port"],
-        )
-        return parse_vsock_server(reactor, **options)
+    usage = VSOCK_SERVER_USAGE
+    positional = ("port",)
+    accepted = ("port", "cid", "backlog", "io")
+    required = ("port",)
+    build = staticmethod(parse_vsock_server)
 
 
-@implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
-class VSockClientParser:
+class VSockClientParser(ClientStringParser):
     """
     The ``vsock:`` prefix for ``clientFromString``.
     """
 
     prefix = "vsock"
-
-    def parseStreamClient(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamClientEndpoint:
-        options = match_options(
-            VSOCK_CLIENT_USAGE,
-            args,
-            kwargs,
-            positional=["cid", "port"],
-            accepted=["cid", "port", "timeout", "io"],
-            required=["cid", "port"],
-        )
-        return parse_vsock_client(reactor, **options)
+    usage = VSOCK_CLIENT_USAGE
+    positional = ("cid", "port")
+    accepted = ("cid", "port", "timeout", "io")
+    required = ("cid", "port")
+    build = staticmethod(parse_vsock_client)
 
 
 def _parse_boolean(text: str, name: str) -> bool:
@@ -239,45 +217,27 @@ def parse_hvsock_client(
     )
 
 
-@implementer(IPlugin, IStreamServerEndpointStringParser)
-class HyperVServerParser:
+class HyperVServerParser(ServerStringParser):
     """
     The ``hvsock:`` prefix for ``serverFromString``.
     """
 
     prefix = "hvsock"
-
-    def parseStreamServer(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamServerEndpoint:
-        options = match_options(
-            HVSOCK_SERVER_USAGE,
-            args,
-            kwargs,
-            positional=["service"],
-            accepted=["service", "vm", "backlog", "io"],
-            required=["service"],
-        )
-        return parse_hvsock_server(reactor, **options)
+    usage = HVSOCK_SERVER_USAGE
+    positional = ("service",)
+    accepted = ("service", "vm", "backlog", "io")
+    required = ("service",)
+    build = staticmethod(parse_hvsock_server)
 
 
-@implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
-class HyperVClientParser:
+class HyperVClientParser(ClientStringParser):
     """
     The ``hvsock:`` prefix for ``clientFromString``.
     """
 
     prefix = "hvsock"
-
-    def parseStreamClient(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamClientEndpoint:
-        options = match_options(
-            HVSOCK_CLIENT_USAGE,
-            args,
-            kwargs,
-            positional=["vm", "service"],
-            accepted=["vm", "service", "timeout", "suspend", "io"],
-            required=["vm", "service"],
-        )
-        return parse_hvsock_client(reactor, **options)
+    usage = HVSOCK_CLIENT_USAGE
+    positional = ("vm", "service")
+    accepted = ("vm", "service", "timeout", "suspend", "io")
+    required = ("vm", "service")
+    build = staticmethod(parse_hvsock_client)

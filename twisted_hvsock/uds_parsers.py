@@ -24,14 +24,10 @@ from typing import Any
 
 from twisted.internet.interfaces import (
     IStreamClientEndpoint,
-    IStreamClientEndpointStringParserWithReactor,
     IStreamServerEndpoint,
-    IStreamServerEndpointStringParser,
 )
-from twisted.plugin import IPlugin
-from zope.interface import implementer
 
-from ._options import match_options, parse_number
+from ._options import ClientStringParser, ServerStringParser, parse_number
 from .address import parse_cid, parse_port
 from .parsers import _IO_FORMS, _parse_io
 
@@ -165,81 +161,45 @@ def parse_hybrid_client(
     )
 
 
-@implementer(IPlugin, IStreamServerEndpointStringParser)
-class HyperkitServerParser:
+class HyperkitServerParser(ServerStringParser):
     """The ``hyperkit:`` prefix for ``serverFromString``."""
 
     prefix = "hyperkit"
-
-    def parseStreamServer(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamServerEndpoint:
-        options = match_options(
-            HYPERKIT_SERVER_USAGE,
-            args,
-            kwargs,
-            positional=["path", "port"],
-            accepted=["path", "port", "backlog", "mode", "io"],
-            required=["path", "port"],
-        )
-        return parse_hyperkit_server(reactor, **options)
+    usage = HYPERKIT_SERVER_USAGE
+    positional = ("path", "port")
+    accepted = ("path", "port", "backlog", "mode", "io")
+    required = ("path", "port")
+    build = staticmethod(parse_hyperkit_server)
 
 
-@implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
-class HyperkitClientParser:
+class HyperkitClientParser(ClientStringParser):
     """The ``hyperkit:`` prefix for ``clientFromString``."""
 
     prefix = "hyperkit"
-
-    def parseStreamClient(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamClientEndpoint:
-        options = match_options(
-            HYPERKIT_CLIENT_USAGE,
-            args,
-            kwargs,
-            positional=["path", "port"],
-            accepted=["path", "port", "cid", "timeout", "io"],
-            required=["path", "port"],
-        )
-        return parse_hyperkit_client(reactor, **options)
+    usage = HYPERKIT_CLIENT_USAGE
+    positional = ("path", "port")
+    accepted = ("path", "port", "cid", "timeout", "io")
+    required = ("path", "port")
+    build = staticmethod(parse_hyperkit_client)
 
 
-@implementer(IPlugin, IStreamServerEndpointStringParser)
-class HybridVSockServerParser:
+class HybridVSockServerParser(ServerStringParser):
     """The ``hybridvsock:`` prefix for ``serverFromString``."""
 
     prefix = "hybridvsock"
-
-    def parseStreamServer(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamServerEndpoint:
-        options = match_options(
-            HYBRID_SERVER_USAGE,
-            args,
-            kwargs,
-            positional=["path", "port"],
-            accepted=["path", "port", "backlog", "mode", "io"],
-            required=["path", "port"],
-        )
-        return parse_hybrid_server(reactor, **options)
+    usage = HYBRID_SERVER_USAGE
+    positional = ("path", "port")
+    accepted = ("path", "port", "backlog", "mode", "io")
+    required = ("path", "port")
+    build = staticmethod(parse_hybrid_server)
 
 
-@implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
-class HybridVSockClientParser:
+class HybridVSockClientParser(ClientStringParser):
     """The ``hybridvsock:`` prefix for ``clientFromString``."""
 
     prefix = "hybridvsock"
-
-    def parseStreamClient(
-        self, reactor: Any, *args: object, **kwargs: object
-    ) -> IStreamClientEndpoint:
-        options = match_options(
-            HYBRID_CLIENT_USAGE,
-            args,
-            kwargs,
-            positional=["path", "port"],
-            accepted=["path", "port", "timeout", "io"],
-            required=["path", "port"],
-        )
-        return parse_hybrid_client(reactor, **options)
+    usage = HYBRID_CLIENT_USAGE
+    positional = ("path", "port")
+    accepted = ("path", "port", "timeout", "io")
+    required = ("path", "port")
+    build = staticmethod(parse_hybrid_client)
