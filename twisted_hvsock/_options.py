@@ -79,11 +79,10 @@ def parse_number(text: str, name: str, kind: type[int] | type[float]) -> float:
     return value
 
 
-@implementer(IPlugin, IStreamServerEndpointStringParser)
-class ServerStringParser:
+class _StringParser:
     """
-    A plugin for one ``serverFromString`` prefix: names the arguments of a
-    description (see :func:`match_options`) and hands them to :attr:`build`.
+    What the endpoint-string plugins share: they name the arguments of a
+    description (see :func:`match_options`) and hand them to :attr:`build`.
     Subclasses set the class attributes.
     """
 
@@ -94,45 +93,39 @@ class ServerStringParser:
     accepted: tuple[str, ...]
     required: tuple[str, ...]
     #: Builds the endpoint from the reactor and the options' texts.
-    build: Callable[..., IStreamServerEndpoint]
+    build: Callable[..., Any]
+
+    def _parse(
+        self, reactor: Any, args: Sequence[object], kwargs: Mapping[str, object]
+    ) -> Any:
+        options = match_options(
+            self.usage,
+            args,
+            kwargs,
+            positional=self.positional,
+            accepted=self.accepted,
+            required=self.required,
+        )
+        return type(self).build(reactor, **options)
+
+
+@implementer(IPlugin, IStreamServerEndpointStringParser)
+class ServerStringParser(_StringParser):
+    """A plugin for one ``serverFromString`` prefix."""
 
     def parseStreamServer(
         self, reactor: Any, *args: object, **kwargs: object
     ) -> IStreamServerEndpoint:
-        options = match_options(
-            self.usage,
-            args,
-            kwargs,
-            positional=self.positional,
-            accepted=self.accepted,
-            required=self.required,
-        )
-        return type(self).build(reactor, **options)
+        endpoint: IStreamServerEndpoint = self._parse(reactor, args, kwargs)
+        return endpoint
 
 
 @implementer(IPlugin, IStreamClientEndpointStringParserWithReactor)
-class ClientStringParser:
-    """
-    A plugin for one ``clientFromString`` prefix, as
-    :class:`ServerStringParser` is for ``serverFromString``.
-    """
-
-    prefix: str
-    usage: str
-    positional: tuple[str, ...]
-    accepted: tuple[str, ...]
-    required: tuple[str, ...]
-    build: Callable[..., IStreamClientEndpoint]
+class ClientStringParser(_StringParser):
+    """A plugin for one ``clientFromString`` prefix."""
 
     def parseStreamClient(
         self, reactor: Any, *args: object, **kwargs: object
     ) -> IStreamClientEndpoint:
-        options = match_options(
-            self.usage,
-            args,
-            kwargs,
-            positional=self.positional,
-            accepted=self.accepted,
-            required=self.required,
-        )
-        return type(self).build(reactor, **options)
+        endpoint: IStreamClientEndpoint = self._parse(reactor, args, kwargs)
+        return endpoint
