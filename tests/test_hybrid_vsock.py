@@ -38,6 +38,8 @@ from .uds_helpers import (
     Collect,
     MiB,
     connect_as_vmm,
+    echo_repeatedly_as_vmm,
+    exchange_as_vmm,
     io_fixture,
     listen_as_guest,
     sockdir_fixture,
@@ -95,39 +97,25 @@ async def test_16_mib_each_way_arrive_intact_host_to_guest(
 async def test_16_mib_each_way_arrive_intact_guest_to_host(
     sockdir: str, io: str
 ) -> None:
-    to_guest, to_host = payload(16 * MiB), payload(16 * MiB)
     uds = os.path.join(sockdir, "v.sock")
-    host = factory_for(lambda: SendAndCollect(to_guest))
-    port = await HybridVSockServerEndpoint(reactor, uds, 5000, io=io).listen(host)
-    try:
+
+    def is_a_socket() -> None:
         assert stat.S_ISSOCK(os.stat(f"{uds}_5000").st_mode)
-        vmm = await connect_as_vmm(
-            f"{uds}_5000", factory_for(lambda: SendAndCollect(to_host))
-        )
-        guest_got = await vmm.finished
-        host_got = await host.built[0].finished  # type: ignore[attr-defined]
-    finally:
-        await port.stopListening()
-    assert host_got == (digest(to_host), len(to_host))
-    assert guest_got == (digest(to_guest), len(to_guest))
-    assert not os.path.exists(f"{uds}_5000")
+
+    await exchange_as_vmm(
+        HybridVSockServerEndpoint(reactor, uds, 5000, io=io),
+        f"{uds}_5000",
+        16 * MiB,
+        is_a_socket,
+    )
 
 
 @pytest_twisted.ensureDeferred
 async def test_listener_accepts_repeated_connections(sockdir: str, io: str) -> None:
     uds = os.path.join(sockdir, "v.sock")
-    port = await HybridVSockServerEndpoint(reactor, uds, 7, io=io).listen(
-        Factory.forProtocol(Echo)
+    await echo_repeatedly_as_vmm(
+        HybridVSockServerEndpoint(reactor, uds, 7, io=io), f"{uds}_7"
     )
-    try:
-        for n in range(3):
-            message = f"connection {n}".encode()
-            vmm = await connect_as_vmm(
-                f"{uds}_7", factory_for(lambda m=message: SendAndCollect(m))
-            )
-            assert await vmm.finished == (digest(message), len(message))
-    finally:
-        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred

@@ -22,11 +22,12 @@ from twisted_hvsock.hyperkit import (
 )
 
 from .fake_hypervisors import FakeHyperkit
-from .streams import Echo, SendAndCollect, digest, factory_for, payload
+from .streams import SendAndCollect, digest, factory_for, payload
 from .uds_helpers import (
     Collect,
     MiB,
-    connect_as_vmm,
+    echo_repeatedly_as_vmm,
+    exchange_as_vmm,
     io_fixture,
     listen_as_guest,
     sockdir_fixture,
@@ -99,37 +100,25 @@ async def test_a_guest_port_nobody_listens_on_shows_up_as_the_end_of_the_data(
 async def test_16_mib_each_way_arrive_intact_guest_to_host(
     sockdir: str, io: str
 ) -> None:
-    to_guest, to_host = payload(16 * MiB), payload(16 * MiB)
-    host = factory_for(lambda: SendAndCollect(to_guest))
-    port = await HyperkitServerEndpoint(reactor, sockdir, PORT, io=io).listen(host)
     path = os.path.join(sockdir, "00000002.00005653")
-    try:
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        vmm = await connect_as_vmm(path, factory_for(lambda: SendAndCollect(to_host)))
-        guest_got = await vmm.finished
-        host_got = await host.built[0].finished  # type: ignore[attr-defined]
-    finally:
-        await port.stopListening()
-    assert host_got == (digest(to_host), len(to_host))
-    assert guest_got == (digest(to_guest), len(to_guest))
-    assert not os.path.exists(path)
+    await exchange_as_vmm(
+        HyperkitServerEndpoint(reactor, sockdir, PORT, io=io),
+        path,
+        16 * MiB,
+        lambda: assert_mode(path, 0o600),
+    )
+
+
+def assert_mode(path: str, mode: int) -> None:
+    assert stat.S_IMODE(os.stat(path).st_mode) == mode
 
 
 @pytest_twisted.ensureDeferred
 async def test_listener_accepts_repeated_connections(sockdir: str, io: str) -> None:
-    port = await HyperkitServerEndpoint(reactor, sockdir, 22, io=io).listen(
-        Factory.forProtocol(Echo)
+    await echo_repeatedly_as_vmm(
+        HyperkitServerEndpoint(reactor, sockdir, 22, io=io),
+        listen_socket_path(sockdir, 22),
     )
-    try:
-        for n in range(3):
-            message = f"connection {n}".encode()
-            vmm = await connect_as_vmm(
-                listen_socket_path(sockdir, 22),
-                factory_for(lambda m=message: SendAndCollect(m)),
-            )
-            assert await vmm.finished == (digest(message), len(message))
-    finally:
-        await port.stopListening()
 
 
 @pytest_twisted.ensureDeferred
