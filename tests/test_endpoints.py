@@ -35,13 +35,13 @@ from twisted_hvsock._vsock_native import (
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
-from .streams import (
+from .support.streams import (
     Echo,
     digest,
     factory_for,
     payload,
 )
-from .vsock_helpers import connect_when_listening, free_vsock_port
+from .support.vsock import connect_when_listening, free_vsock_port
 
 MiB = 1024 * 1024
 

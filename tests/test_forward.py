@@ -15,7 +15,7 @@ from twisted.internet.protocol import Factory, Protocol
 
 from twisted_hvsock.forward import ForwardingFactory
 
-from .streams import ChunkProducer, digest
+from .support.streams import ChunkProducer, digest
 
 MiB = 1024 * 1024
 

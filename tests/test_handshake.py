@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from twisted_hvsock._handshake import MAX_REPLY, connect_with_handshake
 
-from .uds_helpers import Collect
+from .support.unix import Collect
 
 
 class StringEndpoint:

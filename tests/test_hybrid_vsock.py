@@ -24,8 +24,9 @@ from twisted_hvsock.hybrid_vsock import (
     HybridVSockServerEndpoint,
 )
 
-from .fake_hypervisors import FakeHybridVSock
-from .streams import (
+from .support.fake_vmms import FakeHybridVSock
+from .support.leaks import counts_settle, open_fds
+from .support.streams import (
     ChunkProducer,
     Echo,
     SendAndCollect,
@@ -33,8 +34,7 @@ from .streams import (
     factory_for,
     payload,
 )
-from .test_threaded_streams import counts_settle, open_fds
-from .uds_helpers import (
+from .support.unix import (
     Collect,
     MiB,
     connect_as_vmm,

@@ -21,9 +21,9 @@ from twisted_hvsock.hyperkit import (
     listen_socket_path,
 )
 
-from .fake_hypervisors import FakeHyperkit
-from .streams import SendAndCollect, digest, factory_for, payload
-from .uds_helpers import (
+from .support.fake_vmms import FakeHyperkit
+from .support.streams import SendAndCollect, digest, factory_for, payload
+from .support.unix import (
     Collect,
     MiB,
     echo_repeatedly_as_vmm,

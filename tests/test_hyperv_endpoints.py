@@ -1,5 +1,5 @@
 """
-Hyper-V endpoints: on a Windows host (played by tests/hyperv_fakes.py, as no
+Hyper-V endpoints: on a Windows host (played by tests/support/fake_hyperv.py, as no
 Windows machine is at hand) and, for what a Linux guest cannot express,
 their errors. Real connections of the Linux-guest mapping are in the kernel
 tier (tests/test_hyperv_guest.py); bulk data, half-close, backpressure, leaks
@@ -36,7 +36,7 @@ from twisted_hvsock.hyperv_ids import (
 )
 from twisted_hvsock.hyperv_vm_names import POWERSHELL, VM_NAME_VARIABLE
 
-from .hyperv_fakes import (
+from .support.fake_hyperv import (
     HV_PROTOCOL_RAW,
     HVSOCKET_CONNECT_TIMEOUT,
     HVSOCKET_CONNECTED_SUSPEND,

@@ -18,8 +18,8 @@ from twisted_hvsock.address import VSockAddress
 from twisted_hvsock.hyperv_ids import service_id_for_port
 from twisted_hvsock.uri import client_endpoint, server_endpoint
 
-from .cli.tools import hvsock, start_listener, vsock_port_of
-from .streams import Echo, SendAndCollect, digest, factory_for, payload
+from .support.hvsock_cli import hvsock, start_listener, vsock_port_of
+from .support.streams import Echo, SendAndCollect, digest, factory_for, payload
 
 pytestmark = pytest.mark.kernel
 

@@ -1,6 +1,6 @@
 """
 ``hvsock:`` endpoint strings, on a Windows host (played by
-tests/hyperv_fakes.py) and, where they differ, in a Linux guest.
+tests/support/fake_hyperv.py) and, where they differ, in a Linux guest.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from twisted_hvsock.hyperv_ids import (
 )
 from twisted_hvsock.parsers import HyperVClientParser, HyperVServerParser
 
-from .hyperv_fakes import FakeHyperV
+from .support.fake_hyperv import FakeHyperV
 
 SERVICE = "3049197c-9a4e-4fbf-9367-97f792f16994"
 VM = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"

@@ -21,7 +21,7 @@ from twisted_hvsock.hyperv_services import (
     unregister_service,
 )
 
-from .hyperv_fakes import FakeWinreg
+from .support.fake_hyperv import FakeWinreg
 
 SERVICE = uuid.UUID("3049197c-9a4e-4fbf-9367-97f792f16994")
 # Listed on every Hyper-V host (Microsoft's guide shows it).

@@ -7,6 +7,7 @@ vsock_loopback) in the guest, on every reactor a user might run.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 import pytest
@@ -24,14 +25,17 @@ from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
 from twisted_hvsock._threaded import ThreadedConnector
 from twisted_hvsock._threaded_families import UNIX, VSOCK
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
-from twisted_hvsock.endpoints import (
+from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
     ThreadedUNIXServerEndpoint,
-    VSockClientEndpoint,
-    VSockServerEndpoint,
 )
 
-from .conformance import OrderlyPeerAbortMixin, connected_client_and_server
+from .support.conformance import (
+    OrderlyPeerAbortMixin,
+    connected_client_and_server,
+    listen_now,
+)
 
 # The engine needs nothing of a reactor but time and callFromThread, so it
 # runs on every one; these are the ones Linux users run.
@@ -127,7 +131,7 @@ class StreamClientTests(StreamClientTestsMixin):
     _sockaddr: Any = None
 
     def listen(self, reactor: Any, factory: Any) -> Any:
-        port = self.endpoints.server(reactor)._listen(factory)  # type: ignore[attr-defined]
+        port = listen_now(self.endpoints.server(reactor), factory)  # type: ignore[attr-defined]
         self._sockaddr = self.sockaddr_for(port.getHost())  # type: ignore[attr-defined]
         self.addCleanup(port.stopListening)  # type: ignore[attr-defined]
         return port
@@ -149,7 +153,7 @@ class WriteSequenceTests(WriteSequenceTestsMixin):
     ) -> Deferred[Any]:
         return connected_client_and_server(
             reactor,
-            self.endpoints.server(reactor)._listen,  # type: ignore[attr-defined]
+            partial(listen_now, self.endpoints.server(reactor)),  # type: ignore[attr-defined]
             lambda port, client: ThreadedConnector(
                 self.family,  # type: ignore[attr-defined]
                 self.sockaddr_for(port.getHost()),  # type: ignore[attr-defined]

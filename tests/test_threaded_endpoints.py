@@ -14,11 +14,10 @@ from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndp
 from twisted.internet.testing import MemoryReactor
 from zope.interface.verify import verifyObject
 
-from twisted_hvsock.endpoints import (
+from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
     ThreadedUNIXServerEndpoint,
-    VSockClientEndpoint,
-    VSockServerEndpoint,
 )
 
 

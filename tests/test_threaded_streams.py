@@ -2,7 +2,7 @@
 The thread-backed engine moving real data: bulk transfers, half-close,
 backpressure, aborts, many connections, connect failures, and no thread or
 descriptor left behind. Each test runs over Unix sockets and over AF_HYPERV
-(Windows' socket layer played by tests/hyperv_fakes.py) on the host, and
+(Windows' socket layer played by tests/support/fake_hyperv.py) on the host, and
 over AF_VSOCK (CID 1) in the guest; the bulk, half-close, backpressure and
 TLS tests (``either_engine``) run on the reactor-native engine too, so both
 engines meet the very same checks.
@@ -10,8 +10,6 @@ engines meet the very same checks.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import socket
 import subprocess
@@ -30,23 +28,22 @@ from twisted.internet import error, reactor
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
 from twisted_hvsock import _hyperv_socket
 from twisted_hvsock._threaded import ThreadedClient
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
-from twisted_hvsock.endpoints import (
-    ThreadedUNIXClientEndpoint,
-    ThreadedUNIXServerEndpoint,
-    VSockClientEndpoint,
-    VSockServerEndpoint,
-)
+from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import VM_LOOPBACK, HyperVAddress
+from twisted_hvsock.threaded_unix import (
+    ThreadedUNIXClientEndpoint,
+    ThreadedUNIXServerEndpoint,
+)
 
-from .hyperv_fakes import FakeHyperV
-from .streams import (
+from .support.fake_hyperv import FakeHyperV
+from .support.leaks import counts_settle, fd_targets, open_fds
+from .support.streams import (
     ChunkProducer,
     DigestAfterHalfClose,
     Echo,
@@ -55,7 +52,7 @@ from .streams import (
     factory_for,
     payload,
 )
-from .tls_helpers import self_signed
+from .support.tls import self_signed
 
 MiB = 1024 * 1024
 
@@ -132,28 +129,6 @@ def family(request: pytest.FixtureRequest) -> Family:
 def either_engine(request: pytest.FixtureRequest) -> Family:
     """The families above, and vsock on the reactor-native engine too."""
     return _installed(request)
-
-
-def open_fds() -> int:
-    gc.collect()  # sockets other tests dropped but did not close
-    return len(os.listdir("/proc/self/fd"))
-
-
-async def counts_settle(threads: int, fds: int, timeout: float = 5.0) -> None:
-    """Wait until the thread and descriptor counts are back, or ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while (threading.active_count(), open_fds()) != (threads, fds):
-        if time.monotonic() > deadline:
-            return
-        await deferLater(reactor, 0.05, lambda: None)
-
-
-def fd_targets() -> list[str]:
-    targets = []
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):  # the listing's own descriptor
-            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
-    return sorted(targets)
 
 
 @pytest_twisted.ensureDeferred

@@ -31,7 +31,7 @@ from twisted_hvsock.uri import (
     server_endpoint,
 )
 
-from .hyperv_fakes import FakeHyperV
+from .support.fake_hyperv import FakeHyperV
 
 VM = "3049197c-9a4e-4fbf-9367-97f792f16994"
 SERVICE = "0000162e-facb-11e6-bd58-64006a7986d3"

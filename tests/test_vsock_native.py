@@ -5,6 +5,7 @@ AF_VSOCK transport over the guest's real kernel (CID 1, vsock_loopback).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -23,7 +24,11 @@ from twisted_hvsock._vsock_native import VSockConnector
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
-from .conformance import OrderlyPeerAbortMixin, connected_client_and_server
+from .support.conformance import (
+    OrderlyPeerAbortMixin,
+    connected_client_and_server,
+    listen_now,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -71,7 +76,7 @@ class VSockStreamClientTestsBuilder(VSockBuilder, StreamClientTestsMixin):
     _port: int | None = None
 
     def listen(self, reactor: Any, factory: Any) -> Any:
-        port = self.endpoints.server(reactor)._listen(factory)
+        port = listen_now(self.endpoints.server(reactor), factory)
         self._port = port.getHost().port
         self.addCleanup(port.stopListening)
         return port
@@ -91,7 +96,7 @@ class VSockWriteSequenceTestsBuilder(VSockBuilder, WriteSequenceTestsMixin):
     ) -> Deferred[Any]:
         return connected_client_and_server(
             reactor,
-            self.endpoints.server(reactor)._listen,
+            partial(listen_now, self.endpoints.server(reactor)),
             lambda port, client: VSockConnector(
                 CID_LOCAL, port.getHost().port, client, 30, reactor
             ).connect(),

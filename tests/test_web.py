@@ -34,7 +34,7 @@ from twisted_hvsock._vsock_native import VSockClient
 from twisted_hvsock.endpoints import VSockClientEndpoint
 from twisted_hvsock.web import VSockAgentEndpointFactory, vsock_agent
 
-from .tls_helpers import self_signed
+from .support.tls import self_signed
 
 MiB = 1024 * 1024
 

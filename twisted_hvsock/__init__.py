@@ -17,13 +17,9 @@ from .address import (
     VSockAddress,
     local_cid,
 )
-from .endpoints import (
-    ThreadedUNIXClientEndpoint,
-    ThreadedUNIXServerEndpoint,
-    VSockClientEndpoint,
-    VSockServerEndpoint,
-)
+from .endpoints import VSockClientEndpoint, VSockServerEndpoint
 from .errors import VSockUnavailableError
+from .threaded_unix import ThreadedUNIXClientEndpoint, ThreadedUNIXServerEndpoint
 
 __version__ = "0.1.0.dev0"
 

@@ -26,14 +26,9 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from ._checks import check_backlog, check_io, check_mode
 from .address import check_port
-from .endpoints import (
-    ThreadedUNIXClientEndpoint,
-    ThreadedUNIXServerEndpoint,
-    _check_backlog,
-    _check_io,
-    check_mode,
-)
+from .threaded_unix import ThreadedUNIXClientEndpoint, listen_threaded_unix
 
 #: The permission bits of a listening socket file unless ``mode`` says
 #: otherwise: only its owner may connect.
@@ -119,8 +114,9 @@ def listen_unix(
     def listen() -> IListeningPort:
         remove_stale_socket(path)
         if io == "threads":
-            endpoint = ThreadedUNIXServerEndpoint(reactor, path, backlog, mode=mode)
-            return endpoint._listen(factory)
+            return listen_threaded_unix(
+                reactor, path, factory, backlog=backlog, mode=mode
+            )
         port: IListeningPort = reactor.listenUNIX(
             path, factory, backlog=backlog, mode=mode
         )
@@ -166,9 +162,9 @@ class GuestConnectionListener:
         if self._port == 0:
             raise ValueError(f"port must be given: {self.vmm} has no port 0 to choose")
         self._path = check_socket_path(self.socket_path(path, self._port))
-        self._backlog = _check_backlog(backlog)
+        self._backlog = check_backlog(backlog)
         self._mode = check_mode(mode)
-        self._io = _check_io(io, reactor)
+        self._io = check_io(io, reactor)
 
     def socket_path(self, path: str, port: int) -> str:
         """The socket file to listen on for ``port``, given the ``path`` option."""

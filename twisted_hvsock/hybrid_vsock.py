@@ -28,10 +28,10 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from ._checks import check_io, check_timeout
 from ._handshake import connect_with_handshake
 from ._unix_sockets import GuestConnectionListener, check_socket_path, unix_client
 from .address import check_port
-from .endpoints import _check_io, _check_timeout
 
 __all__ = [
     "HybridVSockClientEndpoint",
@@ -114,8 +114,8 @@ class HybridVSockClientEndpoint:
         self._reactor = reactor
         self._path = check_socket_path(_check_uds_path(path))
         self._port = check_port(port)
-        self._timeout = _check_timeout(timeout)
-        self._io = _check_io(io, reactor)
+        self._timeout = check_timeout(timeout)
+        self._io = check_io(io, reactor)
 
     def __repr__(self) -> str:
         return f"<HybridVSockClientEndpoint {self._path!r} port {self._port}>"

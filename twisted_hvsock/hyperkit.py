@@ -27,10 +27,10 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from ._checks import check_io, check_timeout
 from ._handshake import connect_with_handshake
 from ._unix_sockets import GuestConnectionListener, check_socket_path, unix_client
 from .address import CID_HOST, check_cid, check_port
-from .endpoints import _check_io, _check_timeout
 
 __all__ = [
     "GUEST_CID",
@@ -124,8 +124,8 @@ class HyperkitClientEndpoint:
         self._path = check_socket_path(connect_socket_path(_check_directory(path)))
         self._port = check_port(port)
         self._cid = check_cid(cid, allow_any=False)
-        self._timeout = _check_timeout(timeout)
-        self._io = _check_io(io, reactor)
+        self._timeout = check_timeout(timeout)
+        self._io = check_io(io, reactor)
 
     def __repr__(self) -> str:
         return f"<HyperkitClientEndpoint {self._path!r} {self._cid}:{self._port}>"

@@ -29,18 +29,13 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from ._checks import check_backlog, check_io, check_timeout
+from ._connecting import connect_through
 from ._hyperv_socket import hyperv_backend, sockaddr_for, unavailable_error
 from ._threaded import ThreadedConnector, ThreadedPort
 from ._threaded_families import HyperVFamily
 from .address import CID_ANY, CID_HOST, CID_LOCAL
-from .endpoints import (
-    IO_ENGINES,
-    VSockClientEndpoint,
-    VSockServerEndpoint,
-    _check_backlog,
-    _check_timeout,
-    _connect,
-)
+from .endpoints import VSockClientEndpoint, VSockServerEndpoint
 from .hyperv_ids import (
     VM_LOOPBACK,
     VM_NAMES,
@@ -75,16 +70,6 @@ def _check_service_id(service_id: object) -> uuid.UUID:
     raise ValueError(
         f"service_id must be a uuid.UUID or a vsock port number, got {service_id!r}"
     )
-
-
-def _check_hyperv_io(io: object) -> None:
-    if io not in (None, "threads"):
-        if io in IO_ENGINES:
-            raise ValueError(
-                f"io={io} is not possible for AF_HYPERV sockets, which Windows "
-                "cannot poll; use io=threads (the default)"
-            )
-        raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
 
 
 def _guest_port(service_id: uuid.UUID) -> int:
@@ -138,7 +123,7 @@ class HyperVServerEndpoint:
         if not isinstance(vm_id, uuid.UUID):
             raise ValueError(f"vm_id must be a uuid.UUID, got {vm_id!r}")
         self._vm_id = vm_id
-        self._backlog = _check_backlog(backlog)
+        self._backlog = check_backlog(backlog)
         self._backend = hyperv_backend()
         self._vsock: VSockServerEndpoint | None = None
         if self._backend == "af_vsock":
@@ -150,7 +135,7 @@ class HyperVServerEndpoint:
                 io=io,
             )
         else:
-            _check_hyperv_io(io)
+            check_io(io, reactor, pollable=False)
 
     def __repr__(self) -> str:
         return f"<HyperVServerEndpoint {HyperVAddress(self._vm_id, self._service_id)}>"
@@ -231,7 +216,7 @@ class HyperVClientEndpoint:
             raise ValueError(f"vm must be a uuid.UUID or a VM's name, got {vm!r}")
         self._vm = vm
         self._service_id = _check_service_id(service_id)
-        self._timeout = _check_timeout(timeout)
+        self._timeout = check_timeout(timeout)
         if not isinstance(suspend, bool):
             raise ValueError(f"suspend must be True or False, got {suspend!r}")
         self._suspend = suspend
@@ -257,7 +242,7 @@ class HyperVClientEndpoint:
                 io=io,
             )
         else:
-            _check_hyperv_io(io)
+            check_io(io, reactor, pollable=False)
 
     def __repr__(self) -> str:
         return f"<HyperVClientEndpoint hvsock://{self._vm}/{self._service_id}>"
@@ -292,7 +277,7 @@ class HyperVClientEndpoint:
         self, vm_id: uuid.UUID, protocolFactory: IProtocolFactory
     ) -> defer.Deferred[IProtocol]:
         sockaddr = sockaddr_for(HyperVAddress(vm_id, self._service_id))
-        return _connect(
+        return connect_through(
             protocolFactory,
             lambda factory: ThreadedConnector(
                 HyperVFamily(self._suspend),

@@ -45,6 +45,7 @@ from twisted.internet.interfaces import (
     IStreamServerEndpoint,
 )
 
+from ._checks import IO_ENGINES
 from ._options import ClientStringParser, ServerStringParser, parse_number
 from .address import CID_NAMES, parse_cid, parse_port
 from .hyperv_ids import VM_NAMES, parse_service_id, parse_vm_id
@@ -78,8 +79,6 @@ _BOOLEANS.update({"false": False, "no": False, "0": False})
 
 def _parse_io(text: str | None) -> str | None:
     """The ``io`` option, in any case; ``None`` leaves the endpoint's default."""
-    from .endpoints import IO_ENGINES
-
     if text is None:
         return None
     engine = text.strip().lower()

@@ -33,8 +33,9 @@ from twisted.web.iweb import (
 )
 from zope.interface import implementer
 
+from ._checks import check_timeout
 from .address import parse_cid, parse_port
-from .endpoints import VSockClientEndpoint, _check_timeout
+from .endpoints import VSockClientEndpoint
 
 __all__ = ["VSOCK_SCHEMES", "VSockAgentEndpointFactory", "vsock_agent"]
 
@@ -106,7 +107,7 @@ class VSockAgentEndpointFactory:
             )
         self._reactor = reactor
         self._tls_policy = tls_policy
-        self._connect_timeout = _check_timeout(connect_timeout)
+        self._connect_timeout = check_timeout(connect_timeout)
 
     def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
         """

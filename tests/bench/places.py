@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.internet.endpoints import clientFromString, serverFromString
 
-from twisted_hvsock.endpoints import (
+from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
     ThreadedUNIXServerEndpoint,
 )

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ..vsock_helpers import free_vsock_port
-from .tools import (
+from ..support.hvsock_cli import (
     HVSOCK,
     hvsock,
     start_listener,
     vsock_port_of,
     write_file,
 )
+from ..support.vsock import free_vsock_port
 
 MiB = 1024 * 1024
 

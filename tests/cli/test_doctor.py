@@ -15,8 +15,8 @@ from twisted_hvsock import _hyperv_socket, hyperv_services
 from twisted_hvsock.cli.doctor import check_hyperv, check_vsock, kernel_modules, report
 from twisted_hvsock.hyperv_services import SERVICES_KEY
 
-from ..hyperv_fakes import FakeHyperV, FakeWinreg
-from .tools import hvsock
+from ..support.fake_hyperv import FakeHyperV, FakeWinreg
+from ..support.hvsock_cli import hvsock
 
 
 def test_modules_come_from_sys_module(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .tools import start_listener, vsock_port_of
+from ..support.hvsock_cli import start_listener, vsock_port_of
 
 MiB = 1024 * 1024
 

@@ -15,7 +15,7 @@ from twisted_hvsock import _hyperv_socket, hyperv_services
 from twisted_hvsock.cli.main import Options, _run
 from twisted_hvsock.hyperv_services import SERVICES_KEY
 
-from ..hyperv_fakes import FakeHyperV, FakeWinreg
+from ..support.fake_hyperv import FakeHyperV, FakeWinreg
 
 SERVICE = "3049197c-9a4e-4fbf-9367-97f792f16994"
 TEMPLATE_80 = "00000050-facb-11e6-bd58-64006a7986d3"

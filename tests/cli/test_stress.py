@@ -41,7 +41,7 @@ from twisted_hvsock.cli.stress import (
 )
 from twisted_hvsock.echo import echo_factory
 
-from .tools import HVSOCK, start_listener
+from ..support.hvsock_cli import HVSOCK, start_listener
 
 # Sizes and percentiles.
 

@@ -12,7 +12,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .tools import HVSOCK, start_listener, write_file
+from ..support.hvsock_cli import HVSOCK, start_listener, write_file
 
 MiB = 1024 * 1024
 

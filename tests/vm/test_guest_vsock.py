@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from ..vsock_helpers import CID_LOCAL, connect_when_listening
+from ..support.vsock import CID_LOCAL, connect_when_listening
 
 pytestmark = pytest.mark.kernel
 

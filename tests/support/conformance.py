@@ -15,6 +15,7 @@ from twisted.internet.test.test_tcp import (
     ServerAbortsTwice,
     WritingButNotAbortingClient,
 )
+from twisted.python.failure import Failure
 from twisted.test.test_tcp import MyClientFactory, MyServerFactory
 
 
@@ -74,3 +75,16 @@ def connected_client_and_server(
     started.addCallback(lambda protocols: connected.callback((*protocols, port)))
     connect(port, client)
     return connected
+
+
+def listen_now(endpoint: Any, factory: Any) -> Any:
+    """
+    The listening port of ``endpoint.listen(factory)``, which our endpoints
+    fire at once: Twisted's conformance mixins want the port itself.
+    """
+    outcome: list[Any] = []
+    endpoint.listen(factory).addBoth(outcome.append)
+    (port,) = outcome
+    if isinstance(port, Failure):
+        port.raiseException()
+    return port

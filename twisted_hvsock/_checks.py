@@ -1,0 +1,98 @@
+"""
+The checks every endpoint constructor makes on its arguments: each returns
+the value it was given, or raises ``ValueError`` naming the argument and what
+it accepts.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IReactorFDSet
+
+__all__ = [
+    "IO_ENGINES",
+    "check_backlog",
+    "check_io",
+    "check_mode",
+    "check_path",
+    "check_timeout",
+]
+
+#: The accepted values of ``io``: the reactor polls the socket, or blocking
+#: calls run on threads of their own.
+IO_ENGINES = ("reactor", "threads")
+
+
+def check_backlog(backlog: object) -> int:
+    """
+    Check that ``backlog`` is a positive integer and return it.
+
+    :raises ValueError: naming ``backlog``.
+    """
+    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 1:
+        raise ValueError(f"backlog must be a positive integer, got {backlog!r}")
+    return backlog
+
+
+def check_timeout(timeout: object) -> float:
+    """
+    Check that ``timeout`` is a positive, finite number of seconds and
+    return it as a float.
+
+    :raises ValueError: naming ``timeout``.
+    """
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < float("inf")
+    ):
+        raise ValueError(
+            f"timeout must be a positive, finite number of seconds, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def check_io(io: object, reactor: object, *, pollable: bool = True) -> str:
+    """
+    The I/O engine to use: ``io`` if given, else the reactor's polling
+    wherever the reactor can poll sockets (every POSIX reactor), else threads.
+
+    :param pollable: whether the socket family can be polled at all; where it
+        cannot (AF_HYPERV), only ``"threads"`` is accepted.
+    :raises ValueError: naming ``io`` and the accepted values.
+    """
+    if io is None:
+        if pollable and IReactorFDSet.providedBy(reactor):
+            return "reactor"
+        return "threads"
+    if io not in IO_ENGINES:
+        raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
+    if io == "reactor" and not pollable:
+        raise ValueError(
+            "io=reactor is not possible for AF_HYPERV sockets, which Windows "
+            "cannot poll; use io=threads (the default)"
+        )
+    return str(io)
+
+
+def check_mode(mode: object) -> int:
+    """
+    Check that ``mode`` is a file's permission bits (0 to 0o777) and return it.
+
+    :raises ValueError: naming ``mode`` and the accepted range.
+    """
+    if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
+        raise ValueError(
+            f"mode must be permission bits from 0 to 0o777 (e.g. 0o600), got {mode!r}"
+        )
+    return mode
+
+
+def check_path(path: object) -> str | bytes:
+    """
+    Check that ``path`` is a non-empty ``str`` or ``bytes`` and return it.
+
+    :raises ValueError: naming ``path``.
+    """
+    if not isinstance(path, (str, bytes)) or not path:
+        raise ValueError(f"path must be a non-empty str or bytes, got {path!r}")
+    return path
