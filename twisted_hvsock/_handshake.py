@@ -1,5 +1,3 @@
-# Twisted's failures and errors are untyped.
-# mypy: disallow-untyped-calls=False
 """
 Connecting through a hypervisor's Unix socket that wants a header first:
 send the header, optionally await the one line that answers it, then hand
@@ -25,6 +23,8 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
+
+from ._transport import IStreamTransport
 
 #: The longest answer line accepted, newline included: ``OK 4294967295\n`` is 14.
 MAX_REPLY = 32
@@ -108,6 +108,8 @@ class _Attempt:
 class _Handshake(Protocol):
     """The protocol on the connection until the handshake is over."""
 
+    transport: IStreamTransport
+
     def __init__(self, attempt: _Attempt) -> None:
         self.attempt = attempt
         self.buffer = b""
@@ -117,7 +119,7 @@ class _Handshake(Protocol):
     def connectionMade(self) -> None:
         attempt = self.attempt
         attempt.handshake = self
-        self.transport.write(attempt.header)  # type: ignore[union-attr]
+        self.transport.write(attempt.header)
         if attempt.check_reply is None:
             self.hand_over(b"")
         else:
@@ -162,11 +164,11 @@ class _Handshake(Protocol):
     def give_up(self) -> None:
         """The caller cancelled: close; the Deferred fails with CancelledError."""
         self.finish()
-        self.transport.abortConnection()  # type: ignore[union-attr]
+        self.transport.abortConnection()
 
     def fail(self, reason: BaseException | Failure) -> None:
         self.finish()
-        self.transport.abortConnection()  # type: ignore[union-attr]
+        self.transport.abortConnection()
         self.attempt.result.errback(reason)
 
     def finish(self) -> None:

@@ -10,6 +10,8 @@ from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
 from zope.interface import implementer
 
+from ._transport import IStreamTransport
+
 __all__ = ["HalfCloseEcho", "echo_factory"]
 
 
@@ -17,17 +19,19 @@ __all__ = ["HalfCloseEcho", "echo_factory"]
 class HalfCloseEcho(Protocol):
     """Echoes everything; closes once the peer has half-closed."""
 
+    transport: IStreamTransport
+
     def connectionMade(self) -> None:
         # A peer that sends without reading must not make us buffer without
         # bound: our writes pause our reads.
-        self.transport.registerProducer(self.transport, True)  # type: ignore[union-attr]
+        self.transport.registerProducer(self.transport, True)
 
     def dataReceived(self, data: bytes) -> None:
-        self.transport.write(data)  # type: ignore[union-attr]
+        self.transport.write(data)
 
     def readConnectionLost(self) -> None:
-        self.transport.unregisterProducer()  # type: ignore[union-attr]
-        self.transport.loseConnection()  # type: ignore[union-attr]
+        self.transport.unregisterProducer()
+        self.transport.loseConnection()
 
     def writeConnectionLost(self) -> None:
         pass

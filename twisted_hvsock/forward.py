@@ -30,17 +30,17 @@ class _Inbound(RelayProtocol):
 
     def _far_side_connected(self, outbound: RelayProtocol) -> None:
         if self.finished.called:
-            outbound.transport.loseConnection()  # type: ignore[union-attr]
+            outbound.transport.loseConnection()
             return
         splice(self, outbound)
 
     def _far_side_failed(self, reason: Failure) -> None:
         _log.warn(
             "could not forward {peer}: {reason}",
-            peer=self.transport.getPeer(),  # type: ignore[union-attr]
+            peer=self.transport.getPeer(),
             reason=reason.getErrorMessage(),
         )
-        self.transport.loseConnection()  # type: ignore[union-attr]
+        self.transport.loseConnection()
 
 
 class ForwardingFactory(Factory):

@@ -18,6 +18,8 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._transport import IStreamTransport
+
 __all__ = ["RelayProtocol", "splice"]
 
 
@@ -34,6 +36,8 @@ class RelayProtocol(Protocol):
     ``reason`` says why a lost connection ended.
     """
 
+    transport: IStreamTransport
+
     def __init__(self) -> None:
         self.partner: RelayProtocol | None = None
         self.finished: Deferred[None] = Deferred()
@@ -44,13 +48,13 @@ class RelayProtocol(Protocol):
 
     def connectionMade(self) -> None:
         if self.partner is None:
-            self.transport.pauseProducing()  # type: ignore[union-attr]
+            self.transport.pauseProducing()
 
     def dataReceived(self, data: bytes) -> None:
         if self.partner is None:
             self._early.append(data)
         else:
-            self.partner.transport.write(data)  # type: ignore[union-attr]
+            self.partner.transport.write(data)
 
     def readConnectionLost(self) -> None:
         self.read_ended = True
@@ -65,13 +69,13 @@ class RelayProtocol(Protocol):
         assert partner is not None
         if partner.read_ended:
             # Both directions are done: close, flushing what is queued.
-            partner.transport.loseConnection()  # type: ignore[union-attr]
-            self.transport.loseConnection()  # type: ignore[union-attr]
+            partner.transport.loseConnection()
+            self.transport.loseConnection()
         else:
             # Nothing more will be written there, so it needs no producer; and
             # a consumer that closes stops its producer, which here is the
             # transport still carrying the other direction.
-            partner.transport.unregisterProducer()  # type: ignore[union-attr]
+            partner.transport.unregisterProducer()
             _lose_write_side(partner.transport)
 
     def writeConnectionLost(self) -> None:
@@ -87,7 +91,7 @@ class RelayProtocol(Protocol):
         self.read_ended = self.write_ended = True
         partner, self.partner = self.partner, None
         if partner is not None and partner.transport is not None:
-            partner.transport.unregisterProducer()  # type: ignore[attr-defined]
+            partner.transport.unregisterProducer()
             partner.transport.loseConnection()
         if not self.finished.called:
             self.finished.callback(None)
@@ -95,14 +99,14 @@ class RelayProtocol(Protocol):
     def join(self, partner: RelayProtocol) -> None:
         self.partner = partner
         # My transport's writes come from my partner's reads.
-        self.transport.registerProducer(partner.transport, True)  # type: ignore[union-attr]
+        self.transport.registerProducer(partner.transport, True)
         early, self._early = self._early, []
         for data in early:
-            partner.transport.write(data)  # type: ignore[union-attr]
+            partner.transport.write(data)
         if self.read_ended:
             self._pass_on_end_of_data()
         else:
-            self.transport.resumeProducing()  # type: ignore[union-attr]
+            self.transport.resumeProducing()
 
 
 def _lose_write_side(transport: ITransport | None) -> None:

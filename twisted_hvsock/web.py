@@ -52,7 +52,7 @@ def _text(raw: bytes) -> str:
 
 def _url(uri: URI) -> str:
     # URI's methods carry no annotations; mypy --strict needs the ignore.
-    return _text(uri.toBytes())  # type: ignore[no-untyped-call]
+    return _text(uri.toBytes())
 
 
 @implementer(IAgentEndpointFactory)
@@ -100,7 +100,7 @@ class VSockAgentEndpointFactory:
         connect_timeout: float = 30,
     ) -> None:
         if tls_policy is None:
-            tls_policy = BrowserLikePolicyForHTTPS()  # type: ignore[no-untyped-call]
+            tls_policy = BrowserLikePolicyForHTTPS()
         elif not IPolicyForHTTPS.providedBy(tls_policy):
             raise TypeError(
                 f"tls_policy must provide IPolicyForHTTPS, got {tls_policy!r}"
@@ -222,7 +222,5 @@ def vsock_agent(
     factory = VSockAgentEndpointFactory(
         reactor, tls_policy=tls_policy, connect_timeout=connect_timeout
     )
-    agent: Agent = _VSockAgent.usingEndpointFactory(  # type: ignore[no-untyped-call]
-        reactor, factory, pool
-    )
+    agent: Agent = _VSockAgent.usingEndpointFactory(reactor, factory, pool)
     return agent

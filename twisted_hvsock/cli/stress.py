@@ -32,6 +32,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from .._transport import IStreamTransport
 from ..echo import echo_factory
 from ..uri import client_endpoint, server_endpoint
 from .addresses import listening_line
@@ -240,6 +241,8 @@ class StressClient(Protocol):
         gone: ``("ok", None)``, ``("MISMATCH", None)`` or ``("error", why)``.
     """
 
+    transport: IStreamTransport
+
     def __init__(self, length: int, max_chunk: int, rng: random.Random) -> None:
         self.length = length
         self.max_chunk = max_chunk
@@ -254,7 +257,7 @@ class StressClient(Protocol):
         self._aborted: str | None = None
 
     def connectionMade(self) -> None:
-        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        self.transport.registerProducer(self, True)
         self.resumeProducing()
 
     def pauseProducing(self) -> None:
@@ -267,11 +270,11 @@ class StressClient(Protocol):
             chunk = self.rng.randbytes(size)
             self._sent_digest.update(chunk)
             self.sent += size
-            self.transport.write(chunk)  # type: ignore[union-attr]
+            self.transport.write(chunk)
         if self._sending and self.sent >= self.length:
             self._sending = False
-            self.transport.unregisterProducer()  # type: ignore[union-attr]
-            self.transport.loseWriteConnection()  # type: ignore[union-attr]
+            self.transport.unregisterProducer()
+            self.transport.loseWriteConnection()
 
     def stopProducing(self) -> None:
         self._sending = False
@@ -285,8 +288,8 @@ class StressClient(Protocol):
             # The peer stopped before we did: what is left is never sent,
             # and the connection ends as a mismatch.
             self._sending = False
-            self.transport.unregisterProducer()  # type: ignore[union-attr]
-        self.transport.loseConnection()  # type: ignore[union-attr]
+            self.transport.unregisterProducer()
+        self.transport.loseConnection()
 
     def writeConnectionLost(self) -> None:
         pass
@@ -294,7 +297,7 @@ class StressClient(Protocol):
     def abort(self, why: str) -> None:
         """Drop the connection now; it ends as an error saying ``why``."""
         self._aborted = why
-        self.transport.abortConnection()  # type: ignore[union-attr]
+        self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._aborted is not None:
