@@ -6,12 +6,32 @@ examples in ``longdesc`` as they are written.
 from __future__ import annotations
 
 import os
+import sys
 import textwrap
 
+import twisted
 from twisted.python import usage
 
+import twisted_hvsock
 
-class CommandOptions(usage.Options):
+
+def print_version() -> None:
+    """Print twisted-hvsock's version, and Twisted's, labelled."""
+    print(
+        f"twisted-hvsock {twisted_hvsock.__version__} (Twisted {twisted.__version__})"
+    )
+
+
+class VersionOption:
+    """``--version`` that names this package rather than Twisted alone."""
+
+    def opt_version(self) -> None:
+        """Display twisted-hvsock's version (and Twisted's) and exit."""
+        print_version()
+        sys.exit(0)
+
+
+class CommandOptions(VersionOption, usage.Options):
     """
     ``usage.Options`` with help as users expect it: the synopsis alone on the
     first line, prose paragraphs wrapped, and indented example lines kept.

@@ -19,6 +19,8 @@ from twisted.internet.task import react
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from .command_options import VersionOption
+
 # name -> (module, one-line summary); modules load only when chosen.
 COMMANDS: dict[str, tuple[str, str]] = {
     "cat": ("twisted_hvsock.cli.cat", "relay stdin/stdout over a connection"),
@@ -54,7 +56,7 @@ def _subcommand_options(module_name: str) -> Callable[[], usage.Options]:
     return build
 
 
-class Options(usage.Options):
+class Options(VersionOption, usage.Options):
     synopsis = "hvsock COMMAND [OPTIONS] [ARGS]"
     longdesc = (
         "Addresses are Twisted endpoint strings (vsock:cid=3:port=80, "
