@@ -120,11 +120,15 @@ def test_cat_bad_arguments_give_one_line_and_usage_hint(
     assert "Traceback" not in error
 
 
-def test_cat_bad_address_gives_one_line() -> None:
+def test_cat_bad_address_gives_one_line_and_usage_hint() -> None:
     result = hvsock("cat", "vsock:cid=guest:port=80")
-    assert result.returncode == 1
-    [line] = result.stderr.decode().splitlines()
-    assert line.startswith("hvsock cat: cid must be a number or one of any, hypervisor")
+    assert result.returncode == 2
+    [line, hint] = result.stderr.decode().splitlines()
+    assert line.startswith(
+        "hvsock cat: ADDRESS 'vsock:cid=guest:port=80': cid must be a number or "
+        "one of any, hypervisor"
+    )
+    assert hint == "Run 'hvsock cat --help' for usage."
 
 
 @pytest.mark.kernel

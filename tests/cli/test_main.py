@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 import twisted
 
@@ -32,3 +34,29 @@ def test_help_describes_the_version_option_as_this_package_s(
     assert result.returncode == 0, result.stderr
     assert "Display Twisted version" not in result.stdout.decode()
     assert "twisted-hvsock's version" in result.stdout.decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["cat", "vsock:cid=abc:port=1"], "ADDRESS 'vsock:cid=abc:port=1': cid must"),
+        (["cat", "tcp:host:notaport"], "ADDRESS 'tcp:host:notaport'"),
+        (["cat", "unix"], "ADDRESS 'unix'"),
+        (["cat", "vsock:port=5\\"], "ends in a backslash"),
+        (["cat", "--retry", "abc", "vsock://3:1"], "--retry must be a positive"),
+        (["forward", "nonsense", "tcp:x:1"], "LISTEN: Unknown endpoint type"),
+        (["forward", "tcp:0", "vsock:cid=x:port=1"], "CONNECT 'vsock:cid=x:port=1'"),
+        (["stress", "-c", "vsock:port=x"], "ADDRESS 'vsock:port=x'"),
+    ],
+)
+def test_an_unusable_address_is_a_one_line_usage_error(
+    args: list[str], names: str
+) -> None:
+    result = hvsock(*args, stdin=subprocess.DEVNULL)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    first, hint = stderr.strip().split("\n")
+    assert first.startswith(f"hvsock {args[0]}: ")
+    assert names in first
+    assert "Parameter type enforcement" not in first
+    assert hint == f"Run 'hvsock {args[0]} --help' for usage."

@@ -1,13 +1,68 @@
 """
-Printing addresses the way a user would type them back in.
+Turning the addresses users type into endpoints, and printing addresses the
+way a user would type them back in.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from twisted.internet.interfaces import IAddress, IListeningPort
+from twisted.internet.interfaces import (
+    IAddress,
+    IListeningPort,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from twisted.python import usage
+
+from ..uri import client_endpoint, server_endpoint
+
+
+class AddressError(usage.UsageError):
+    """An address on the command line that no endpoint can be built from."""
+
+
+def _explained(argument: str, text: str, reason: BaseException) -> AddressError:
+    why = str(reason) or type(reason).__name__
+    if isinstance(reason, RuntimeError) and text.endswith("\\"):
+        # Twisted's tokenizer fails this way on a backslash that escapes nothing.
+        why = "it ends in a backslash, which escapes nothing"
+    if text in why:
+        return AddressError(f"{argument}: {why}")
+    return AddressError(f"{argument} {text!r}: {why}")
+
+
+def listening_endpoint(
+    reactor: Any, text: str, argument: str = "ADDRESS"
+) -> IStreamServerEndpoint:
+    """
+    The server endpoint for ``text``, a URI or endpoint string.
+
+    :raises AddressError: naming ``argument``, for anything that stops the
+        endpoint being built (Twisted's own parsers raise more than
+        ``ValueError``: ``TypeError`` for a missing argument, ``RuntimeError``
+        for a trailing backslash).
+    """
+    try:
+        return server_endpoint(reactor, text)
+    except Exception as e:
+        raise _explained(argument, text, e) from e
+
+
+def connecting_endpoint(
+    reactor: Any, text: str, argument: str = "ADDRESS"
+) -> IStreamClientEndpoint:
+    """
+    The client endpoint for ``text``, a URI or endpoint string.
+
+    :raises AddressError: naming ``argument``, as :func:`listening_endpoint`.
+    """
+    try:
+        return client_endpoint(reactor, text)
+    except Exception as e:
+        raise _explained(argument, text, e) from e
 
 
 def describe_address(address: IAddress) -> str:

@@ -23,8 +23,7 @@ from .._hyperv_socket import hyperv_backend
 from ..echo import echo_factory
 from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
-from ..uri import client_endpoint, server_endpoint
-from .addresses import listening_line
+from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
 
 # How long to wait between connection attempts with --retry.
@@ -91,7 +90,7 @@ def _register(reactor: Any, options: Options) -> None:
     """``--register``: list the address's Hyper-V service in the registry."""
     from ..hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
 
-    build = server_endpoint if options["listen"] else client_endpoint
+    build = listening_endpoint if options["listen"] else connecting_endpoint
     endpoint = build(reactor, options["address"])
     if not isinstance(endpoint, (HyperVServerEndpoint, HyperVClientEndpoint)):
         raise ValueError(
@@ -114,7 +113,8 @@ async def _cat(reactor: Any, options: Options) -> int:
     if options["register"]:
         _register(reactor, options)
     if options["echo"]:
-        port = await server_endpoint(reactor, options["address"]).listen(echo_factory())
+        listening = listening_endpoint(reactor, options["address"])
+        port = await listening.listen(echo_factory())
         print(
             listening_line(port),
             file=sys.stderr,
@@ -124,7 +124,7 @@ async def _cat(reactor: Any, options: Options) -> int:
     if options["listen"]:
         connection = await _accept_one(reactor, options["address"])
     else:
-        endpoint = client_endpoint(reactor, options["address"])
+        endpoint = connecting_endpoint(reactor, options["address"])
         connection = await _connect(reactor, endpoint, options["retry"])
     stdio = RelayProtocol()
     StandardIO(stdio, reactor=reactor)
@@ -157,7 +157,7 @@ class _OneConnectionFactory(Factory):
 
 async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
     factory = _OneConnectionFactory()
-    port = await server_endpoint(reactor, address).listen(factory)
+    port = await listening_endpoint(reactor, address).listen(factory)
     print(listening_line(port), file=sys.stderr, flush=True)
     connection = await factory.accepted
     await defer.maybeDeferred(port.stopListening)

@@ -11,8 +11,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, ensureDeferred
 
 from ..forward import ForwardingFactory
-from ..uri import client_endpoint, server_endpoint
-from .addresses import listening_line
+from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
 
 
@@ -40,8 +39,8 @@ def run(reactor: Any, options: Options) -> Deferred[int]:
 
 
 async def _forward(reactor: Any, options: Options) -> int:
-    destination = client_endpoint(reactor, options["connect"])
-    listening = server_endpoint(reactor, options["listen"])
+    destination = connecting_endpoint(reactor, options["connect"], "CONNECT")
+    listening = listening_endpoint(reactor, options["listen"], "LISTEN")
     port = await listening.listen(ForwardingFactory(destination))
     print(listening_line(port), file=sys.stderr)
     print(f"forwarding to {options['connect']}", file=sys.stderr, flush=True)

@@ -94,11 +94,26 @@ def _run(reactor: Any, name: str, sub_options: usage.Options) -> defer.Deferred[
             raise SystemExit(status)
 
     def explain(failure: Failure) -> None:
+        if failure.check(usage.UsageError):
+            # An address that no endpoint can be built from: a usage error.
+            _usage_error(f"hvsock {name}", failure.value)
         failure.trap(*EXPECTED_ERRORS)
         print(f"hvsock {name}: {one_line(failure)}", file=sys.stderr)
         raise SystemExit(1)
 
     return result.addCallbacks(exit_with, explain)
+
+
+# What twisted.python.usage puts before a coercer's own message, which
+# already names the option.
+_COERCE_PREFIX = "Parameter type enforcement failed: "
+
+
+def _usage_error(command: str, error: BaseException) -> NoReturn:
+    """Print a usage error as one line and the hint, and exit with status 2."""
+    print(f"{command}: {str(error).removeprefix(_COERCE_PREFIX)}", file=sys.stderr)
+    print(f"Run '{command} --help' for usage.", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -108,7 +123,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         options.parseOptions(list(sys.argv[1:] if argv is None else argv))
     except (usage.UsageError, ValueError) as e:
         command = f"hvsock {options.subCommand}" if options.subCommand else "hvsock"
-        print(f"{command}: {e}", file=sys.stderr)
-        print(f"Run '{command} --help' for usage.", file=sys.stderr)
-        sys.exit(2)
+        _usage_error(command, e)
     react(_run, (options.subCommand, options.subOptions))

@@ -34,8 +34,7 @@ from zope.interface import implementer
 
 from .._transport import IStreamTransport
 from ..echo import echo_factory
-from ..uri import client_endpoint, server_endpoint
-from .addresses import listening_line
+from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
 from .main import one_line
 
@@ -598,7 +597,7 @@ Examples:
 
 async def serve(reactor: Any, address: str, out: TextIO) -> int:
     """Echo every connection to ``address`` until the process is stopped."""
-    port = await server_endpoint(reactor, address).listen(echo_factory())
+    port = await listening_endpoint(reactor, address).listen(echo_factory())
     print(listening_line(port), file=out, flush=True)
     forever: defer.Deferred[int] = defer.Deferred()
     return await forever
@@ -612,7 +611,7 @@ async def stress(
     err: TextIO,
 ) -> int:
     """Run the client side; print per-connection lines and the summary."""
-    endpoint = client_endpoint(reactor, address)
+    endpoint = connecting_endpoint(reactor, address)
     seed = settings.seed
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
