@@ -94,7 +94,7 @@ def _run(reactor: Any, name: str, sub_options: usage.Options) -> defer.Deferred[
             raise SystemExit(status)
 
     def explain(failure: Failure) -> None:
-        if failure.check(usage.UsageError):
+        if isinstance(failure.value, usage.UsageError):
             # An address that no endpoint can be built from: a usage error.
             _usage_error(f"hvsock {name}", failure.value)
         failure.trap(*EXPECTED_ERRORS)
