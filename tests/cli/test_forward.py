@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ..support.hvsock_cli import start_listener, vsock_port_of
+from ..support.hvsock_cli import HVSOCK, start_listener, vsock_port_of
 
 MiB = 1024 * 1024
 
@@ -101,3 +101,46 @@ def test_twistd_hvsock_forward_relays(tmp_path: Path) -> None:
         for process in (twistd, echo):
             process.terminate()
             process.wait(timeout=60)
+
+
+def test_forward_logs_a_destination_it_cannot_reach(tmp_path: Path) -> None:
+    # hvsock logs through twisted.logger on stderr: a failure to reach the
+    # destination is a warning there, not only an EOF for the client.
+    nowhere = tmp_path / "nothing-listens-here.sock"
+    forward, listening = start_listener(
+        "forward",
+        "tcp:0:interface=127.0.0.1",
+        f"unix:{nowhere}",
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        assert forward.stderr is not None
+        assert forward.stderr.readline().decode().startswith("forwarding to unix:")
+        host, _, port = listening.removeprefix("tcp:").rpartition(":")
+        assert echo_through(host, int(port), b"hello") == b""
+        warning = forward.stderr.readline().decode()
+        assert warning.startswith("hvsock forward: could not forward ")
+        assert "No such file or directory" in warning
+    finally:
+        forward.terminate()
+        forward.wait(timeout=60)
+
+
+def test_quiet_forward_keeps_warnings_to_itself(tmp_path: Path) -> None:
+    forward = subprocess.Popen(
+        [*HVSOCK, "-q", "forward", "tcp:0:interface=127.0.0.1", f"unix:{tmp_path}/x"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert forward.stderr is not None
+        host, _, port = (
+            forward.stderr.readline().decode().split()[-1].removeprefix("tcp:")
+        ).rpartition(":")
+        forward.stderr.readline()  # forwarding to ...
+        assert echo_through(host, int(port), b"hello") == b""
+    finally:
+        forward.terminate()
+        forward.wait(timeout=60)
+    assert forward.stderr.read() == b""

@@ -20,6 +20,7 @@ from twisted.python import usage
 from twisted.python.failure import Failure
 
 from .command_options import VersionOption
+from .log_output import LEVELS, start_logging
 
 # name -> (module, one-line summary); modules load only when chosen.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -57,13 +58,17 @@ def _subcommand_options(module_name: str) -> Callable[[], usage.Options]:
 
 
 class Options(VersionOption, usage.Options):
-    synopsis = "hvsock COMMAND [OPTIONS] [ARGS]"
+    synopsis = "hvsock [-q|-v] COMMAND [OPTIONS] [ARGS]"
     longdesc = (
         "Addresses are Twisted endpoint strings (vsock:cid=3:port=80, "
         "hvsock:vm=MyVM:service=80, tcp:localhost:8080) or URIs (vsock://3:80, "
         "vsock://:80, hvsock://MyVM/80). "
         "Run 'hvsock COMMAND --help' for a command's options and examples."
     )
+    optFlags = [
+        ["quiet", "q", "log only errors"],
+        ["verbose", "v", "log what is going on, not only warnings and errors"],
+    ]
     subCommands = [
         (name, None, _subcommand_options(module), summary)
         for name, (module, summary) in COMMANDS.items()
@@ -72,6 +77,11 @@ class Options(VersionOption, usage.Options):
     def postOptions(self) -> None:
         if self.subCommand is None:
             raise usage.UsageError(f"a command is needed: one of {', '.join(COMMANDS)}")
+        if self["quiet"] and self["verbose"]:
+            raise usage.UsageError("-q and -v say opposite things: give one")
+        self["log_level"] = LEVELS[
+            "quiet" if self["quiet"] else "verbose" if self["verbose"] else "default"
+        ]
 
 
 def one_line(failure: Failure) -> str:
@@ -124,4 +134,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except (usage.UsageError, ValueError) as e:
         command = f"hvsock {options.subCommand}" if options.subCommand else "hvsock"
         _usage_error(command, e)
+    start_logging(f"hvsock {options.subCommand}", options["log_level"])
     react(_run, (options.subCommand, options.subOptions))
