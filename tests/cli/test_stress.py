@@ -306,19 +306,45 @@ def test_the_same_seed_sends_the_same_bytes() -> None:
 def test_progress_redraws_at_most_ten_times_a_second() -> None:
     clock, stream = Clock(), io.StringIO()
     status = [0, 0]
-    progress = Progress(stream, 40, lambda: (status[0], status[1]))
+    progress = Progress(stream, 40, lambda: (status[0], status[1]), width=200)
     progress.start(clock)
     for step in range(100):
         status[:] = [step * 40 // 100, step * 3_000_000]
         clock.advance(0.01)
-    draws = stream.getvalue().count("\r[")
+    draws = stream.getvalue().count("\r\x1b[K[")
     assert 10 <= draws <= 11
     progress.stop()
+    # 297 MB in a second; 39 of 40 done, so the last takes under a second.
     assert stream.getvalue().endswith(
-        "\r[" + "#" * 29 + "-] 39/40 connections, 297.0 MB moved\n"
+        "\r\x1b[K["
+        + "#" * 29
+        + "-] 39/40 connections, 297.0 MB, 297.0 MB/s, 0:00 left\n"
     )
     clock.advance(1)
-    assert stream.getvalue().count("\r[") == draws + 1
+    assert stream.getvalue().count("\r\x1b[K[") == draws + 1
+
+
+@pytest.mark.parametrize("width", [20, 40, 50, 60, 80, 200])
+def test_progress_fits_the_terminal_so_redraws_never_wrap(width: int) -> None:
+    clock = Clock()
+    status = (1234, 123_456_789_000)
+    progress = Progress(io.StringIO(), 100_000, lambda: status, width)
+    progress.start(clock)
+    clock.advance(7)
+    line = progress.line()
+    assert len(line) <= width - 1
+    assert "1234/100000 connections" in line or width < 40
+    # The bar goes before the numbers do.
+    assert line.startswith("[") == (width >= 80)
+
+
+def test_progress_shows_the_rate_and_the_time_left() -> None:
+    clock = Clock()
+    status = [10, 50 * 1_000_000]
+    progress = Progress(io.StringIO(), 40, lambda: (status[0], status[1]))
+    progress.start(clock)
+    clock.advance(5)
+    assert progress.line().endswith("10/40 connections, 50.0 MB, 10.0 MB/s, 0:15 left")
 
 
 # Options.
