@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from twisted_hvsock.endpoints import VSockClientEndpoint
 from twisted_hvsock.web import VSockAgentEndpointFactory, vsock_agent
 
 from .support.tls import self_signed
+from .support.twistd import start_twistd_web
 
 MiB = 1024 * 1024
 
@@ -356,15 +355,7 @@ def free_vsock_port() -> int:
 async def test_treq_fetches_a_file_from_twistd_web(tmp_path: Path) -> None:
     (tmp_path / "hello.txt").write_bytes(PAGE)
     port = free_vsock_port()
-    twistd = Path(sys.executable).with_name("twistd")
-    server = subprocess.Popen(
-        [
-            *(str(twistd), "-n", "--pidfile=", "web"),
-            *("--listen", f"vsock:port={port}", "--path", str(tmp_path)),
-        ],
-        cwd=tmp_path,
-        stderr=subprocess.STDOUT,
-    )
+    server = start_twistd_web(f"vsock:port={port}", tmp_path)
     agent = vsock_agent(reactor)
     # twistd takes tens of seconds to start in the emulated guest.
     deadline = time.monotonic() + 120
