@@ -30,15 +30,13 @@ from zope.interface import implementer
 from twisted_hvsock.cli import stress
 from twisted_hvsock.cli.stress import (
     ClientSettings,
-    ConnectionResult,
     Options,
-    Progress,
     StressClient,
     StressRun,
     parse_size,
-    percentile,
-    summarize,
 )
+from twisted_hvsock.cli.stress_progress import Progress
+from twisted_hvsock.cli.stress_results import ConnectionResult, percentile, summarize
 from twisted_hvsock.echo import echo_factory
 
 from ..support.hvsock_cli import HVSOCK, start_listener

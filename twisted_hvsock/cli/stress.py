@@ -3,8 +3,8 @@
 random data in random-sized writes, half-close, and check that what comes
 back is what was sent; or be the echo server those connections talk to.
 
-The pure parts (size parsing, percentiles, the summary) and the
-per-connection protocol work without sockets, so they are tested alone.
+Size parsing and the per-connection protocol work without sockets, and so
+do the results (:mod:`.stress_results`), so they are tested alone.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -28,7 +28,6 @@ from twisted.internet.interfaces import (
     IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol, connectionDone
-from twisted.internet.task import LoopingCall
 from twisted.python import usage
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -38,31 +37,29 @@ from ..echo import echo_factory
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
 from .main import one_line
+from .stress_progress import Progress
+from .stress_results import (
+    ERROR,
+    MISMATCH,
+    OK,
+    ConnectionResult,
+    Summary,
+    summarize,
+)
 
 __all__ = [
-    "ConnectionResult",
+    "ClientSettings",
     "Options",
-    "Progress",
     "StressClient",
     "StressRun",
-    "Summary",
     "parse_size",
-    "percentile",
     "run",
-    "summarize",
 ]
 
 DEFAULT_CONNECTIONS = 100
 DEFAULT_PARALLEL = 10
 DEFAULT_LENGTH = 64 * 1024
 DEFAULT_CHUNK = 4 * 1024
-
-#: What one "MB" of the summary's MB/s is.
-MEGABYTE = 10**6
-
-OK = "ok"
-MISMATCH = "MISMATCH"
-ERROR = "error"
 
 _SIZE = re.compile(r"(?P<number>\d+)(?:(?P<prefix>[kmg])(?:i?b)?|b)?", re.IGNORECASE)
 _MULTIPLIERS = {None: 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -80,151 +77,6 @@ def parse_size(text: str) -> int:
         raise ValueError(f"expected a byte count such as 4096, 64K or 1M; got {text!r}")
     prefix = match["prefix"]
     return int(match["number"]) * _MULTIPLIERS[prefix.lower() if prefix else None]
-
-
-def percentile(values: Sequence[float], percent: float) -> float | None:
-    """
-    The nearest-rank percentile: the smallest value that at least
-    ``percent`` per cent of ``values`` do not exceed; ``None`` when there
-    are no values.
-    """
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(percent / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-@dataclass(frozen=True)
-class ConnectionResult:
-    """
-    How one connection went.
-
-    :param index: which connection, from 1.
-    :param seconds: from the start of connecting until the connection closed.
-    :param outcome: ``"ok"``, ``"MISMATCH"`` or ``"error"``.
-    :param error: for an error, what went wrong, in one line.
-    """
-
-    index: int
-    bytes_sent: int
-    bytes_received: int
-    seconds: float
-    outcome: str
-    error: str | None = None
-
-    def describe(self) -> str:
-        """The ``-v`` line for this connection."""
-        line = (
-            f"connection {self.index}: {self.bytes_sent} bytes sent, "
-            f"{self.bytes_received} received, {self.seconds * 1000:.1f} ms, "
-            f"{self.outcome}"
-        )
-        return f"{line}: {self.error}" if self.error else line
-
-
-@dataclass(frozen=True)
-class Summary:
-    """
-    The outcome of a whole run. Connection times count only the connections
-    that got as far as comparing data (ok or mismatch), not errors.
-    """
-
-    connections: int
-    parallel: int
-    bytes_sent: int
-    bytes_received: int
-    seconds: float
-    p50_ms: float | None
-    p99_ms: float | None
-    mismatches: int
-    errors: int
-    first_error: str | None
-    seed: int
-
-    @property
-    def ok(self) -> int:
-        return self.connections - self.mismatches - self.errors
-
-    @property
-    def bytes_total(self) -> int:
-        return self.bytes_sent + self.bytes_received
-
-    @property
-    def mb_per_s(self) -> float:
-        """Bytes sent plus bytes received, in 10**6 bytes, per second."""
-        if self.seconds <= 0:
-            return 0.0
-        return self.bytes_total / MEGABYTE / self.seconds
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.mismatches or self.errors)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The ``--json`` object."""
-        return {
-            "connections": self.connections,
-            "parallel": self.parallel,
-            "ok": self.ok,
-            "mismatches": self.mismatches,
-            "errors": self.errors,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "bytes_total": self.bytes_total,
-            "seconds": round(self.seconds, 6),
-            "mb_per_s": round(self.mb_per_s, 3),
-            "p50_ms": _round(self.p50_ms),
-            "p99_ms": _round(self.p99_ms),
-            "first_error": self.first_error,
-            "seed": self.seed,
-        }
-
-    def format(self) -> str:
-        """The summary as the lines a person reads."""
-
-        def ms(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:.1f} ms"
-
-        lines = [
-            f"connections: {self.connections} ({self.parallel} at a time), "
-            f"{self.ok} ok, {self.mismatches} mismatches, {self.errors} errors",
-            f"bytes:       {self.bytes_sent} sent, {self.bytes_received} received, "
-            f"{self.bytes_total} in total",
-            f"elapsed:     {self.seconds:.3f} s",
-            f"throughput:  {self.mb_per_s:.2f} MB/s "
-            "(bytes sent + received; 1 MB = 10^6 bytes)",
-            f"connection:  p50 {ms(self.p50_ms)}, p99 {ms(self.p99_ms)}",
-            f"seed:        {self.seed}",
-        ]
-        if self.first_error is not None:
-            lines.append(f"first error: {self.first_error}")
-        return "\n".join(lines)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def summarize(
-    results: Sequence[ConnectionResult], parallel: int, seconds: float, seed: int
-) -> Summary:
-    """Add up the connections' results into a :class:`Summary`."""
-    compared = [r.seconds * 1000 for r in results if r.outcome != ERROR]
-    errors = [r for r in sorted(results, key=lambda r: r.index) if r.outcome == ERROR]
-    return Summary(
-        connections=len(results),
-        parallel=parallel,
-        bytes_sent=sum(r.bytes_sent for r in results),
-        bytes_received=sum(r.bytes_received for r in results),
-        seconds=seconds,
-        p50_ms=percentile(compared, 50),
-        p99_ms=percentile(compared, 99),
-        mismatches=sum(1 for r in results if r.outcome == MISMATCH),
-        errors=len(errors),
-        first_error=errors[0].error if errors else None,
-        seed=seed,
-    )
 
 
 @implementer(IHalfCloseableProtocol, IPushProducer)
@@ -312,80 +164,6 @@ class StressClient(Protocol):
         else:
             outcome = (MISMATCH, None)
         self.finished.callback(outcome)
-
-
-class Progress:
-    """
-    A one-line progress bar on a terminal, redrawn at most ten times a
-    second while a run goes on: connections done, megabytes moved, the rate
-    and the time left, fitted to the terminal's width (the bar shrinks, then
-    goes, so that a redraw never wraps).
-
-    :param status: returns ``(connections finished, bytes moved so far)``.
-    :param width: the terminal's width in columns.
-    """
-
-    INTERVAL = 0.1
-    #: The longest bar; it takes what the text leaves, up to this.
-    WIDTH = 30
-    #: A bar narrower than this says nothing and is left out.
-    NARROWEST = 5
-
-    def __init__(
-        self,
-        stream: TextIO,
-        total: int,
-        status: Callable[[], tuple[int, int]],
-        width: int = 80,
-    ) -> None:
-        self.stream = stream
-        self.total = total
-        self.status = status
-        self.width = width
-        self._loop: LoopingCall | None = None
-        self._clock: Any = None
-        self._started = 0.0
-
-    def start(self, clock: Any) -> None:
-        self._clock = clock
-        self._started = clock.seconds()
-        self._loop = LoopingCall(self.draw)
-        self._loop.clock = clock
-        self._loop.start(self.INTERVAL)
-
-    def line(self) -> str:
-        """What the bar shows now, at most ``width - 1`` columns."""
-        done, moved = self.status()
-        elapsed = self._clock.seconds() - self._started if self._clock else 0.0
-        text = f"{done}/{self.total} connections, {moved / MEGABYTE:.1f} MB"
-        if elapsed > 0:
-            text += f", {moved / MEGABYTE / elapsed:.1f} MB/s"
-            if 0 < done < self.total:
-                left = round(elapsed * (self.total - done) / done)
-                text += f", {left // 60}:{left % 60:02d} left"
-        room = self.width - 1 - len(text) - 3
-        bar_width = min(self.WIDTH, room)
-        if bar_width < self.NARROWEST:
-            return text[: self.width - 1]
-        filled = bar_width * done // self.total
-        return f"[{'#' * filled}{'-' * (bar_width - filled)}] {text}"
-
-    def draw(self) -> None:
-        self.stream.write(f"\r\x1b[K{self.line()}")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        """Erase the bar, so another line can take its place."""
-        self.stream.write("\r\x1b[K")
-        self.stream.flush()
-
-    def stop(self) -> None:
-        """Draw the final state and end the line."""
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        self.draw()
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 class StressRun:
