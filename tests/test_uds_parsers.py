@@ -24,7 +24,7 @@ from twisted_hvsock.hybrid_vsock import (
     HybridVSockServerEndpoint,
 )
 from twisted_hvsock.hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
-from twisted_hvsock.uds_parsers import parse_mode
+from twisted_hvsock.parsers import parse_mode
 
 ROOT = Path(__file__).resolve().parent.parent
 
