@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
@@ -374,6 +374,26 @@ def test_errors_quote_the_accepted_form(
 
 
 @pytest.mark.parametrize(
+    "description",
+    [
+        "vsock:port=5:reactor=1",
+        "vsock:port=5:self=1",
+        "hvsock:service=5:reactor=1",
+        "hyperkit:path=/tmp/x:port=5:self=1",
+        "hybridvsock:path=/tmp/x:port=5:reactor=1",
+    ],
+)
+def test_options_named_like_the_parsers_parameters_are_unknown_options(
+    reactor: MemoryReactor, description: str
+) -> None:
+    # Not "TypeError: got multiple values for argument 'reactor'".
+    name = description.rpartition(":")[2].partition("=")[0]
+    for from_string in (serverFromString, clientFromString):
+        with pytest.raises(ValueError, match=f"unknown option '{name}'"):
+            from_string(reactor, description)
+
+
+@pytest.mark.parametrize(
     ("description", "message"),
     [
         (f"hvsock:vm=parent:service={SERVICE}", "is not a Linux vsock port"),
@@ -403,8 +423,10 @@ def test_modes_are_octal(text: str, mode: int) -> None:
 text = st.text(max_size=40)
 options = st.dictionaries(
     st.sampled_from(
-        ["port", "cid", "vm", "service", "path", "backlog", "mode", "timeout"]
-        + ["suspend", "io", "x"]
+        [
+            *("port", "cid", "vm", "service", "path", "backlog", "mode"),
+            *("timeout", "suspend", "io", "reactor", "self", "x"),
+        ]
     ),
     text,
     max_size=4,
@@ -412,7 +434,9 @@ options = st.dictionaries(
 
 
 # Parsers and prefixes are drawn by hypothesis: pytest-twisted cannot run a
-# parametrised @given test.
+# parametrised @given test. No deadline: the first example may scan Twisted's
+# plugins or import an endpoint module, which takes a good part of a second.
+@settings(deadline=None)
 @given(st.sampled_from(SERVER_PARSERS), st.lists(text, max_size=3), options)
 def test_server_parsers_raise_only_value_error_on_garbage(
     parser: type[ServerStringParser], args: list[str], kwargs: dict[str, str]
@@ -421,6 +445,7 @@ def test_server_parsers_raise_only_value_error_on_garbage(
         parser().parseStreamServer(MemoryReactor(), *args, **kwargs)
 
 
+@settings(deadline=None)
 @given(st.sampled_from(CLIENT_PARSERS), st.lists(text, max_size=3), options)
 def test_client_parsers_raise_only_value_error_on_garbage(
     parser: type[ClientStringParser], args: list[str], kwargs: dict[str, str]
@@ -429,6 +454,7 @@ def test_client_parsers_raise_only_value_error_on_garbage(
         parser().parseStreamClient(MemoryReactor(), *args, **kwargs)
 
 
+@settings(deadline=None)
 @given(
     st.sampled_from(["vsock", "hvsock", "hyperkit", "hybridvsock"]),
     st.text(alphabet="vsockportcidbacklgtme=:0123456789-.x ", max_size=40),

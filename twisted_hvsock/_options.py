@@ -252,14 +252,21 @@ class _StringParser:
         return self.grammar.prefix
 
 
+# An endpoint string's options arrive as keywords, so the methods below name
+# no parameter an option could collide with (``reactor=1`` must be an unknown
+# option, not a TypeError): ``self`` is positional-only and the reactor, which
+# Twisted passes first, is taken from ``args``.
+
+
 @implementer(IPlugin, IStreamServerEndpointStringParser)
 class ServerStringParser(_StringParser):
     """A plugin for one ``serverFromString`` prefix."""
 
     def parseStreamServer(
-        self, reactor: Any, *args: object, **kwargs: object
+        self, /, *args: object, **kwargs: object
     ) -> IStreamServerEndpoint:
-        endpoint: IStreamServerEndpoint = self.grammar.build(reactor, args, kwargs)
+        reactor, *arguments = args
+        endpoint: IStreamServerEndpoint = self.grammar.build(reactor, arguments, kwargs)
         return endpoint
 
 
@@ -268,7 +275,8 @@ class ClientStringParser(_StringParser):
     """A plugin for one ``clientFromString`` prefix."""
 
     def parseStreamClient(
-        self, reactor: Any, *args: object, **kwargs: object
+        self, /, *args: object, **kwargs: object
     ) -> IStreamClientEndpoint:
-        endpoint: IStreamClientEndpoint = self.grammar.build(reactor, args, kwargs)
+        reactor, *arguments = args
+        endpoint: IStreamClientEndpoint = self.grammar.build(reactor, arguments, kwargs)
         return endpoint
