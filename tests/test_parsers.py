@@ -12,6 +12,7 @@ import contextlib
 import sys
 import types
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,7 +22,12 @@ from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
 from twisted_hvsock import _hyperv_socket
-from twisted_hvsock._options import ClientStringParser, ServerStringParser
+from twisted_hvsock._options import (
+    ClientStringParser,
+    ServerStringParser,
+    parse_positive_float,
+    parse_positive_int,
+)
 from twisted_hvsock.address import CID_ANY, CID_HOST
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (
@@ -373,6 +379,80 @@ def test_errors_quote_the_accepted_form(
         clientFromString(reactor, description)
 
 
+_CIDS = "(cid: a number or any|hypervisor|local|host)"
+_VMS = "(vm: a GUID or wildcard|zero|broadcast|children|loopback|parent"
+_IO = "[:io=reactor|threads]"
+
+
+@pytest.mark.parametrize(
+    ("parser", "usage", "positional", "accepted"),
+    [
+        (
+            VSockServerParser,
+            f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>]{_IO} {_CIDS}",
+            ("port",),
+            ("port", "cid", "backlog", "io"),
+        ),
+        (
+            VSockClientParser,
+            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO} {_CIDS}",
+            ("cid", "port"),
+            ("cid", "port", "timeout", "io"),
+        ),
+        (
+            HyperVServerParser,
+            f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO} {_VMS})",
+            ("service",),
+            ("service", "vm", "backlog", "io"),
+        ),
+        (
+            HyperVClientParser,
+            "hvsock:[vm=]<vm>:[service=]<GUID|port>[:timeout=<seconds>]"
+            f"[:suspend=true|false]{_IO} {_VMS}, or a VM's name)",
+            ("vm", "service"),
+            ("vm", "service", "timeout", "suspend", "io"),
+        ),
+        (
+            HyperkitServerParser,
+            f"hyperkit:[path=]<dir>:[port=]<port>[:backlog=<n>][:mode=<octal>]{_IO}",
+            ("path", "port"),
+            ("path", "port", "backlog", "mode", "io"),
+        ),
+        (
+            HyperkitClientParser,
+            "hyperkit:[path=]<dir>:[port=]<port>[:cid=<cid>][:timeout=<seconds>]"
+            f"{_IO} {_CIDS}",
+            ("path", "port"),
+            ("path", "port", "cid", "timeout", "io"),
+        ),
+        (
+            HybridVSockServerParser,
+            "hybridvsock:[path=]<uds_path>:[port=]<port>[:backlog=<n>]"
+            f"[:mode=<octal>]{_IO}",
+            ("path", "port"),
+            ("path", "port", "backlog", "mode", "io"),
+        ),
+        (
+            HybridVSockClientParser,
+            f"hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]{_IO}",
+            ("path", "port"),
+            ("path", "port", "timeout", "io"),
+        ),
+    ],
+)
+def test_usage_and_accepted_names_come_from_the_declarations(
+    parser: type[ServerStringParser | ClientStringParser],
+    usage: str,
+    positional: tuple[str, ...],
+    accepted: tuple[str, ...],
+) -> None:
+    # The forms docs/endpoint-strings.rst shows, with the notes errors add.
+    grammar = parser.grammar
+    assert grammar.usage == usage
+    assert grammar.positional == grammar.required == positional
+    assert grammar.accepted == accepted
+
+
 @pytest.mark.parametrize(
     "description",
     [
@@ -411,6 +491,38 @@ def test_in_a_linux_guest_strings_it_cannot_serve_are_value_errors(
     monkeypatch.setattr(sys, "platform", "linux")
     with pytest.raises(ValueError, match=message):
         clientFromString(reactor, description)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "parse"),
+    [
+        ("7", 7, parse_positive_int),
+        (" 7 ", 7, parse_positive_int),
+        ("2", 2.0, parse_positive_float),
+        ("0.5", 0.5, parse_positive_float),
+    ],
+)
+def test_numbers_are_parsed_to_their_own_type(
+    text: str, value: float, parse: Callable[[str, str], float]
+) -> None:
+    parsed = parse(text, "n")
+    assert (parsed, type(parsed)) == (value, type(value))
+
+
+@pytest.mark.parametrize(
+    ("text", "parse"),
+    [
+        ("1.5", parse_positive_int),
+        ("0", parse_positive_int),
+        ("inf", parse_positive_float),
+        ("-0.5", parse_positive_float),
+    ],
+)
+def test_numbers_out_of_their_type_or_range_are_refused(
+    text: str, parse: Callable[[str, str], float]
+) -> None:
+    with pytest.raises(ValueError, match=f"n must be a positive number, got '{text}'"):
+        parse(text, "n")
 
 
 @pytest.mark.parametrize(

@@ -100,11 +100,6 @@ class Grammar:
     endpoint: str
     options: tuple[Option[Any], ...]
 
-    def __post_init__(self) -> None:
-        kinds = [option.positional for option in self.options]
-        if kinds != sorted(kinds, reverse=True):
-            raise ValueError(f"{self.prefix}: positional options must come first")
-
     @cached_property
     def usage(self) -> str:
         """The accepted form, quoted in every error."""

@@ -137,18 +137,13 @@ _PORT = Option("port", _parse_port, "<port>", positional=True)
 _BACKLOG = Option("backlog", parse_positive_int, "<n>", default=50)
 _TIMEOUT = Option("timeout", parse_positive_float, "<seconds>", default=30.0)
 _IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
-_PATH_FORM = {"hyperkit": "<dir>", "hybridvsock": "<uds_path>"}
+# The owner-only default is _unix_sockets.OWNER_ONLY, written out so that the
+# plugin scan does not load the socket code.
+_MODE = Option("mode", parse_mode, "<octal>", default=0o600)
 
 
-def _path(prefix: str) -> Option[str]:
-    return Option("path", parse_text, _PATH_FORM[prefix], positional=True)
-
-
-def _unix_server(prefix: str, endpoint: str) -> Grammar:
-    # The owner-only default mode is _unix_sockets.OWNER_ONLY, not imported
-    # so that the plugin scan does not load the socket code.
-    mode = Option("mode", parse_mode, "<octal>", default=0o600)
-    return Grammar(prefix, endpoint, (_path(prefix), _PORT, _BACKLOG, mode, _IO))
+def _path(form: str) -> Option[str]:
+    return Option("path", parse_text, form, positional=True)
 
 
 class VSockServerParser(ServerStringParser):
@@ -245,7 +240,11 @@ class HyperVClientParser(ClientStringParser):
 class HyperkitServerParser(ServerStringParser):
     """The ``hyperkit:`` prefix for ``serverFromString``."""
 
-    grammar = _unix_server("hyperkit", "hyperkit:HyperkitServerEndpoint")
+    grammar = Grammar(
+        "hyperkit",
+        "hyperkit:HyperkitServerEndpoint",
+        (_path("<dir>"), _PORT, _BACKLOG, _MODE, _IO),
+    )
 
 
 class HyperkitClientParser(ClientStringParser):
@@ -255,7 +254,7 @@ class HyperkitClientParser(ClientStringParser):
         "hyperkit",
         "hyperkit:HyperkitClientEndpoint",
         (
-            _path("hyperkit"),
+            _path("<dir>"),
             _PORT,
             # hyperkit.GUEST_CID, written out so the plugin scan need not load it.
             Option("cid", _parse_connecting_cid, "<cid>", default=3, note=_CID_NOTE),
@@ -268,7 +267,11 @@ class HyperkitClientParser(ClientStringParser):
 class HybridVSockServerParser(ServerStringParser):
     """The ``hybridvsock:`` prefix for ``serverFromString``."""
 
-    grammar = _unix_server("hybridvsock", "hybrid_vsock:HybridVSockServerEndpoint")
+    grammar = Grammar(
+        "hybridvsock",
+        "hybrid_vsock:HybridVSockServerEndpoint",
+        (_path("<uds_path>"), _PORT, _BACKLOG, _MODE, _IO),
+    )
 
 
 class HybridVSockClientParser(ClientStringParser):
@@ -277,5 +280,5 @@ class HybridVSockClientParser(ClientStringParser):
     grammar = Grammar(
         "hybridvsock",
         "hybrid_vsock:HybridVSockClientEndpoint",
-        (_path("hybridvsock"), _PORT, _TIMEOUT, _IO),
+        (_path("<uds_path>"), _PORT, _TIMEOUT, _IO),
     )
