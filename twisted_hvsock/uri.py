@@ -148,7 +148,7 @@ class HyperVURI:
 
     def client_string(self) -> str:
         """The endpoint string to connect with."""
-        vm = self.vm_id or self.vm_name
+        vm = self.vm_name if self.vm_id is None else self.vm_id
         return _endpoint_string("hvsock", vm=vm, service=self.service_id)
 
 
