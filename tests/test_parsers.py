@@ -1,21 +1,90 @@
+"""
+The endpoint strings of every prefix: turned into the right endpoints with
+the right arguments, and bad options named in the error.
+
+``hvsock:`` strings are parsed on a Windows host (played by
+tests/support/fake_hyperv.py) and, where they differ, in a Linux guest.
+"""
+
 from __future__ import annotations
 
 import contextlib
+import sys
+import types
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
+from twisted_hvsock import _hyperv_socket
+from twisted_hvsock._options import (
+    ClientStringParser,
+    ServerStringParser,
+    parse_positive_float,
+    parse_positive_int,
+)
 from twisted_hvsock.address import CID_ANY, CID_HOST
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
-from twisted_hvsock.parsers import VSockClientParser, VSockServerParser
+from twisted_hvsock.hybrid_vsock import (
+    HybridVSockClientEndpoint,
+    HybridVSockServerEndpoint,
+)
+from twisted_hvsock.hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
+from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv_ids import (
+    VM_CHILDREN,
+    VM_LOOPBACK,
+    VM_PARENT,
+    VM_WILDCARD,
+    service_id_for_port,
+)
+from twisted_hvsock.parsers import (
+    HybridVSockClientParser,
+    HybridVSockServerParser,
+    HyperkitClientParser,
+    HyperkitServerParser,
+    HyperVClientParser,
+    HyperVServerParser,
+    VSockClientParser,
+    VSockServerParser,
+    parse_mode,
+)
+
+from .support.fake_hyperv import FakeHyperV
+
+SERVICE = "3049197c-9a4e-4fbf-9367-97f792f16994"
+VM = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+SERVER_PARSERS = [
+    VSockServerParser,
+    HyperVServerParser,
+    HyperkitServerParser,
+    HybridVSockServerParser,
+]
+CLIENT_PARSERS = [
+    VSockClientParser,
+    HyperVClientParser,
+    HyperkitClientParser,
+    HybridVSockClientParser,
+]
 
 
 @pytest.fixture
 def reactor() -> MemoryReactor:
     return MemoryReactor()
+
+
+@pytest.fixture(autouse=True)
+def windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+
+
+def attributes(endpoint: object, *names: str) -> tuple[Any, ...]:
+    return tuple(getattr(endpoint, f"_{name}") for name in names)
 
 
 @pytest.mark.parametrize(
@@ -30,12 +99,12 @@ def reactor() -> MemoryReactor:
         ("vsock:port=4294967294", 2**32 - 2, CID_ANY, 50),
     ],
 )
-def test_server_strings(
+def test_vsock_server_strings(
     reactor: MemoryReactor, description: str, port: int, cid: int, backlog: int
 ) -> None:
     endpoint = serverFromString(reactor, description)
     assert isinstance(endpoint, VSockServerEndpoint)
-    assert (endpoint._port, endpoint._cid, endpoint._backlog) == (port, cid, backlog)
+    assert attributes(endpoint, "port", "cid", "backlog") == (port, cid, backlog)
 
 
 @pytest.mark.parametrize(
@@ -48,12 +117,171 @@ def test_server_strings(
         ("vsock:hypervisor:port=22", 0, 22, 30.0),
     ],
 )
-def test_client_strings(
+def test_vsock_client_strings(
     reactor: MemoryReactor, description: str, cid: int, port: int, timeout: float
 ) -> None:
     endpoint = clientFromString(reactor, description)
     assert isinstance(endpoint, VSockClientEndpoint)
-    assert (endpoint._cid, endpoint._port, endpoint._timeout) == (cid, port, timeout)
+    assert attributes(endpoint, "cid", "port", "timeout") == (cid, port, timeout)
+
+
+@pytest.mark.parametrize(
+    ("description", "service_id", "vm_id", "backlog"),
+    [
+        ("hvsock:service=80", service_id_for_port(80), VM_WILDCARD, 50),
+        ("hvsock:80", service_id_for_port(80), VM_WILDCARD, 50),
+        (f"hvsock:service={SERVICE}", uuid.UUID(SERVICE), VM_WILDCARD, 50),
+        (
+            f"hvsock:service={SERVICE.upper()}:vm=children:backlog=5",
+            uuid.UUID(SERVICE),
+            VM_CHILDREN,
+            5,
+        ),
+        (f"hvsock:service=22:vm={{{VM}}}", service_id_for_port(22), uuid.UUID(VM), 50),
+        (
+            "hvsock:service=22:vm=ZERO:io=threads",
+            service_id_for_port(22),
+            VM_WILDCARD,
+            50,
+        ),
+    ],
+)
+def test_hvsock_server_strings(
+    reactor: MemoryReactor,
+    description: str,
+    service_id: uuid.UUID,
+    vm_id: uuid.UUID,
+    backlog: int,
+) -> None:
+    endpoint = serverFromString(reactor, description)
+    assert isinstance(endpoint, HyperVServerEndpoint)
+    assert attributes(endpoint, "service_id", "vm_id", "backlog") == (
+        service_id,
+        vm_id,
+        backlog,
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "vm", "service_id", "timeout", "suspend"),
+    [
+        ("hvsock:vm=parent:service=80", VM_PARENT, service_id_for_port(80), 30, False),
+        (
+            "hvsock:loopback:80:timeout=2",
+            VM_LOOPBACK,
+            service_id_for_port(80),
+            2,
+            False,
+        ),
+        (
+            f"hvsock:vm={VM}:service={SERVICE}:suspend=true",
+            uuid.UUID(VM),
+            uuid.UUID(SERVICE),
+            30,
+            True,
+        ),
+        ("hvsock:vm=MyVM:service=6000", "MyVM", service_id_for_port(6000), 30, False),
+        (
+            r"hvsock:vm=Web\:1:service=80:suspend=NO",
+            "Web:1",
+            service_id_for_port(80),
+            30,
+            False,
+        ),
+    ],
+)
+def test_hvsock_client_strings(
+    reactor: MemoryReactor,
+    description: str,
+    vm: uuid.UUID | str,
+    service_id: uuid.UUID,
+    timeout: float,
+    suspend: bool,
+) -> None:
+    endpoint = clientFromString(reactor, description)
+    assert isinstance(endpoint, HyperVClientEndpoint)
+    assert attributes(endpoint, "vm", "service_id", "timeout", "suspend") == (
+        vm,
+        service_id,
+        timeout,
+        suspend,
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "path", "backlog", "mode", "io"),
+    [
+        ("hyperkit:path=/vm:port=80", "/vm/00000002.00000050", 50, 0o600, "reactor"),
+        (
+            "hyperkit:/vm:80:mode=0660:io=threads",
+            "/vm/00000002.00000050",
+            50,
+            0o660,
+            "threads",
+        ),
+        (
+            "hyperkit:path=vm:port=22:backlog=5:mode=0o640",
+            "vm/00000002.00000016",
+            5,
+            0o640,
+            "reactor",
+        ),
+    ],
+)
+def test_hyperkit_server_strings(
+    reactor: MemoryReactor,
+    description: str,
+    path: str,
+    backlog: int,
+    mode: int,
+    io: str,
+) -> None:
+    endpoint = serverFromString(reactor, description)
+    assert isinstance(endpoint, HyperkitServerEndpoint)
+    assert attributes(endpoint, "path", "backlog", "mode", "io") == (
+        path,
+        backlog,
+        mode,
+        io,
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "cid", "port", "timeout"),
+    [
+        ("hyperkit:path=/vm:port=80", 3, 80, 30.0),
+        ("hyperkit:/vm:80:cid=7:timeout=2.5", 7, 80, 2.5),
+    ],
+)
+def test_hyperkit_client_strings(
+    reactor: MemoryReactor, description: str, cid: int, port: int, timeout: float
+) -> None:
+    endpoint = clientFromString(reactor, description)
+    assert isinstance(endpoint, HyperkitClientEndpoint)
+    assert attributes(endpoint, "path", "cid", "port", "timeout") == (
+        "/vm/connect",
+        cid,
+        port,
+        timeout,
+    )
+
+
+def test_hybridvsock_strings_listen_on_path_underscore_port(
+    reactor: MemoryReactor,
+) -> None:
+    server = serverFromString(reactor, "hybridvsock:path=/run/v.sock:port=52")
+    assert isinstance(server, HybridVSockServerEndpoint)
+    assert attributes(server, "path", "mode") == ("/run/v.sock_52", 0o600)
+    client = clientFromString(
+        reactor, "hybridvsock:/run/v.sock:52:timeout=3:io=threads"
+    )
+    assert isinstance(client, HybridVSockClientEndpoint)
+    assert attributes(client, "path", "port", "timeout", "io") == (
+        "/run/v.sock",
+        52,
+        3.0,
+        "threads",
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,6 +302,25 @@ def test_client_strings(
         ),
         ("vsock:80:81", "too many positional arguments"),
         ("vsock:80:port=81", "port is given twice"),
+        ("hvsock:vm=children", "service is required"),
+        ("hvsock:service=http", "service must be a GUID or a decimal vsock port"),
+        ("hvsock:service=4294967296", "service as a port must be at most"),
+        ("hvsock:service=80:vm=MyVM", "vm must be a GUID or one of"),
+        ("hvsock:service=80:backlog=-1", "backlog must be a positive number"),
+        ("hvsock:service=80:io=reactor", "io=reactor is not possible for AF_HYPERV"),
+        ("hvsock:service=80:port=3", "unknown option 'port'"),
+        ("hyperkit:port=80", "path is required"),
+        ("hyperkit:path=/vm", "port is required"),
+        ("hyperkit:path=/vm:port=http", "port must be a decimal number"),
+        ("hyperkit:path=/vm:port=80:mode=999", "mode must be octal"),
+        ("hyperkit:path=/vm:port=80:mode=", "mode must be octal"),
+        ("hyperkit:path=/vm:port=80:mode=1777", "mode must be octal"),
+        ("hyperkit:path=/vm:port=80:backlog=0", "backlog must be"),
+        ("hyperkit:path=/vm:port=80:io=fibers", "io must be one of"),
+        ("hyperkit:path=/vm:port=80:cid=3", "unknown option 'cid'"),
+        ("hybridvsock:path=/v.sock:port=52:timeout=1", "unknown option 'timeout'"),
+        ("hybridvsock:path=/v.sock:port=0", "port must be given"),
+        (f"hybridvsock:path=/{'x' * 120}:port=52", "path .* relative path"),
     ],
 )
 def test_bad_server_strings_name_the_option(
@@ -96,6 +343,19 @@ def test_bad_server_strings_name_the_option(
             "vsock:3:80:backlog=5",
             "unknown option 'backlog'; accepted: cid, port, timeout",
         ),
+        ("hvsock:vm=parent", "service is required"),
+        ("hvsock:service=80", "vm is required"),
+        ("hvsock:vm=:service=80", "vm must be"),
+        ("hvsock:vm=parent:service=80:suspend=maybe", "suspend must be true or false"),
+        ("hvsock:vm=parent:service=80:timeout=never", "timeout must be a positive"),
+        ("hvsock:vm=parent:service=80:io=fast", "io must be one of"),
+        ("hyperkit:path=/vm:port=80:cid=any", "cid must be an integer"),
+        ("hyperkit:path=/vm:port=80:cid=guest", "cid must be a number"),
+        ("hyperkit:path=/vm:port=80:timeout=-1", "timeout must be a positive"),
+        ("hyperkit:path=/vm:port=80:mode=600", "unknown option 'mode'"),
+        ("hybridvsock:path=/v.sock", "port is required"),
+        ("hybridvsock:path=/v.sock:port=52:cid=3", "unknown option 'cid'"),
+        ("hybridvsock:path=/v.sock:port=52:io=", "io must be one of"),
     ],
 )
 def test_bad_client_strings_name_the_option(
@@ -105,35 +365,215 @@ def test_bad_client_strings_name_the_option(
         clientFromString(reactor, description)
 
 
-def test_errors_quote_the_accepted_form(reactor: MemoryReactor) -> None:
-    with pytest.raises(ValueError, match=r"usage: vsock:\[cid=\]<cid>:\[port=\]<port>"):
-        clientFromString(reactor, "vsock:3")
+@pytest.mark.parametrize(
+    ("description", "usage"),
+    [
+        ("vsock:3", r"usage: vsock:\[cid=\]<cid>:\[port=\]<port>"),
+        ("hvsock:parent", r"usage: hvsock:\[vm=\]<vm>:\[service=\]"),
+    ],
+)
+def test_errors_quote_the_accepted_form(
+    reactor: MemoryReactor, description: str, usage: str
+) -> None:
+    with pytest.raises(ValueError, match=usage):
+        clientFromString(reactor, description)
 
 
-text = st.text(max_size=12)
+_CIDS = "(cid: a number or any|hypervisor|local|host)"
+_VMS = "(vm: a GUID or wildcard|zero|broadcast|children|loopback|parent"
+_IO = "[:io=reactor|threads]"
+
+
+@pytest.mark.parametrize(
+    ("parser", "usage", "positional", "accepted"),
+    [
+        (
+            VSockServerParser,
+            f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>]{_IO} {_CIDS}",
+            ("port",),
+            ("port", "cid", "backlog", "io"),
+        ),
+        (
+            VSockClientParser,
+            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO} {_CIDS}",
+            ("cid", "port"),
+            ("cid", "port", "timeout", "io"),
+        ),
+        (
+            HyperVServerParser,
+            f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO} {_VMS})",
+            ("service",),
+            ("service", "vm", "backlog", "io"),
+        ),
+        (
+            HyperVClientParser,
+            "hvsock:[vm=]<vm>:[service=]<GUID|port>[:timeout=<seconds>]"
+            f"[:suspend=true|false]{_IO} {_VMS}, or a VM's name)",
+            ("vm", "service"),
+            ("vm", "service", "timeout", "suspend", "io"),
+        ),
+        (
+            HyperkitServerParser,
+            f"hyperkit:[path=]<dir>:[port=]<port>[:backlog=<n>][:mode=<octal>]{_IO}",
+            ("path", "port"),
+            ("path", "port", "backlog", "mode", "io"),
+        ),
+        (
+            HyperkitClientParser,
+            "hyperkit:[path=]<dir>:[port=]<port>[:cid=<cid>][:timeout=<seconds>]"
+            f"{_IO} {_CIDS}",
+            ("path", "port"),
+            ("path", "port", "cid", "timeout", "io"),
+        ),
+        (
+            HybridVSockServerParser,
+            "hybridvsock:[path=]<uds_path>:[port=]<port>[:backlog=<n>]"
+            f"[:mode=<octal>]{_IO}",
+            ("path", "port"),
+            ("path", "port", "backlog", "mode", "io"),
+        ),
+        (
+            HybridVSockClientParser,
+            f"hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]{_IO}",
+            ("path", "port"),
+            ("path", "port", "timeout", "io"),
+        ),
+    ],
+)
+def test_usage_and_accepted_names_come_from_the_declarations(
+    parser: type[ServerStringParser | ClientStringParser],
+    usage: str,
+    positional: tuple[str, ...],
+    accepted: tuple[str, ...],
+) -> None:
+    # The forms docs/endpoint-strings.rst shows, with the notes errors add.
+    grammar = parser.grammar
+    assert grammar.usage == usage
+    assert grammar.positional == grammar.required == positional
+    assert grammar.accepted == accepted
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "vsock:port=5:reactor=1",
+        "vsock:port=5:self=1",
+        "hvsock:service=5:reactor=1",
+        "hyperkit:path=/tmp/x:port=5:self=1",
+        "hybridvsock:path=/tmp/x:port=5:reactor=1",
+    ],
+)
+def test_options_named_like_the_parsers_parameters_are_unknown_options(
+    reactor: MemoryReactor, description: str
+) -> None:
+    # Not "TypeError: got multiple values for argument 'reactor'".
+    name = description.rpartition(":")[2].partition("=")[0]
+    for from_string in (serverFromString, clientFromString):
+        with pytest.raises(ValueError, match=f"unknown option '{name}'"):
+            from_string(reactor, description)
+
+
+@pytest.mark.parametrize(
+    ("description", "message"),
+    [
+        (f"hvsock:vm=parent:service={SERVICE}", "is not a Linux vsock port"),
+        ("hvsock:vm=MyVM:service=80", "looked up on the Windows host"),
+        ("hvsock:vm=parent:service=80:suspend=true", "suspend"),
+    ],
+)
+def test_in_a_linux_guest_strings_it_cannot_serve_are_value_errors(
+    reactor: MemoryReactor,
+    monkeypatch: pytest.MonkeyPatch,
+    description: str,
+    message: str,
+) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", types.SimpleNamespace())
+    monkeypatch.setattr(sys, "platform", "linux")
+    with pytest.raises(ValueError, match=message):
+        clientFromString(reactor, description)
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "parse"),
+    [
+        ("7", 7, parse_positive_int),
+        (" 7 ", 7, parse_positive_int),
+        ("2", 2.0, parse_positive_float),
+        ("0.5", 0.5, parse_positive_float),
+    ],
+)
+def test_numbers_are_parsed_to_their_own_type(
+    text: str, value: float, parse: Callable[[str, str], float]
+) -> None:
+    parsed = parse(text, "n")
+    assert (parsed, type(parsed)) == (value, type(value))
+
+
+@pytest.mark.parametrize(
+    ("text", "parse"),
+    [
+        ("1.5", parse_positive_int),
+        ("0", parse_positive_int),
+        ("inf", parse_positive_float),
+        ("-0.5", parse_positive_float),
+    ],
+)
+def test_numbers_out_of_their_type_or_range_are_refused(
+    text: str, parse: Callable[[str, str], float]
+) -> None:
+    with pytest.raises(ValueError, match=f"n must be a positive number, got '{text}'"):
+        parse(text, "n")
+
+
+@pytest.mark.parametrize(
+    ("text", "mode"), [("600", 0o600), ("0600", 0o600), ("0o666", 0o666), ("0", 0)]
+)
+def test_modes_are_octal(text: str, mode: int) -> None:
+    assert parse_mode(text) == mode
+
+
+text = st.text(max_size=40)
 options = st.dictionaries(
-    st.sampled_from(["port", "cid", "backlog", "timeout", "x"]), text, max_size=4
+    st.sampled_from(
+        [
+            *("port", "cid", "vm", "service", "path", "backlog", "mode"),
+            *("timeout", "suspend", "io", "reactor", "self", "x"),
+        ]
+    ),
+    text,
+    max_size=4,
 )
 
 
-@given(st.lists(text, max_size=3), options)
-def test_server_parser_raises_only_value_error_on_garbage(
-    args: list[str], kwargs: dict[str, str]
+# Parsers and prefixes are drawn by hypothesis: pytest-twisted cannot run a
+# parametrised @given test. No deadline: the first example may scan Twisted's
+# plugins or import an endpoint module, which takes a good part of a second.
+@settings(deadline=None)
+@given(st.sampled_from(SERVER_PARSERS), st.lists(text, max_size=3), options)
+def test_server_parsers_raise_only_value_error_on_garbage(
+    parser: type[ServerStringParser], args: list[str], kwargs: dict[str, str]
 ) -> None:
     with contextlib.suppress(ValueError):
-        VSockServerParser().parseStreamServer(MemoryReactor(), *args, **kwargs)
+        parser().parseStreamServer(MemoryReactor(), *args, **kwargs)
 
 
-@given(st.lists(text, max_size=3), options)
-def test_client_parser_raises_only_value_error_on_garbage(
-    args: list[str], kwargs: dict[str, str]
+@settings(deadline=None)
+@given(st.sampled_from(CLIENT_PARSERS), st.lists(text, max_size=3), options)
+def test_client_parsers_raise_only_value_error_on_garbage(
+    parser: type[ClientStringParser], args: list[str], kwargs: dict[str, str]
 ) -> None:
     with contextlib.suppress(ValueError):
-        VSockClientParser().parseStreamClient(MemoryReactor(), *args, **kwargs)
+        parser().parseStreamClient(MemoryReactor(), *args, **kwargs)
 
 
-@given(st.text(alphabet="vsockportcidbacklgtme=:0123456789-.x ", max_size=40))
-def test_whole_description_garbage_raises_only_value_error(garbage: str) -> None:
+@settings(deadline=None)
+@given(
+    st.sampled_from(["vsock", "hvsock", "hyperkit", "hybridvsock"]),
+    st.text(alphabet="vsockportcidbacklgtme=:0123456789-.x ", max_size=40),
+)
+def test_whole_description_garbage_raises_only_value_error(
+    prefix: str, garbage: str
+) -> None:
     for build in (serverFromString, clientFromString):
         with contextlib.suppress(ValueError):
-            build(MemoryReactor(), "vsock:" + garbage)
+            build(MemoryReactor(), f"{prefix}:{garbage}")

@@ -3,11 +3,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.testing import MemoryReactor
 
 from twisted_hvsock import _hyperv_socket
-from twisted_hvsock.address import CID_ANY, CID_HOST
+from twisted_hvsock.address import CID_ANY, CID_HOST, PORT_ANY, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (
     HybridVSockClientEndpoint,
@@ -19,6 +21,7 @@ from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,
     VM_LOOPBACK,
     VM_PARENT,
+    HyperVAddress,
     service_id_for_port,
 )
 from twisted_hvsock.uri import (
@@ -27,8 +30,10 @@ from twisted_hvsock.uri import (
     HyperVURI,
     VSockURI,
     client_endpoint,
+    client_string,
     parse_uri,
     server_endpoint,
+    server_string,
 )
 
 from .support.fake_hyperv import FakeHyperV
@@ -169,3 +174,144 @@ def test_hybridvsock_uris_become_hybrid_vsock_endpoints() -> None:
     client = client_endpoint(reactor, "hybridvsock://:52/./v.sock")
     assert isinstance(client, HybridVSockClientEndpoint)
     assert (client._path, client._port) == ("./v.sock", 52)
+
+
+@pytest.mark.parametrize(
+    ("text", "server", "client"),
+    [
+        ("vsock://:80", "vsock:port=80", None),
+        ("vsock://host:80/", "vsock:port=80:cid=2", "vsock:cid=2:port=80"),
+        (
+            "hvsock://parent/80",
+            f"hvsock:service={service_id_for_port(80)}:vm={VM_PARENT}",
+            f"hvsock:vm={VM_PARENT}:service={service_id_for_port(80)}",
+        ),
+        (
+            "hvsock://Web:1/80",
+            None,
+            rf"hvsock:vm=Web\:1:service={service_id_for_port(80)}",
+        ),
+        (
+            r"hyperkit://:80/./a:b\c=d",
+            r"hyperkit:path=./a\:b\\c=d:port=80",
+            r"hyperkit:path=./a\:b\\c=d:port=80",
+        ),
+        ("hyperkit://2:80/vm", "hyperkit:path=/vm:port=80", None),
+        ("hyperkit://7:80/vm", None, "hyperkit:path=/vm:port=80:cid=7"),
+        (
+            "hybridvsock://:52/run/v.sock",
+            "hybridvsock:path=/run/v.sock:port=52",
+            "hybridvsock:path=/run/v.sock:port=52",
+        ),
+        ("tcp:80", "tcp:80", "tcp:80"),
+    ],
+)
+def test_uris_become_endpoint_strings_with_each_value_quoted(
+    text: str, server: str | None, client: str | None
+) -> None:
+    # None: not checked here (refused, or pinned by another case).
+    if server is not None:
+        assert server_string(text) == server
+    if client is not None:
+        assert client_string(text) == client
+
+
+def test_quoted_values_reach_the_endpoints_unchanged() -> None:
+    reactor = MemoryReactor()
+    server = server_endpoint(reactor, r"hyperkit://:80/./a:b\c=d")
+    assert isinstance(server, HyperkitServerEndpoint)
+    assert server._path == r"./a:b\c=d/00000002.00000050"
+    client = client_endpoint(reactor, "hybridvsock://:52/run/v:1.sock")
+    assert isinstance(client, HybridVSockClientEndpoint)
+    assert client._path == "/run/v:1.sock"
+
+
+def test_a_hyperv_display_name_with_a_colon_reaches_the_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    client = client_endpoint(MemoryReactor(), "hvsock://Web:1/80")
+    assert isinstance(client, HyperVClientEndpoint)
+    assert client._vm == "Web:1"
+
+
+# One URI grammar: the address types read a full address as parse_uri does.
+@pytest.mark.parametrize(
+    "text", ["vsock://3:80", "vsock://3:80/", "vsock://HOST:5000", "vsock://any:0"]
+)
+def test_vsock_addresses_parse_as_vsock_uris_do(text: str) -> None:
+    address = VSockAddress.from_uri(text)
+    assert parse_uri(text) == VSockURI(address.cid, address.port)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "vsock://3",
+        "vsock://3:80/path",
+        "vsock://3:eighty",
+        "vsock://guest:80",
+        "vsock://3:80:1",
+        "vsock:port=80",
+    ],
+)
+def test_vsock_addresses_refuse_what_vsock_uris_refuse(text: str) -> None:
+    with pytest.raises(ValueError, match="expected .*vsock://"):
+        parse_uri(text)
+    with pytest.raises(ValueError, match="expected vsock://"):
+        VSockAddress.from_uri(text)
+
+
+def test_a_vsock_uri_without_cid_is_for_listening_not_an_address() -> None:
+    assert parse_uri("vsock://:80") == VSockURI(None, 80)
+    with pytest.raises(ValueError, match="names no CID; an address needs one"):
+        VSockAddress.from_uri("vsock://:80")
+
+
+def test_only_addresses_hold_the_kernel_s_wildcard_port() -> None:
+    # str() of an address may print PORT_ANY; an endpoint cannot name it.
+    assert VSockAddress.from_uri("vsock://3:4294967295").port == PORT_ANY
+    with pytest.raises(ValueError, match="port must be an integer"):
+        parse_uri("vsock://3:4294967295")
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 2))
+def test_every_printed_vsock_address_is_a_vsock_uri(cid: int, port: int) -> None:
+    address = VSockAddress(cid, port)
+    assert parse_uri(str(address)) == VSockURI(cid, port)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"hvsock://{VM}/{SERVICE}", "hvsock://parent/80", f"hvsock://Loopback/{SERVICE}/"],
+)
+def test_hyperv_addresses_parse_as_hvsock_uris_do(text: str) -> None:
+    address = HyperVAddress.from_uri(text)
+    assert parse_uri(text) == HyperVURI(address.vm_id, None, address.service_id)
+
+
+@pytest.mark.parametrize(
+    "text", ["hvsock://parent", "hvsock:///80", "hvsock://parent/http"]
+)
+def test_hyperv_addresses_refuse_what_hvsock_uris_refuse(text: str) -> None:
+    with pytest.raises(ValueError, match="expected hvsock://"):
+        parse_uri(text)
+    with pytest.raises(ValueError, match="expected hvsock://"):
+        HyperVAddress.from_uri(text)
+
+
+def test_an_hvsock_uri_naming_a_vm_by_its_name_is_not_an_address() -> None:
+    assert parse_uri("hvsock://MobyLinuxVM/255") == HyperVURI(
+        None, "MobyLinuxVM", service_id_for_port(255)
+    )
+    with pytest.raises(ValueError, match="names a VM by its name"):
+        HyperVAddress.from_uri("hvsock://MobyLinuxVM/255")
+
+
+@given(st.uuids(), st.uuids())
+def test_every_printed_hyperv_address_is_an_hvsock_uri(
+    vm_id: uuid.UUID, service_id: uuid.UUID
+) -> None:
+    assert parse_uri(str(HyperVAddress(vm_id, service_id))) == HyperVURI(
+        vm_id, None, service_id
+    )

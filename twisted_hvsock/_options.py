@@ -1,12 +1,21 @@
 """
-Matching the positional and keyword arguments of an endpoint string to the
-options a parser accepts, with errors that say what is accepted.
+The declaration machinery shared by the endpoint-string parsers.
+
+Each option is declared once, as an :class:`Option`: its name, how its text
+turns into a value, its default (or that it is required), whether it may be
+given by position, and the form the usage text shows. A :class:`Grammar`
+derives from those declarations everything else: the usage text quoted in
+every error, the accepted names, the positional order, and the call of the
+endpoint's constructor.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from twisted.internet.interfaces import (
     IStreamClientEndpoint,
@@ -17,96 +26,231 @@ from twisted.internet.interfaces import (
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+T = TypeVar("T")
 
-def match_options(
-    usage: str,
-    args: Sequence[object],
-    kwargs: Mapping[str, object],
-    *,
-    positional: Sequence[str],
-    accepted: Sequence[str],
-    required: Sequence[str],
-) -> dict[str, str]:
-    """
-    Name every argument of an endpoint string.
 
-    :param usage: the accepted form, quoted in every error, e.g.
-        ``"vsock:[port=]<port>[:cid=<cid>]"``.
-    :param args: the positional arguments, in order.
-    :param kwargs: the keyword arguments.
-    :param positional: the option names the positional arguments stand for.
-    :param accepted: every option name, positional ones included.
-    :param required: the options that must be given.
-    :return: option name to its text (Twisted passes text; anything else is
-        turned into text so that it meets the same checks).
-    :raises ValueError: for an unknown option, too many positional arguments,
-        an option given twice, or a missing one.
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: The default of an option that must be given.
+REQUIRED: Final = _Required()
+
+
+@dataclass(frozen=True)
+class Option(Generic[T]):
     """
-    unknown = sorted(set(kwargs) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"unknown option {unknown[0]!r}; accepted: {', '.join(accepted)} "
-            f"(usage: {usage})"
+    One option of an endpoint string.
+
+    :param name: the option's name in the string.
+    :param parse: turns the option's text into its value, given the text and
+        the option's name; raises ``ValueError`` naming the option.
+    :param form: what the usage text shows for the value, e.g. ``"<port>"``.
+    :param default: the value when the option is not given, or
+        :data:`REQUIRED`.
+    :param positional: whether the option may be given without its name, in
+        the order of the declarations.
+    :param argument: the keyword of the endpoint's constructor that takes the
+        value, if it is not ``name``.
+    :param note: what the value may be, explained after the usage text.
+    """
+
+    name: str
+    parse: Callable[[str, str], T]
+    form: str
+    default: T | _Required = REQUIRED
+    positional: bool = False
+    argument: str = ""
+    note: str = ""
+
+    @property
+    def required(self) -> bool:
+        """Whether the option must be given."""
+        return isinstance(self.default, _Required)
+
+    @property
+    def usage(self) -> str:
+        """The option as the usage text shows it, without separators."""
+        if self.positional:
+            return f"[{self.name}=]{self.form}"
+        return f"{self.name}={self.form}"
+
+    def value(self, options: Mapping[str, str]) -> T:
+        """The option's value among the named texts ``options``."""
+        if self.name in options:
+            return self.parse(options[self.name], self.name)
+        assert not isinstance(self.default, _Required), "checked by name_arguments"
+        return self.default
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """
+    The options of one endpoint-string prefix for one role.
+
+    :param prefix: the prefix, e.g. ``"vsock"``.
+    :param endpoint: the endpoint class the options build, as
+        ``"module:Class"`` inside this package; it is imported only when an
+        endpoint is built, so that the plugin scan stays cheap.
+    :param options: the declarations, positional ones first, in order.
+    """
+
+    prefix: str
+    endpoint: str
+    options: tuple[Option[Any], ...]
+
+    @cached_property
+    def usage(self) -> str:
+        """The accepted form, quoted in every error."""
+        pieces = []
+        for index, option in enumerate(self.options):
+            separator = ":" if index else ""
+            piece = separator + option.usage
+            pieces.append(f"[{piece}]" if not option.required else piece)
+        notes = [f"{o.name}: {o.note}" for o in self.options if o.note]
+        explained = f" ({'; '.join(notes)})" if notes else ""
+        return f"{self.prefix}:{''.join(pieces)}{explained}"
+
+    @cached_property
+    def accepted(self) -> tuple[str, ...]:
+        """Every option's name, in the order of the declarations."""
+        return tuple(option.name for option in self.options)
+
+    @cached_property
+    def positional(self) -> tuple[str, ...]:
+        """The names the positional arguments stand for, in order."""
+        return tuple(o.name for o in self.options if o.positional)
+
+    @cached_property
+    def required(self) -> tuple[str, ...]:
+        """The names of the options that must be given."""
+        return tuple(o.name for o in self.options if o.required)
+
+    def name_arguments(
+        self, args: Sequence[object], kwargs: Mapping[str, object]
+    ) -> dict[str, str]:
+        """
+        Name every argument of an endpoint string.
+
+        :param args: the positional arguments, in order.
+        :param kwargs: the keyword arguments.
+        :return: option name to its text (Twisted passes text; anything else
+            is turned into text so that it meets the same checks).
+        :raises ValueError: for an unknown option, too many positional
+            arguments, an option given twice, or a missing one, quoting
+            :attr:`usage`.
+        """
+        usage = self.usage
+        unknown = sorted(set(kwargs) - set(self.accepted))
+        if unknown:
+            raise ValueError(
+                f"unknown option {unknown[0]!r}; accepted: "
+                f"{', '.join(self.accepted)} (usage: {usage})"
+            )
+        if len(args) > len(self.positional):
+            raise ValueError(
+                f"too many positional arguments {list(args)!r}; at most "
+                f"{len(self.positional)} ({', '.join(self.positional)}) "
+                f"(usage: {usage})"
+            )
+        options = {name: str(value) for name, value in kwargs.items()}
+        for name, value in zip(self.positional, args, strict=False):
+            if name in options:
+                raise ValueError(f"{name} is given twice (usage: {usage})")
+            options[name] = str(value)
+        missing = [name for name in self.required if name not in options]
+        if missing:
+            raise ValueError(f"{missing[0]} is required (usage: {usage})")
+        return options
+
+    def build(
+        self, reactor: Any, args: Sequence[object], kwargs: Mapping[str, object]
+    ) -> Any:
+        """
+        Build the endpoint an endpoint string's arguments describe.
+
+        :raises ValueError: naming the option at fault.
+        """
+        texts = self.name_arguments(args, kwargs)
+        values = {o.argument or o.name: o.value(texts) for o in self.options}
+        module, _, name = self.endpoint.partition(":")
+        endpoint_class = getattr(
+            importlib.import_module(f"{__package__}.{module}"), name
         )
-    if len(args) > len(positional):
-        raise ValueError(
-            f"too many positional arguments {list(args)!r}; at most "
-            f"{len(positional)} ({', '.join(positional)}) (usage: {usage})"
-        )
-    options = {name: str(value) for name, value in kwargs.items()}
-    for name, value in zip(positional, args, strict=False):
-        if name in options:
-            raise ValueError(f"{name} is given twice (usage: {usage})")
-        options[name] = str(value)
-    missing = [name for name in required if name not in options]
-    if missing:
-        raise ValueError(f"{missing[0]} is required (usage: {usage})")
-    return options
+        return endpoint_class(reactor, **values)
 
 
-def parse_number(text: str, name: str, kind: type[int] | type[float]) -> float:
+def parse_positive_int(text: str, name: str) -> int:
     """
-    Turn a positive number given as text into a number.
+    Turn a positive integer given as text into an ``int``.
 
     :raises ValueError: naming ``name`` when ``text`` is not one.
     """
     try:
-        value = kind(text)
+        value = int(text)
     except ValueError:
         raise ValueError(f"{name} must be a positive number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
+    if value < 1:
         raise ValueError(f"{name} must be a positive number, got {text!r}")
     return value
 
 
+def parse_positive_float(text: str, name: str) -> float:
+    """
+    Turn a positive, finite number given as text into a ``float``.
+
+    :raises ValueError: naming ``name`` when ``text`` is not one.
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):  # also false for NaN
+        raise ValueError(f"{name} must be a positive number, got {text!r}")
+    return value
+
+
+_BOOLEANS = {"true": True, "yes": True, "1": True}
+_BOOLEANS.update({"false": False, "no": False, "0": False})
+
+
+def parse_boolean(text: str, name: str) -> bool:
+    """
+    Turn ``true``/``yes``/``1`` or ``false``/``no``/``0`` (any case) into a
+    ``bool``.
+
+    :raises ValueError: naming ``name`` otherwise.
+    """
+    value = _BOOLEANS.get(text.strip().lower())
+    if value is None:
+        raise ValueError(f"{name} must be true or false, got {text!r}")
+    return value
+
+
+def parse_text(text: str, name: str) -> str:
+    """The option's text itself, for values the endpoint checks (paths)."""
+    return text
+
+
 class _StringParser:
     """
-    What the endpoint-string plugins share: they name the arguments of a
-    description (see :func:`match_options`) and hand them to :attr:`build`.
-    Subclasses set the class attributes.
+    What the endpoint-string plugins share: a :class:`Grammar`, set by each
+    subclass, from which the prefix comes.
     """
 
-    prefix: str
-    #: The accepted form, quoted in every error.
-    usage: str
-    positional: tuple[str, ...]
-    accepted: tuple[str, ...]
-    required: tuple[str, ...]
-    #: Builds the endpoint from the reactor and the options' texts.
-    build: Callable[..., Any]
+    grammar: ClassVar[Grammar]
 
-    def _parse(
-        self, reactor: Any, args: Sequence[object], kwargs: Mapping[str, object]
-    ) -> Any:
-        options = match_options(
-            self.usage,
-            args,
-            kwargs,
-            positional=self.positional,
-            accepted=self.accepted,
-            required=self.required,
-        )
-        return type(self).build(reactor, **options)
+    @property
+    def prefix(self) -> str:
+        """The endpoint-string prefix Twisted matches this plugin by."""
+        return self.grammar.prefix
+
+
+# An endpoint string's options arrive as keywords, so the methods below name
+# no parameter an option could collide with (``reactor=1`` must be an unknown
+# option, not a TypeError): ``self`` is positional-only and the reactor, which
+# Twisted passes first, is taken from ``args``.
 
 
 @implementer(IPlugin, IStreamServerEndpointStringParser)
@@ -114,9 +258,10 @@ class ServerStringParser(_StringParser):
     """A plugin for one ``serverFromString`` prefix."""
 
     def parseStreamServer(
-        self, reactor: Any, *args: object, **kwargs: object
+        self, /, *args: object, **kwargs: object
     ) -> IStreamServerEndpoint:
-        endpoint: IStreamServerEndpoint = self._parse(reactor, args, kwargs)
+        reactor, *arguments = args
+        endpoint: IStreamServerEndpoint = self.grammar.build(reactor, arguments, kwargs)
         return endpoint
 
 
@@ -125,7 +270,8 @@ class ClientStringParser(_StringParser):
     """A plugin for one ``clientFromString`` prefix."""
 
     def parseStreamClient(
-        self, reactor: Any, *args: object, **kwargs: object
+        self, /, *args: object, **kwargs: object
     ) -> IStreamClientEndpoint:
-        endpoint: IStreamClientEndpoint = self._parse(reactor, args, kwargs)
+        reactor, *arguments = args
+        endpoint: IStreamClientEndpoint = self.grammar.build(reactor, arguments, kwargs)
         return endpoint

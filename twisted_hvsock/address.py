@@ -21,11 +21,15 @@ __all__ = [
     "CID_NAMES",
     "PORT_ANY",
     "VSOCK_DEVICE",
+    "VSOCK_URI_FORM",
     "VSockAddress",
     "check_cid",
     "check_port",
     "local_cid",
     "parse_cid",
+    "parse_port",
+    "split_vsock_authority",
+    "split_vsock_uri",
 ]
 
 #: Listen on every CID this machine has.
@@ -81,16 +85,25 @@ class VSockAddress:
     @classmethod
     def from_uri(cls, uri: str) -> VSockAddress:
         """
-        Parse the form ``str()`` prints: ``vsock://<cid>:<port>``, the CID by
-        number or by name (see :data:`CID_NAMES`).
+        Parse a vsock URI that names both ends of an address: the form
+        ``str()`` prints, ``vsock://<cid>:<port>``, in the grammar of
+        :func:`split_vsock_uri` (the one :mod:`twisted_hvsock.uri` uses):
+        the CID by number or by name (see :data:`CID_NAMES`), a trailing
+        ``/`` allowed.
+
+        ``vsock://:<port>`` names no CID: as an endpoint URI it means "listen
+        on every CID", which is no address, so it is refused here. The port
+        may be 4294967295 (:data:`PORT_ANY`), which an endpoint URI cannot
+        name but an address can hold.
 
         :raises ValueError: if ``uri`` is not of that form.
         """
-        prefix = "vsock://"
-        if not uri.startswith(prefix) or uri.count(":") != 2:
-            raise ValueError(f"expected vsock://<cid>:<port>, got {uri!r}")
-        cid_text, _, port_text = uri[len(prefix) :].partition(":")
-        return cls(parse_cid(cid_text), parse_port(port_text, allow_any=True))
+        cid, port = split_vsock_uri(uri, allow_any_port=True)
+        if cid is None:
+            raise ValueError(
+                f"{uri!r} names no CID; an address needs one: vsock://<cid>:<port>"
+            )
+        return cls(cid, port)
 
 
 def check_cid(cid: object, *, allow_any: bool, name: str = "cid") -> int:
@@ -156,6 +169,50 @@ def parse_port(text: str, *, allow_any: bool = False, name: str = "port") -> int
     if allow_any and port == PORT_ANY:
         return port
     return check_port(port, name=name)
+
+
+#: The form of a vsock URI, quoted in its errors.
+VSOCK_URI_FORM = "vsock://[<cid>]:<port>[/]"
+
+
+def split_vsock_authority(
+    text: str, *, allow_any_port: bool = False
+) -> tuple[int | None, int]:
+    """
+    Split ``[<cid>]:<port>``, the authority of the vsock-based URIs, into its
+    CID (``None`` when left out) and its port.
+
+    :param allow_any_port: whether 4294967295 (``PORT_ANY``) is accepted.
+    :raises ValueError: naming what is wrong.
+    """
+    cid_text, colon, port_text = text.rpartition(":")
+    if not colon:
+        raise ValueError("the port is missing")
+    cid = parse_cid(cid_text) if cid_text else None
+    return cid, parse_port(port_text, allow_any=allow_any_port)
+
+
+def split_vsock_uri(
+    uri: str, *, allow_any_port: bool = False
+) -> tuple[int | None, int]:
+    """
+    Split a URI of the form :data:`VSOCK_URI_FORM` into its CID (``None``
+    when left out) and its port. :mod:`twisted_hvsock.uri` and
+    :meth:`VSockAddress.from_uri` both parse vsock URIs with it.
+
+    :param allow_any_port: whether 4294967295 (``PORT_ANY``) is accepted.
+    :raises ValueError: quoting the form and ``uri``, and naming what is wrong.
+    """
+    scheme = "vsock://"
+    if not uri.startswith(scheme):
+        raise ValueError(f"expected {VSOCK_URI_FORM}, got {uri!r}")
+    authority = uri[len(scheme) :].removesuffix("/")
+    try:
+        if "/" in authority:
+            raise ValueError("a vsock URI has no path")
+        return split_vsock_authority(authority, allow_any_port=allow_any_port)
+    except ValueError as e:
+        raise ValueError(f"expected {VSOCK_URI_FORM}, got {uri!r}: {e}") from None
 
 
 def local_cid(device: str = VSOCK_DEVICE) -> int:

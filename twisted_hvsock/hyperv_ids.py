@@ -17,6 +17,7 @@ from zope.interface import implementer
 
 __all__ = [
     "AF_HYPERV",
+    "HVSOCK_URI_FORM",
     "SOCKADDR_HV_SIZE",
     "VM_BROADCAST",
     "VM_CHILDREN",
@@ -31,6 +32,7 @@ __all__ = [
     "parse_vm_id",
     "port_for_service_id",
     "service_id_for_port",
+    "split_hvsock_uri",
     "unpack_sockaddr_hv",
 ]
 
@@ -163,17 +165,55 @@ class HyperVAddress:
     @classmethod
     def from_uri(cls, uri: str) -> HyperVAddress:
         """
-        Parse the form ``str()`` prints, ``hvsock://<vm>/<service>``, with the
-        VM as a GUID or a name from :data:`VM_NAMES` and the service as a GUID
-        or a vsock port.
+        Parse a Hyper-V socket URI that names a VM ID: the form ``str()``
+        prints, ``hvsock://<vm>/<service>``, in the grammar of
+        :func:`split_hvsock_uri` (the one :mod:`twisted_hvsock.uri` uses):
+        the VM as a GUID or a name from :data:`VM_NAMES`, the service as a
+        GUID or a vsock port, a trailing ``/`` allowed.
+
+        A VM's display name (``hvsock://MyVM/80``) is refused: it becomes an
+        address only once the Windows host has looked up its ID.
 
         :raises ValueError: if ``uri`` is not of that form.
         """
-        prefix = "hvsock://"
-        vm, slash, service = uri[len(prefix) :].partition("/")
-        if not uri.startswith(prefix) or not slash:
-            raise ValueError(f"expected hvsock://<vm>/<service>, got {uri!r}")
-        return cls(parse_vm_id(vm), parse_service_id(service))
+        vm, service_id = split_hvsock_uri(uri)
+        if not isinstance(vm, uuid.UUID):
+            raise ValueError(
+                f"{uri!r} names a VM by its name; an address needs its VM ID: "
+                f"a GUID or one of {', '.join(VM_NAMES)}"
+            )
+        return cls(vm, service_id)
+
+
+#: The form of a Hyper-V socket URI, quoted in its errors.
+HVSOCK_URI_FORM = "hvsock://<vm GUID|name>/<service GUID|port>"
+
+
+def split_hvsock_uri(uri: str) -> tuple[uuid.UUID | str, uuid.UUID]:
+    """
+    Split a URI of the form :data:`HVSOCK_URI_FORM` into its VM and its
+    service ID. :mod:`twisted_hvsock.uri` and :meth:`HyperVAddress.from_uri`
+    both parse Hyper-V socket URIs with it.
+
+    :return: the VM ID, for a GUID or a name from :data:`VM_NAMES`, or else
+        the VM's display name as it was given; and the service ID.
+    :raises ValueError: quoting the form and ``uri``, and naming what is wrong.
+    """
+    scheme = "hvsock://"
+    if not uri.startswith(scheme):
+        raise ValueError(f"expected {HVSOCK_URI_FORM}, got {uri!r}")
+    vm, slash, service = uri[len(scheme) :].partition("/")
+    service = service.removesuffix("/")
+    try:
+        if not slash or not vm or not service:
+            raise ValueError("both the VM and the service are needed")
+        service_id = parse_service_id(service)
+    except ValueError as e:
+        raise ValueError(f"expected {HVSOCK_URI_FORM}, got {uri!r}: {e}") from None
+    try:
+        return parse_vm_id(vm), service_id
+    except ValueError:
+        return vm, service_id  # a VM's display name
 
 
 # SOCKADDR_HV: ADDRESS_FAMILY Family, USHORT Reserved, GUID VmId, GUID

@@ -1,10 +1,11 @@
 """
-Endpoint-string parsers, found by Twisted's plugin system through
-``twisted/plugins/twisted_hvsock_endpoints.py``.
+Every endpoint-string parser of the package, found by Twisted's plugin system
+through ``twisted/plugins/twisted_hvsock_endpoints.py``.
 
-Each parser turns the strings of an endpoint description into typed values
-and builds the endpoint; any bad value raises ``ValueError`` naming the
-option and what it accepts.
+Each parser is a declaration of its options (see :mod:`twisted_hvsock._options`):
+the usage text, the accepted names, the positional order and the call of the
+endpoint's constructor all come from it. Any bad value raises ``ValueError``
+naming the option and what it accepts.
 
 ``vsock:`` server strings::
 
@@ -31,212 +32,253 @@ option and what it accepts.
     hvsock:vm=parent:service=5000:timeout=5      from a guest, to the host
     hvsock:vm=1b4e28ba-2fa1-11d2-883f-0016d3cca427:service=5000:suspend=true
 
-``io`` picks the I/O engine, ``reactor`` or ``threads``; see
+``hyperkit:`` strings::
+
+    hyperkit:path=<dir>:port=<p>                 listen (on <dir>/00000002.<p hex>)
+    hyperkit:path=<dir>:port=<p>[:cid=3]         connect to guest CID 3 (the default)
+
+``hybridvsock:`` strings (Firecracker, Cloud Hypervisor), the same for both
+roles::
+
+    hybridvsock:path=<uds_path>:port=<p>         listen on <uds_path>_<p>, or
+                                                 connect through <uds_path>
+
+Every server takes ``backlog`` and ``io``, and the Unix-socket ones ``mode``
+(octal permission bits, 600 unless given); every client takes ``timeout``
+and ``io``. ``io`` picks the I/O engine, ``reactor`` or ``threads``; see
 ``docs/io-engines.rst``.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from twisted.internet.interfaces import (
-    IStreamClientEndpoint,
-    IStreamServerEndpoint,
-)
 
 from ._checks import IO_ENGINES
-from ._options import ClientStringParser, ServerStringParser, parse_number
-from .address import CID_NAMES, parse_cid, parse_port
-from .hyperv_ids import VM_NAMES, parse_service_id, parse_vm_id
+from ._options import (
+    ClientStringParser,
+    Grammar,
+    Option,
+    ServerStringParser,
+    parse_boolean,
+    parse_positive_float,
+    parse_positive_int,
+    parse_text,
+)
+from .address import CID_ANY, CID_NAMES, parse_cid, parse_port
+from .hyperv_ids import VM_NAMES, VM_WILDCARD, parse_service_id, parse_vm_id
 
 __all__ = [
+    "HybridVSockClientParser",
+    "HybridVSockServerParser",
     "HyperVClientParser",
     "HyperVServerParser",
+    "HyperkitClientParser",
+    "HyperkitServerParser",
     "VSockClientParser",
     "VSockServerParser",
+    "parse_mode",
 ]
 
-_CID_FORMS = f"a number or {'|'.join(CID_NAMES)}"
-_IO_FORMS = "reactor|threads"
-VSOCK_SERVER_USAGE = f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>][:io={_IO_FORMS}]"
-VSOCK_CLIENT_USAGE = (
-    f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>][:io={_IO_FORMS}] "
-    f"(cid: {_CID_FORMS})"
-)
+
+def parse_mode(text: str, name: str = "mode") -> int:
+    """
+    Turn permission bits given in octal (``600``, ``0600`` or ``0o600``)
+    into a number.
+
+    :raises ValueError: naming ``name`` and the accepted forms.
+    """
+    digits = text.strip().lower().removeprefix("0o")
+    if (
+        not digits
+        or not digits.isascii()
+        or not set(digits) <= set("01234567")
+        or int(digits, 8) > 0o777
+    ):
+        raise ValueError(
+            f"{name} must be octal permission bits from 0 to 777 (e.g. 600), "
+            f"got {text!r}"
+        )
+    return int(digits, 8)
+
+
+def _parse_port(text: str, name: str) -> int:
+    return parse_port(text, name=name)
+
+
+def _parse_listening_cid(text: str, name: str) -> int:
+    return parse_cid(text, allow_any=True, name=name)
+
+
+def _parse_connecting_cid(text: str, name: str) -> int:
+    return parse_cid(text, allow_any=False, name=name)
+
+
+def _parse_io(text: str, name: str) -> str:
+    # Any case is accepted; the endpoint checks the engine (_checks.check_io).
+    return text.strip().lower()
+
+
 _VM_FORMS = f"a GUID or {'|'.join(VM_NAMES)}"
-HVSOCK_SERVER_USAGE = (
-    f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>][:io={_IO_FORMS}] "
-    f"(vm: {_VM_FORMS})"
-)
-HVSOCK_CLIENT_USAGE = (
-    "hvsock:[vm=]<vm>:[service=]<GUID|port>[:timeout=<seconds>]"
-    f"[:suspend=true|false][:io={_IO_FORMS}] (vm: {_VM_FORMS}, or a VM's name)"
-)
-_BOOLEANS = {"true": True, "yes": True, "1": True}
-_BOOLEANS.update({"false": False, "no": False, "0": False})
 
 
-def _parse_io(text: str | None) -> str | None:
-    """The ``io`` option, in any case; ``None`` leaves the endpoint's default."""
-    if text is None:
-        return None
-    engine = text.strip().lower()
-    if engine not in IO_ENGINES:
-        raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {text!r}")
-    return engine
-
-
-def parse_vsock_server(
-    reactor: Any,
-    port: str,
-    cid: str = "any",
-    backlog: str = "50",
-    io: str | None = None,
-) -> IStreamServerEndpoint:
-    """
-    Build a :class:`~twisted_hvsock.endpoints.VSockServerEndpoint` from the
-    strings of a ``vsock:`` server description.
-    """
-    from .endpoints import VSockServerEndpoint
-
-    return VSockServerEndpoint(
-        reactor,
-        port=parse_port(port),
-        cid=parse_cid(cid, allow_any=True),
-        backlog=int(parse_number(backlog, "backlog", int)),
-        io=_parse_io(io),
-    )
-
-
-def parse_vsock_client(
-    reactor: Any, cid: str, port: str, timeout: str = "30", io: str | None = None
-) -> IStreamClientEndpoint:
-    """
-    Build a :class:`~twisted_hvsock.endpoints.VSockClientEndpoint` from the
-    strings of a ``vsock:`` client description.
-    """
-    from .endpoints import VSockClientEndpoint
-
-    return VSockClientEndpoint(
-        reactor,
-        cid=parse_cid(cid, allow_any=False),
-        port=parse_port(port),
-        timeout=parse_number(timeout, "timeout", float),
-        io=_parse_io(io),
-    )
-
-
-class VSockServerParser(ServerStringParser):
-    """
-    The ``vsock:`` prefix for ``serverFromString``.
-    """
-
-    prefix = "vsock"
-    usage = VSOCK_SERVER_USAGE
-    positional = ("port",)
-    accepted = ("port", "cid", "backlog", "io")
-    required = ("port",)
-    build = staticmethod(parse_vsock_server)
-
-
-class VSockClientParser(ClientStringParser):
-    """
-    The ``vsock:`` prefix for ``clientFromString``.
-    """
-
-    prefix = "vsock"
-    usage = VSOCK_CLIENT_USAGE
-    positional = ("cid", "port")
-    accepted = ("cid", "port", "timeout", "io")
-    required = ("cid", "port")
-    build = staticmethod(parse_vsock_client)
-
-
-def _parse_boolean(text: str, name: str) -> bool:
-    value = _BOOLEANS.get(text.strip().lower())
-    if value is None:
-        raise ValueError(f"{name} must be true or false, got {text!r}")
-    return value
-
-
-def _parse_client_vm(text: str) -> uuid.UUID | str:
+def _parse_client_vm(text: str, name: str) -> uuid.UUID | str:
     """A VM ID or a well-known VM name, or else a VM's display name."""
     if not text.strip():
-        raise ValueError(f"vm must be {_VM_FORMS}, or a VM's name, got {text!r}")
+        raise ValueError(f"{name} must be {_VM_FORMS}, or a VM's name, got {text!r}")
     try:
-        return parse_vm_id(text)
+        return parse_vm_id(text, name)
     except ValueError:
         return text
 
 
-def parse_hvsock_server(
-    reactor: Any,
-    service: str,
-    vm: str = "wildcard",
-    backlog: str = "50",
-    io: str | None = None,
-) -> IStreamServerEndpoint:
-    """
-    Build a :class:`~twisted_hvsock.hyperv_endpoints.HyperVServerEndpoint`
-    from the strings of an ``hvsock:`` server description.
-    """
-    from .hyperv_endpoints import HyperVServerEndpoint
+# The options several parsers share.
+_CID_NOTE = f"a number or {'|'.join(CID_NAMES)}"
+_PORT = Option("port", _parse_port, "<port>", positional=True)
+_BACKLOG = Option("backlog", parse_positive_int, "<n>", default=50)
+_TIMEOUT = Option("timeout", parse_positive_float, "<seconds>", default=30.0)
+_IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
+# The owner-only default is _unix_sockets.OWNER_ONLY, written out so that the
+# plugin scan does not load the socket code.
+_MODE = Option("mode", parse_mode, "<octal>", default=0o600)
 
-    return HyperVServerEndpoint(
-        reactor,
-        service_id=parse_service_id(service),
-        vm_id=parse_vm_id(vm),
-        backlog=int(parse_number(backlog, "backlog", int)),
-        io=_parse_io(io),
+
+def _path(form: str) -> Option[str]:
+    return Option("path", parse_text, form, positional=True)
+
+
+class VSockServerParser(ServerStringParser):
+    """The ``vsock:`` prefix for ``serverFromString``."""
+
+    grammar = Grammar(
+        "vsock",
+        "endpoints:VSockServerEndpoint",
+        (
+            _PORT,
+            Option(
+                "cid",
+                _parse_listening_cid,
+                "<cid>",
+                default=CID_ANY,
+                note=_CID_NOTE,
+            ),
+            _BACKLOG,
+            _IO,
+        ),
     )
 
 
-def parse_hvsock_client(
-    reactor: Any,
-    vm: str,
-    service: str,
-    timeout: str = "30",
-    suspend: str = "false",
-    io: str | None = None,
-) -> IStreamClientEndpoint:
-    """
-    Build a :class:`~twisted_hvsock.hyperv_endpoints.HyperVClientEndpoint`
-    from the strings of an ``hvsock:`` client description.
-    """
-    from .hyperv_endpoints import HyperVClientEndpoint
+class VSockClientParser(ClientStringParser):
+    """The ``vsock:`` prefix for ``clientFromString``."""
 
-    return HyperVClientEndpoint(
-        reactor,
-        vm=_parse_client_vm(vm),
-        service_id=parse_service_id(service),
-        timeout=parse_number(timeout, "timeout", float),
-        suspend=_parse_boolean(suspend, "suspend"),
-        io=_parse_io(io),
+    grammar = Grammar(
+        "vsock",
+        "endpoints:VSockClientEndpoint",
+        (
+            Option(
+                "cid",
+                _parse_connecting_cid,
+                "<cid>",
+                positional=True,
+                note=_CID_NOTE,
+            ),
+            _PORT,
+            _TIMEOUT,
+            _IO,
+        ),
     )
+
+
+_SERVICE = Option(
+    "service", parse_service_id, "<GUID|port>", positional=True, argument="service_id"
+)
 
 
 class HyperVServerParser(ServerStringParser):
-    """
-    The ``hvsock:`` prefix for ``serverFromString``.
-    """
+    """The ``hvsock:`` prefix for ``serverFromString``."""
 
-    prefix = "hvsock"
-    usage = HVSOCK_SERVER_USAGE
-    positional = ("service",)
-    accepted = ("service", "vm", "backlog", "io")
-    required = ("service",)
-    build = staticmethod(parse_hvsock_server)
+    grammar = Grammar(
+        "hvsock",
+        "hyperv_endpoints:HyperVServerEndpoint",
+        (
+            _SERVICE,
+            Option(
+                "vm",
+                parse_vm_id,
+                "<vm>",
+                default=VM_WILDCARD,
+                argument="vm_id",
+                note=_VM_FORMS,
+            ),
+            _BACKLOG,
+            _IO,
+        ),
+    )
 
 
 class HyperVClientParser(ClientStringParser):
-    """
-    The ``hvsock:`` prefix for ``clientFromString``.
-    """
+    """The ``hvsock:`` prefix for ``clientFromString``."""
 
-    prefix = "hvsock"
-    usage = HVSOCK_CLIENT_USAGE
-    positional = ("vm", "service")
-    accepted = ("vm", "service", "timeout", "suspend", "io")
-    required = ("vm", "service")
-    build = staticmethod(parse_hvsock_client)
+    grammar = Grammar(
+        "hvsock",
+        "hyperv_endpoints:HyperVClientEndpoint",
+        (
+            Option(
+                "vm",
+                _parse_client_vm,
+                "<vm>",
+                positional=True,
+                note=f"{_VM_FORMS}, or a VM's name",
+            ),
+            _SERVICE,
+            _TIMEOUT,
+            Option("suspend", parse_boolean, "true|false", default=False),
+            _IO,
+        ),
+    )
+
+
+class HyperkitServerParser(ServerStringParser):
+    """The ``hyperkit:`` prefix for ``serverFromString``."""
+
+    grammar = Grammar(
+        "hyperkit",
+        "hyperkit:HyperkitServerEndpoint",
+        (_path("<dir>"), _PORT, _BACKLOG, _MODE, _IO),
+    )
+
+
+class HyperkitClientParser(ClientStringParser):
+    """The ``hyperkit:`` prefix for ``clientFromString``."""
+
+    grammar = Grammar(
+        "hyperkit",
+        "hyperkit:HyperkitClientEndpoint",
+        (
+            _path("<dir>"),
+            _PORT,
+            # hyperkit.GUEST_CID, written out so the plugin scan need not load it.
+            Option("cid", _parse_connecting_cid, "<cid>", default=3, note=_CID_NOTE),
+            _TIMEOUT,
+            _IO,
+        ),
+    )
+
+
+class HybridVSockServerParser(ServerStringParser):
+    """The ``hybridvsock:`` prefix for ``serverFromString``."""
+
+    grammar = Grammar(
+        "hybridvsock",
+        "hybrid_vsock:HybridVSockServerEndpoint",
+        (_path("<uds_path>"), _PORT, _BACKLOG, _MODE, _IO),
+    )
+
+
+class HybridVSockClientParser(ClientStringParser):
+    """The ``hybridvsock:`` prefix for ``clientFromString``."""
+
+    grammar = Grammar(
+        "hybridvsock",
+        "hybrid_vsock:HybridVSockClientEndpoint",
+        (_path("<uds_path>"), _PORT, _TIMEOUT, _IO),
+    )

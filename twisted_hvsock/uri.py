@@ -3,6 +3,17 @@ The URIs that ocaml-hvsock and linuxkit/virtsock users type, and the one
 function every tool uses to turn a user's address, URI or Twisted endpoint
 string, into an endpoint.
 
+A URI becomes an endpoint string (:func:`server_string`,
+:func:`client_string`), which Twisted's ``serverFromString`` or
+``clientFromString`` turns into an endpoint: the endpoint-string parsers
+(:mod:`twisted_hvsock.parsers`) are the one registry of backends, and a
+backend's URI scheme is one entry in ``_SCHEMES`` here. The vsock and
+Hyper-V URI grammars live with their addresses
+(:func:`~twisted_hvsock.address.split_vsock_uri`,
+:func:`~twisted_hvsock.hyperv_ids.split_hvsock_uri`), so that
+``VSockAddress.from_uri`` and ``HyperVAddress.from_uri`` read URIs as this
+module does.
+
 ==============================  ===========================================
 URI                             meaning
 ==============================  ===========================================
@@ -25,14 +36,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.endpoints import (
+    clientFromString,
+    quoteStringArgument,
+    serverFromString,
+)
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 
-from .address import CID_ANY, CID_HOST, parse_cid, parse_port
-from .hyperv_ids import VM_NAMES, parse_service_id, parse_vm_id
+from .address import CID_HOST, VSOCK_URI_FORM, split_vsock_authority, split_vsock_uri
+from .hyperv_ids import HVSOCK_URI_FORM, VM_NAMES, split_hvsock_uri
 
 __all__ = [
     "HybridVSockURI",
@@ -40,26 +56,60 @@ __all__ = [
     "HyperkitURI",
     "VSockURI",
     "client_endpoint",
+    "client_string",
     "parse_uri",
     "server_endpoint",
+    "server_string",
 ]
 
-URI_SCHEMES = ("vsock", "hvsock", "hyperkit", "hybridvsock")
-_URI = re.compile(r"^(?P<scheme>[a-z]+)://(?P<rest>.*)$", re.DOTALL)
-_FORMS = {
-    "vsock": "vsock://[<cid>]:<port>[/]",
-    "hvsock": "hvsock://<vm GUID|name>/<service GUID|port>",
-    "hyperkit": "hyperkit://[<cid>]:<port>/<state directory>",
-    "hybridvsock": "hybridvsock://:<port>/<socket path>",
-}
+# Twisted leaves these unannotated; their types, once, instead of ignoring
+# each call.
+_quote: Callable[[str], str] = quoteStringArgument
+_server_from_string: Callable[[Any, str], IStreamServerEndpoint] = serverFromString
+_client_from_string: Callable[[Any, str], IStreamClientEndpoint] = clientFromString
+
+_URI = re.compile(r"^(?P<scheme>[a-z]+)://")
+
+
+def _endpoint_string(prefix: str, **options: object) -> str:
+    """An endpoint string: each value quoted, the options that are None left out."""
+    given = [
+        f"{name}={_quote(str(value))}"
+        for name, value in options.items()
+        if value is not None
+    ]
+    return ":".join([prefix, *given])
 
 
 @dataclass(frozen=True)
 class VSockURI:
     """``vsock://[<cid>]:<port>``; ``cid`` is ``None`` when left out."""
 
+    form: ClassVar[str] = VSOCK_URI_FORM
+
     cid: int | None
     port: int
+
+    @classmethod
+    def parse(cls, text: str) -> VSockURI:
+        """Parse ``text``, a URI of this scheme (see :func:`parse_uri`)."""
+        return cls(*split_vsock_uri(text))
+
+    def server_string(self) -> str:
+        """The endpoint string to listen on: every CID unless one is named."""
+        return _endpoint_string("vsock", port=self.port, cid=self.cid)
+
+    def client_string(self) -> str:
+        """
+        The endpoint string to connect with.
+
+        :raises ValueError: if the URI names no CID.
+        """
+        if self.cid is None:
+            raise ValueError(
+                "the URI names no CID to connect to; expected vsock://<cid>:<port>"
+            )
+        return _endpoint_string("vsock", cid=self.cid, port=self.port)
 
 
 @dataclass(frozen=True)
@@ -69,35 +119,132 @@ class HyperVURI:
     name, ``vm_name`` for a VM's display name (resolved on a Windows host).
     """
 
+    form: ClassVar[str] = HVSOCK_URI_FORM
+
     vm_id: uuid.UUID | None
     vm_name: str | None
     service_id: uuid.UUID
+
+    @classmethod
+    def parse(cls, text: str) -> HyperVURI:
+        """Parse ``text``, a URI of this scheme (see :func:`parse_uri`)."""
+        vm, service_id = split_hvsock_uri(text)
+        if isinstance(vm, uuid.UUID):
+            return cls(vm, None, service_id)
+        return cls(None, vm, service_id)
+
+    def server_string(self) -> str:
+        """
+        The endpoint string to listen on.
+
+        :raises ValueError: if the URI names a VM by its display name.
+        """
+        if self.vm_id is None:
+            raise ValueError(
+                f"a server listens for a VM ID or one of {', '.join(VM_NAMES)}, "
+                "not a VM's name"
+            )
+        return _endpoint_string("hvsock", service=self.service_id, vm=self.vm_id)
+
+    def client_string(self) -> str:
+        """The endpoint string to connect with."""
+        vm = self.vm_name if self.vm_id is None else self.vm_id
+        return _endpoint_string("hvsock", vm=vm, service=self.service_id)
+
+
+def _split_port_and_path(form: str, text: str) -> tuple[int | None, int, str]:
+    """The CID, port and path of ``<scheme>://[<cid>]:<port>/<path>``."""
+    authority, slash, path = text.partition("://")[2].partition("/")
+    try:
+        if not slash or not path:
+            raise ValueError("the path is missing")
+        cid, port = split_vsock_authority(authority)
+    except ValueError as e:
+        raise ValueError(f"expected {form}, got {text!r}: {e}") from None
+    # "/Users/x" stays absolute; "/./state" and "/../state" are relative.
+    relative = path.startswith(("./", "../"))
+    return cid, port, path if relative else "/" + path
 
 
 @dataclass(frozen=True)
 class HyperkitURI:
     """``hyperkit://[<cid>]:<port>/<path>``."""
 
+    form: ClassVar[str] = "hyperkit://[<cid>]:<port>/<state directory>"
+
     cid: int | None
     port: int
     path: str
+
+    @classmethod
+    def parse(cls, text: str) -> HyperkitURI:
+        """Parse ``text``, a URI of this scheme (see :func:`parse_uri`)."""
+        return cls(*_split_port_and_path(cls.form, text))
+
+    def server_string(self) -> str:
+        """
+        The endpoint string to listen on, as the host (CID 2).
+
+        :raises ValueError: if the URI names another CID.
+        """
+        if self.cid not in (None, CID_HOST):
+            raise ValueError(
+                f"the URI names CID {self.cid}; a hyperkit listener is the host's "
+                "(CID 2): expected hyperkit://:<port>/<path>"
+            )
+        return _endpoint_string("hyperkit", path=self.path, port=self.port)
+
+    def client_string(self) -> str:
+        """The endpoint string to connect with, to guest CID 3 unless named."""
+        return _endpoint_string(
+            "hyperkit", path=self.path, port=self.port, cid=self.cid
+        )
 
 
 @dataclass(frozen=True)
 class HybridVSockURI:
     """``hybridvsock://:<port>/<path>``."""
 
+    form: ClassVar[str] = "hybridvsock://:<port>/<socket path>"
+
     port: int
     path: str
 
+    @classmethod
+    def parse(cls, text: str) -> HybridVSockURI:
+        """Parse ``text``, a URI of this scheme (see :func:`parse_uri`)."""
+        cid, port, path = _split_port_and_path(cls.form, text)
+        if cid is not None:
+            raise ValueError(
+                f"expected {cls.form}, got {text!r}: a hybridvsock URI names no CID"
+            )
+        return cls(port, path)
+
+    def server_string(self) -> str:
+        """The endpoint string to listen on (the VMM connects to it)."""
+        return _endpoint_string("hybridvsock", path=self.path, port=self.port)
+
+    def client_string(self) -> str:
+        """The endpoint string to connect with (through the VMM's socket)."""
+        return _endpoint_string("hybridvsock", path=self.path, port=self.port)
+
 
 AnyURI = VSockURI | HyperVURI | HyperkitURI | HybridVSockURI
+
+# Each URI scheme and the class that parses it and writes its endpoint
+# strings.
+_SCHEMES: dict[str, type[AnyURI]] = {
+    "vsock": VSockURI,
+    "hvsock": HyperVURI,
+    "hyperkit": HyperkitURI,
+    "hybridvsock": HybridVSockURI,
+}
 
 
 def is_uri(text: str) -> bool:
     """Whether ``text`` uses one of the URI schemes above."""
     match = _URI.match(text)
-    return match is not None and match["scheme"] in URI_SCHEMES
+    return match is not None and match["scheme"] in _SCHEMES
 
 
 def parse_uri(text: str) -> AnyURI:
@@ -107,60 +254,42 @@ def parse_uri(text: str) -> AnyURI:
     :raises ValueError: saying which form was expected.
     """
     match = _URI.match(text)
-    if match is None or match["scheme"] not in URI_SCHEMES:
-        forms = "; ".join(_FORMS.values())
+    if match is None or match["scheme"] not in _SCHEMES:
+        forms = "; ".join(uri.form for uri in _SCHEMES.values())
         raise ValueError(f"expected a URI of one of the forms {forms}; got {text!r}")
-    scheme, rest = match["scheme"], match["rest"]
+    return _SCHEMES[match["scheme"]].parse(text)
+
+
+def server_string(text: str) -> str:
+    """
+    The endpoint string to listen on for ``text``, a URI above; any other
+    text is taken to be an endpoint string already and returned as it is.
+
+    :raises ValueError: for a malformed URI, or one no server can listen on.
+    """
+    if not is_uri(text):
+        return text
+    uri = parse_uri(text)
     try:
-        if scheme == "vsock":
-            return _parse_vsock(rest)
-        if scheme == "hvsock":
-            return _parse_hvsock(rest)
-        cid, port, path = _split_port_and_path(rest)
-        if scheme == "hyperkit":
-            return HyperkitURI(cid, port, path)
-        if cid is not None:
-            raise ValueError("a hybridvsock URI names no CID")
-        return HybridVSockURI(port, path)
+        return uri.server_string()
     except ValueError as e:
-        raise ValueError(f"expected {_FORMS[scheme]}, got {text!r}: {e}") from None
+        raise ValueError(f"{text!r}: {e}") from None
 
 
-def _split_cid_port(authority: str) -> tuple[int | None, int]:
-    cid_text, colon, port_text = authority.rpartition(":")
-    if not colon:
-        raise ValueError("the port is missing")
-    cid = parse_cid(cid_text) if cid_text else None
-    return cid, parse_port(port_text)
+def client_string(text: str) -> str:
+    """
+    The endpoint string to connect with for ``text``, a URI above; any other
+    text is taken to be an endpoint string already and returned as it is.
 
-
-def _parse_vsock(rest: str) -> VSockURI:
-    authority = rest.removesuffix("/")
-    if "/" in authority:
-        raise ValueError("a vsock URI has no path")
-    return VSockURI(*_split_cid_port(authority))
-
-
-def _parse_hvsock(rest: str) -> HyperVURI:
-    vm, slash, service = rest.partition("/")
-    service = service.removesuffix("/")
-    if not slash or not vm or not service:
-        raise ValueError("both the VM and the service are needed")
-    service_id = parse_service_id(service)
+    :raises ValueError: for a malformed URI, or one no client can connect to.
+    """
+    if not is_uri(text):
+        return text
+    uri = parse_uri(text)
     try:
-        return HyperVURI(parse_vm_id(vm), None, service_id)
-    except ValueError:
-        return HyperVURI(None, vm, service_id)  # a VM's display name
-
-
-def _split_port_and_path(rest: str) -> tuple[int | None, int, str]:
-    authority, slash, path = rest.partition("/")
-    if not slash or not path:
-        raise ValueError("the path is missing")
-    cid, port = _split_cid_port(authority)
-    # "/Users/x" stays absolute; "/./state" and "/../state" are relative.
-    relative = path.startswith(("./", "../"))
-    return cid, port, path if relative else "/" + path
+        return uri.client_string()
+    except ValueError as e:
+        raise ValueError(f"{text!r}: {e}") from None
 
 
 def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
@@ -170,25 +299,7 @@ def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
 
     :raises ValueError: for a malformed URI or endpoint string.
     """
-    if not is_uri(text):
-        endpoint: IStreamServerEndpoint = serverFromString(reactor, text)  # type: ignore[no-untyped-call]
-        return endpoint
-    uri = parse_uri(text)
-    if isinstance(uri, VSockURI):
-        from .endpoints import VSockServerEndpoint
-
-        cid = CID_ANY if uri.cid is None else uri.cid
-        return VSockServerEndpoint(reactor, uri.port, cid=cid)
-    if isinstance(uri, HyperVURI):
-        from .hyperv_endpoints import HyperVServerEndpoint
-
-        if uri.vm_id is None:
-            raise ValueError(
-                f"{text!r}: a server listens for a VM ID or one of "
-                f"{', '.join(VM_NAMES)}, not a VM's name"
-            )
-        return HyperVServerEndpoint(reactor, uri.service_id, vm_id=uri.vm_id)
-    return _uds_server_endpoint(reactor, uri, text)
+    return _server_from_string(reactor, server_string(text))
 
 
 def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
@@ -199,51 +310,4 @@ def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
     :raises ValueError: for a malformed URI or endpoint string, or a vsock
         URI without a CID.
     """
-    if not is_uri(text):
-        endpoint: IStreamClientEndpoint = clientFromString(reactor, text)  # type: ignore[no-untyped-call]
-        return endpoint
-    uri = parse_uri(text)
-    if isinstance(uri, VSockURI):
-        from .endpoints import VSockClientEndpoint
-
-        if uri.cid is None:
-            raise ValueError(
-                f"{text!r} names no CID to connect to; expected vsock://<cid>:<port>"
-            )
-        return VSockClientEndpoint(reactor, uri.cid, uri.port)
-    if isinstance(uri, HyperVURI):
-        from .hyperv_endpoints import HyperVClientEndpoint
-
-        vm: uuid.UUID | str = uri.vm_id or uri.vm_name or ""
-        return HyperVClientEndpoint(reactor, vm, uri.service_id)
-    return _uds_client_endpoint(reactor, uri)
-
-
-def _uds_server_endpoint(
-    reactor: Any, uri: HyperkitURI | HybridVSockURI, text: str
-) -> IStreamServerEndpoint:
-    if isinstance(uri, HybridVSockURI):
-        from .hybrid_vsock import HybridVSockServerEndpoint
-
-        return HybridVSockServerEndpoint(reactor, uri.path, uri.port)
-    from .hyperkit import HyperkitServerEndpoint
-
-    if uri.cid not in (None, CID_HOST):
-        raise ValueError(
-            f"{text!r} names CID {uri.cid}; a hyperkit listener is the host's "
-            "(CID 2): expected hyperkit://:<port>/<path>"
-        )
-    return HyperkitServerEndpoint(reactor, uri.path, uri.port)
-
-
-def _uds_client_endpoint(
-    reactor: Any, uri: HyperkitURI | HybridVSockURI
-) -> IStreamClientEndpoint:
-    if isinstance(uri, HybridVSockURI):
-        from .hybrid_vsock import HybridVSockClientEndpoint
-
-        return HybridVSockClientEndpoint(reactor, uri.path, uri.port)
-    from .hyperkit import GUEST_CID, HyperkitClientEndpoint
-
-    cid = GUEST_CID if uri.cid is None else uri.cid
-    return HyperkitClientEndpoint(reactor, uri.path, uri.port, cid=cid)
+    return _client_from_string(reactor, client_string(text))

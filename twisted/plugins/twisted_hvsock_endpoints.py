@@ -6,16 +6,14 @@ works on every operating system.
 """
 
 from twisted_hvsock.parsers import (
-    HyperVClientParser,
-    HyperVServerParser,
-    VSockClientParser,
-    VSockServerParser,
-)
-from twisted_hvsock.uds_parsers import (
     HybridVSockClientParser,
     HybridVSockServerParser,
     HyperkitClientParser,
     HyperkitServerParser,
+    HyperVClientParser,
+    HyperVServerParser,
+    VSockClientParser,
+    VSockServerParser,
 )
 
 vsockServerParser = VSockServerParser()
