@@ -8,6 +8,7 @@ and reactor shutdown over AF_HYPERV are in tests/test_threaded_streams.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -104,7 +105,11 @@ async def test_sockets_are_blocking_af_hyperv_raw_sockets(windows: FakeHyperV) -
 async def test_the_timeout_reaches_windows_in_milliseconds(
     windows: FakeHyperV, timeout: float, milliseconds: int
 ) -> None:
-    await connect_once(timeout=timeout)
+    # The option is set before the connect starts. A timeout of 0.1 ms may
+    # run out before the connect thread reports back (the endpoint's own
+    # timer wins under load), which this test does not check.
+    with contextlib.suppress(error.TimeoutError):
+        await connect_once(timeout=timeout)
     options = windows.sockets[1].options
     assert options[(HV_PROTOCOL_RAW, HVSOCKET_CONNECT_TIMEOUT)] == milliseconds
 
