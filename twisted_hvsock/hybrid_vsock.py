@@ -133,7 +133,7 @@ class HybridVSockClientEndpoint:
         """
         return connect_with_handshake(
             self._reactor,
-            unix_client(self._reactor, self._path, self._timeout, self._io),
+            unix_client(self._reactor, self._path, self._timeout, self._io).connect,
             protocolFactory,
             header=f"CONNECT {self._port}\n".encode("ascii"),
             check_reply=_check_answer,

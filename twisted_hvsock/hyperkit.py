@@ -140,7 +140,7 @@ class HyperkitClientEndpoint:
         """
         return connect_with_handshake(
             self._reactor,
-            unix_client(self._reactor, self._path, self._timeout, self._io),
+            unix_client(self._reactor, self._path, self._timeout, self._io).connect,
             protocolFactory,
             header=f"{self._cid:08x}.{self._port:08x}\n".encode("ascii"),
             check_reply=None,
