@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
-from twisted_hvsock import _hyperv_socket
+from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,

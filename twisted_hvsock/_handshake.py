@@ -1,5 +1,3 @@
-# Twisted's failures and errors are untyped.
-# mypy: disallow-untyped-calls=False
 """
 Connecting through a hypervisor's Unix socket that wants a header first:
 send the header, optionally await the one line that answers it, then hand
