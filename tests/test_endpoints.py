@@ -26,12 +26,8 @@ from twisted.internet.threads import deferToThread
 from zope.interface.verify import verifyObject
 
 from twisted_hvsock import VSockUnavailableError
-from twisted_hvsock._vsock_native import (
-    VSockClient,
-    VSockConnector,
-    _explain_connect_error,
-    kernel_connect_timeout,
-)
+from twisted_hvsock._engines.reactor import VSockClient, VSockConnector
+from twisted_hvsock._sockets.vsock import explain_connect_error, kernel_connect_timeout
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
@@ -112,7 +108,7 @@ def test_connect_without_af_vsock_says_what_is_missing(
 def test_kernel_connect_errors_become_twisted_errors(
     code: int, expected: type[Exception], words: str
 ) -> None:
-    mapped = _explain_connect_error(
+    mapped = explain_connect_error(
         error.getConnectError((code, os.strerror(code))), (3, 80)
     )
     assert isinstance(mapped, expected)

@@ -45,7 +45,7 @@ def start(
     endpoint, clock = StringEndpoint(), Clock()
     connecting = connect_with_handshake(
         clock,
-        endpoint,  # type: ignore[arg-type]
+        endpoint.connect,
         factory or Factory.forProtocol(Collect),
         header=b"CONNECT 52\n",
         check_reply=check,

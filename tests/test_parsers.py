@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
-from twisted_hvsock import _hyperv_socket
 from twisted_hvsock._options import (
     ClientStringParser,
     ServerStringParser,
     parse_positive_float,
     parse_positive_int,
 )
+from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (

@@ -28,7 +28,7 @@ from twisted.web.server import Request, Site
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from twisted_hvsock._vsock_native import VSockClient
+from twisted_hvsock._engines.reactor import VSockClient
 from twisted_hvsock.endpoints import VSockClientEndpoint
 from twisted_hvsock.web import VSockAgentEndpointFactory, vsock_agent
 

@@ -19,7 +19,6 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IProtocol,
     IProtocolFactory,
-    IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
@@ -33,10 +32,13 @@ MAX_REPLY = 32
 #: connection, else what was wrong with it.
 ReplyCheck = Callable[[bytes], str | None]
 
+#: Connects a protocol factory, as an endpoint's ``connect`` does.
+Connect = Callable[[IProtocolFactory], defer.Deferred[IProtocol]]
+
 
 def connect_with_handshake(
     reactor: Any,
-    endpoint: IStreamClientEndpoint,
+    connect: Connect,
     factory: IProtocolFactory,
     *,
     header: bytes,
@@ -45,7 +47,7 @@ def connect_with_handshake(
     peer: str,
 ) -> defer.Deferred[IProtocol]:
     """
-    Connect ``endpoint``, send ``header`` in one write and, if
+    Connect with ``connect``, send ``header`` in one write and, if
     ``check_reply`` is given, wait up to ``timeout`` seconds for the answer
     line; then build ``factory``'s protocol on the connection.
 
@@ -54,12 +56,10 @@ def connect_with_handshake(
     :return: a Deferred firing with the user's protocol once the handshake
         succeeded; failing with ``ConnectionRefusedError`` when the peer
         closes before answering or answers anything but an accepted line,
-        ``TimeoutError`` when it does not answer in time, or the endpoint's
-        own connect error. On failure the socket is closed.
+        ``TimeoutError`` when it does not answer in time, or the error
+        ``connect`` fails with. On failure the socket is closed.
     """
-    return _Attempt(reactor, factory, header, check_reply, timeout, peer).start(
-        endpoint
-    )
+    return _Attempt(reactor, factory, header, check_reply, timeout, peer).start(connect)
 
 
 class _Attempt:
@@ -84,9 +84,9 @@ class _Attempt:
         self.handshake: _Handshake | None = None
         self.connecting: defer.Deferred[Any] | None = None
 
-    def start(self, endpoint: IStreamClientEndpoint) -> defer.Deferred[IProtocol]:
+    def start(self, connect: Connect) -> defer.Deferred[IProtocol]:
         factory = Factory.forProtocol(lambda: _Handshake(self))
-        self.connecting = endpoint.connect(factory)
+        self.connecting = connect(factory)
         self.connecting.addCallbacks(self._connected, self._connect_failed)
         return self.result
 

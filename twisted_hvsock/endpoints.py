@@ -27,11 +27,8 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import check_backlog, check_io, check_timeout
-from ._connecting import connect_through
-from ._threaded import ThreadedConnector, ThreadedPort
-from ._threaded_families import VSOCK
-from ._vsock_native import VSockConnector, VSockPort
-from .address import CID_ANY, PORT_ANY, VSockAddress, check_cid, check_port
+from ._engines import connect_vsock, listen_vsock
+from .address import CID_ANY, VSockAddress, check_cid, check_port
 
 __all__ = ["VSockClientEndpoint", "VSockServerEndpoint"]
 
@@ -78,26 +75,15 @@ class VSockServerEndpoint:
         :return: a Deferred firing with the listening port, or failing with
             ``CannotListenError`` that says why.
         """
-        return defer.execute(self._listen, protocolFactory)
-
-    def _listen(self, factory: IProtocolFactory) -> IListeningPort:
-        port: VSockPort | ThreadedPort
-        if self._io == "threads":
-            port = ThreadedPort(
-                VSOCK,
-                (self._cid, PORT_ANY if self._port == 0 else self._port),
-                factory,
-                self._backlog,
-                self._reactor,
-                interface=self._cid,
-                port=self._port,
-            )
-        else:
-            port = VSockPort(
-                self._port, factory, self._cid, self._backlog, self._reactor
-            )
-        port.startListening()
-        return port
+        return defer.execute(
+            listen_vsock,
+            self._reactor,
+            protocolFactory,
+            cid=self._cid,
+            port=self._port,
+            backlog=self._backlog,
+            io=self._io,
+        )
 
 
 @implementer(IStreamClientEndpoint)
@@ -141,13 +127,11 @@ class VSockClientEndpoint:
             ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
             or ``VSockUnavailableError`` (no AF_VSOCK on this machine).
         """
-        return connect_through(protocolFactory, self._connector)
-
-    def _connector(self, factory: IProtocolFactory) -> Any:
-        if self._io == "threads":
-            return ThreadedConnector(
-                VSOCK, (self._cid, self._port), factory, self._timeout, self._reactor
-            )
-        return VSockConnector(
-            self._cid, self._port, factory, self._timeout, self._reactor
+        return connect_vsock(
+            self._reactor,
+            protocolFactory,
+            cid=self._cid,
+            port=self._port,
+            timeout=self._timeout,
+            io=self._io,
         )

@@ -18,6 +18,7 @@ that Firecracker, Cloud Hypervisor and vhost-device-vsock give the host.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from twisted.internet import defer
@@ -29,8 +30,10 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import check_io, check_timeout
+from ._engines import connect_unix
+from ._guest_listener import GuestConnectionListener
 from ._handshake import connect_with_handshake
-from ._unix_sockets import GuestConnectionListener, check_socket_path, unix_client
+from ._sockets.unix import check_socket_path
 from .address import check_port
 
 __all__ = [
@@ -133,7 +136,13 @@ class HybridVSockClientEndpoint:
         """
         return connect_with_handshake(
             self._reactor,
-            unix_client(self._reactor, self._path, self._timeout, self._io),
+            partial(
+                connect_unix,
+                self._reactor,
+                self._path,
+                timeout=self._timeout,
+                io=self._io,
+            ),
             protocolFactory,
             header=f"CONNECT {self._port}\n".encode("ascii"),
             check_reply=_check_answer,

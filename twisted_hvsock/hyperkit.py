@@ -17,6 +17,7 @@ these endpoints through the ``hyperkit`` plugin.
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any
 
 from twisted.internet import defer
@@ -28,8 +29,10 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import check_io, check_timeout
+from ._engines import connect_unix
+from ._guest_listener import GuestConnectionListener
 from ._handshake import connect_with_handshake
-from ._unix_sockets import GuestConnectionListener, check_socket_path, unix_client
+from ._sockets.unix import check_socket_path
 from .address import CID_HOST, check_cid, check_port
 
 __all__ = [
@@ -140,7 +143,13 @@ class HyperkitClientEndpoint:
         """
         return connect_with_handshake(
             self._reactor,
-            unix_client(self._reactor, self._path, self._timeout, self._io),
+            partial(
+                connect_unix,
+                self._reactor,
+                self._path,
+                timeout=self._timeout,
+                io=self._io,
+            ),
             protocolFactory,
             header=f"{self._cid:08x}.{self._port:08x}\n".encode("ascii"),
             check_reply=None,

@@ -30,10 +30,8 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import check_backlog, check_io, check_timeout
-from ._connecting import connect_through
-from ._hyperv_socket import hyperv_backend, sockaddr_for, unavailable_error
-from ._threaded import ThreadedConnector, ThreadedPort
-from ._threaded_families import HyperVFamily
+from ._engines import connect_hyperv, listen_hyperv
+from ._sockets.hyperv import hyperv_backend, unavailable_error
 from .address import CID_ANY, CID_HOST, CID_LOCAL
 from .endpoints import VSockClientEndpoint, VSockServerEndpoint
 from .hyperv_ids import (
@@ -158,20 +156,13 @@ class HyperVServerEndpoint:
             return self._vsock.listen(protocolFactory)
         if self._backend is None:
             return defer.fail(unavailable_error())
-        return defer.execute(self._listen, protocolFactory)
-
-    def _listen(self, factory: IProtocolFactory) -> IListeningPort:
-        port = ThreadedPort(
-            HyperVFamily(),
-            sockaddr_for(HyperVAddress(self._vm_id, self._service_id)),
-            factory,
-            self._backlog,
+        return defer.execute(
+            listen_hyperv,
             self._reactor,
-            interface=str(self._vm_id),
-            port=str(self._service_id),
+            protocolFactory,
+            address=HyperVAddress(self._vm_id, self._service_id),
+            backlog=self._backlog,
         )
-        port.startListening()
-        return port
 
 
 @implementer(IStreamClientEndpoint)
@@ -276,14 +267,10 @@ class HyperVClientEndpoint:
     def _connect_to(
         self, vm_id: uuid.UUID, protocolFactory: IProtocolFactory
     ) -> defer.Deferred[IProtocol]:
-        sockaddr = sockaddr_for(HyperVAddress(vm_id, self._service_id))
-        return connect_through(
+        return connect_hyperv(
+            self._reactor,
             protocolFactory,
-            lambda factory: ThreadedConnector(
-                HyperVFamily(self._suspend),
-                sockaddr,
-                factory,
-                self._timeout,
-                self._reactor,
-            ),
+            address=HyperVAddress(vm_id, self._service_id),
+            timeout=self._timeout,
+            suspend=self._suspend,
         )

@@ -6,7 +6,6 @@ has, so that the engine can be used (and tested) on real sockets anywhere.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from twisted.internet import defer
@@ -20,15 +19,9 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import check_backlog, check_mode, check_path, check_timeout
-from ._connecting import connect_through
-from ._threaded import ThreadedConnector, ThreadedPort
-from ._threaded_families import UNIX
+from ._engines import connect_unix, listen_unix
 
-__all__ = [
-    "ThreadedUNIXClientEndpoint",
-    "ThreadedUNIXServerEndpoint",
-    "listen_threaded_unix",
-]
+__all__ = ["ThreadedUNIXClientEndpoint", "ThreadedUNIXServerEndpoint"]
 
 
 @implementer(IStreamServerEndpoint)
@@ -72,45 +65,14 @@ class ThreadedUNIXServerEndpoint:
             ``CannotListenError`` that says why.
         """
         return defer.execute(
-            listen_threaded_unix,
+            listen_unix,
             self._reactor,
             self._path,
             protocolFactory,
             backlog=self._backlog,
             mode=self._mode,
+            io="threads",
         )
-
-
-def listen_threaded_unix(
-    reactor: Any,
-    path: str | bytes,
-    factory: IProtocolFactory,
-    *,
-    backlog: int,
-    mode: int | None,
-) -> IListeningPort:
-    """
-    Listen on the Unix socket ``path`` with the thread-backed engine, setting
-    the socket file's ``mode`` (if given) before it listens.
-
-    :raises CannotListenError: saying why not.
-    """
-    in_filesystem = path[:1] not in ("\0", b"\0")
-    port = ThreadedPort(
-        UNIX,
-        path,
-        factory,
-        backlog,
-        reactor,
-        port=path,
-        bound=(
-            (lambda: os.chmod(path, mode))
-            if mode is not None and in_filesystem
-            else None
-        ),
-    )
-    port.startListening()
-    return port
 
 
 @implementer(IStreamClientEndpoint)
@@ -140,9 +102,10 @@ class ThreadedUNIXClientEndpoint:
             with ``ConnectionRefusedError``, ``TimeoutError`` or another
             ``ConnectError``.
         """
-        return connect_through(
+        return connect_unix(
+            self._reactor,
+            self._path,
             protocolFactory,
-            lambda factory: ThreadedConnector(
-                UNIX, self._path, factory, self._timeout, self._reactor
-            ),
+            timeout=self._timeout,
+            io="threads",
         )

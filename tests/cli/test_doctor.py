@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from twisted_hvsock import _hyperv_socket, hyperv_services
+from twisted_hvsock import hyperv_services
+from twisted_hvsock._sockets import hyperv
 from twisted_hvsock.cli import doctor
 from twisted_hvsock.cli.doctor import (
     Finding,
@@ -72,7 +73,7 @@ def test_on_linux_hvsock_strings_are_said_to_map_onto_vsock() -> None:
 def test_on_a_windows_host_af_hyperv_and_the_services_are_reported(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    monkeypatch.setattr(hyperv, "_socket_module", FakeHyperV().module)
     registry = FakeWinreg()
     registry.put(f"{SERVICES_KEY}\\{uuid.uuid4()}", {})
     monkeypatch.setattr(hyperv_services, "_registry_module", registry)

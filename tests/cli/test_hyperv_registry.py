@@ -11,7 +11,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
-from twisted_hvsock import _hyperv_socket, hyperv_services
+from twisted_hvsock import hyperv_services
+from twisted_hvsock._sockets import hyperv
 from twisted_hvsock.cli.main import Options, _run
 from twisted_hvsock.hyperv_services import SERVICES_KEY
 
@@ -25,7 +26,7 @@ TEMPLATE_80 = "00000050-facb-11e6-bd58-64006a7986d3"
 def registry(monkeypatch: pytest.MonkeyPatch) -> FakeWinreg:
     fake = FakeWinreg()
     monkeypatch.setattr(hyperv_services, "_registry_module", fake)
-    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    monkeypatch.setattr(hyperv, "_socket_module", FakeHyperV().module)
     return fake
 
 

@@ -19,7 +19,7 @@ from twisted.internet.stdio import StandardIO
 from twisted.internet.task import deferLater
 from twisted.python import usage
 
-from .._hyperv_socket import hyperv_backend
+from .._sockets.hyperv import hyperv_backend
 from ..echo import echo_factory
 from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice

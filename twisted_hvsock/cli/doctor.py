@@ -17,7 +17,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 from twisted.python import usage
 
-from .._hyperv_socket import hyperv_backend, new_hyperv_socket
+from .._sockets.hyperv import hyperv_backend, new_hyperv_socket
 from ..address import VSOCK_DEVICE, local_cid
 from ..hyperv_services import registered_services
 from .command_options import CommandOptions

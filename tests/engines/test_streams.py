@@ -30,8 +30,8 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
-from twisted_hvsock import _hyperv_socket
-from twisted_hvsock._threaded import ThreadedClient
+from twisted_hvsock._engines.threads import ThreadedClient
+from twisted_hvsock._sockets import hyperv
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
@@ -41,9 +41,9 @@ from twisted_hvsock.threaded_unix import (
     ThreadedUNIXServerEndpoint,
 )
 
-from .support.fake_hyperv import FakeHyperV
-from .support.leaks import counts_settle, fd_targets, open_fds
-from .support.streams import (
+from ..support.fake_hyperv import FakeHyperV
+from ..support.leaks import counts_settle, fd_targets, open_fds
+from ..support.streams import (
     ChunkProducer,
     DigestAfterHalfClose,
     Echo,
@@ -52,7 +52,7 @@ from .support.streams import (
     factory_for,
     payload,
 )
-from .support.tls import self_signed
+from ..support.tls import self_signed
 
 MiB = 1024 * 1024
 
@@ -68,7 +68,7 @@ class Family:
     def install(self) -> None:
         """In a process of its own: for AF_HYPERV, play Windows' socket layer."""
         if self.name == "hyperv":
-            _hyperv_socket._socket_module = FakeHyperV().module
+            hyperv._socket_module = FakeHyperV().module
 
     def server(self) -> Any:
         if self.name == "unix":
@@ -95,7 +95,7 @@ def _installed(request: pytest.FixtureRequest) -> Family:
     family: Family = request.param
     if family.name == "hyperv":
         monkeypatch = request.getfixturevalue("monkeypatch")
-        monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+        monkeypatch.setattr(hyperv, "_socket_module", FakeHyperV().module)
     return family
 
 
@@ -390,7 +390,7 @@ SHUTDOWN_SCRIPT = textwrap.dedent(
     from twisted.internet.defer import Deferred, gatherResults
     from twisted.internet.protocol import Factory, Protocol
     sys.path.insert(0, {root!r})
-    from tests.test_threaded_streams import Family
+    from tests.engines.test_streams import Family
 
     family = Family({name!r}, object)
     family.install()
@@ -433,7 +433,7 @@ SHUTDOWN_SCRIPT = textwrap.dedent(
 def test_reactor_shutdown_closes_open_connections_without_hanging(
     family: Family,
 ) -> None:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     script = SHUTDOWN_SCRIPT.format(root=root, name=family.name)
     started = time.monotonic()
     result = subprocess.run(

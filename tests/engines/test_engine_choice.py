@@ -1,7 +1,6 @@
 """
 Choosing the I/O engine: the ``io`` option of ``vsock:`` strings and the
-``io`` argument of the vsock endpoints, and the threaded Unix endpoints'
-argument checks. No socket is connected here.
+``io`` argument of the vsock endpoints. No socket is connected here.
 """
 
 from __future__ import annotations
@@ -10,15 +9,9 @@ from typing import Any
 
 import pytest
 from twisted.internet.endpoints import clientFromString, serverFromString
-from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.internet.testing import MemoryReactor
-from zope.interface.verify import verifyObject
 
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
-from twisted_hvsock.threaded_unix import (
-    ThreadedUNIXClientEndpoint,
-    ThreadedUNIXServerEndpoint,
-)
 
 
 class ReactorWithoutFDs:
@@ -78,29 +71,3 @@ def test_engines_share_the_vsock_string_checks() -> None:
         serverFromString(MemoryReactor(), "vsock:port=-1:io=threads")
     with pytest.raises(ValueError, match="unknown option 'engine'"):
         clientFromString(MemoryReactor(), "vsock:3:80:engine=threads")
-
-
-def test_threaded_unix_endpoints_provide_twisted_interfaces() -> None:
-    reactor = MemoryReactor()
-    assert verifyObject(
-        IStreamServerEndpoint, ThreadedUNIXServerEndpoint(reactor, "/tmp/x")
-    )
-    assert verifyObject(
-        IStreamClientEndpoint, ThreadedUNIXClientEndpoint(reactor, "/tmp/x")
-    )
-
-
-@pytest.mark.parametrize(
-    ("build", "message"),
-    [
-        (lambda r: ThreadedUNIXServerEndpoint(r, ""), "^path must be"),
-        (lambda r: ThreadedUNIXServerEndpoint(r, "/tmp/x", backlog=0), "^backlog"),
-        (lambda r: ThreadedUNIXClientEndpoint(r, 7), "^path must be"),
-        (lambda r: ThreadedUNIXClientEndpoint(r, "/tmp/x", timeout=0), "^timeout"),
-    ],
-)
-def test_threaded_unix_endpoints_check_their_arguments(
-    build: Any, message: str
-) -> None:
-    with pytest.raises(ValueError, match=message):
-        build(MemoryReactor())

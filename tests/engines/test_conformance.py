@@ -1,7 +1,8 @@
 """
-Twisted's own transport conformance suites, run against the thread-backed
-engine: over Unix sockets on the host, over AF_VSOCK (CID 1,
-vsock_loopback) in the guest, on every reactor a user might run.
+Twisted's own transport conformance suites, run against both I/O engines on
+every reactor a user might run: the thread engine over Unix sockets on the
+host and over AF_VSOCK (CID 1, vsock_loopback) in the guest, the reactor
+engine over AF_VSOCK in the guest.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IConnector, IReactorFDSet, IReactorTime
 from twisted.internet.protocol import ClientFactory
 from twisted.internet.test.connectionmixins import (
     ConnectionTestsMixin,
@@ -22,8 +23,8 @@ from twisted.internet.test.connectionmixins import (
 from twisted.internet.test.reactormixins import ReactorBuilder
 from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
 
-from twisted_hvsock._threaded import ThreadedConnector
-from twisted_hvsock._threaded_families import UNIX, VSOCK
+from twisted_hvsock._engines.reactor import VSockConnector
+from twisted_hvsock._engines.threads import UNIX, VSOCK, SocketFamily, ThreadedConnector
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.threaded_unix import (
@@ -31,20 +32,23 @@ from twisted_hvsock.threaded_unix import (
     ThreadedUNIXServerEndpoint,
 )
 
-from .support.conformance import (
+from ..support.conformance import (
     OrderlyPeerAbortMixin,
     connected_client_and_server,
     listen_now,
 )
 
-# The engine needs nothing of a reactor but time and callFromThread, so it
-# runs on every one; these are the ones Linux users run.
+# The reactors Linux users run. The thread engine needs nothing of a reactor
+# but time and callFromThread; the reactor engine relies on their polling.
 REACTORS = [
     "twisted.internet.epollreactor.EPollReactor",
     "twisted.internet.pollreactor.PollReactor",
     "twisted.internet.selectreactor.SelectReactor",
     "twisted.internet.test.reactormixins.AsyncioSelectorReactor",
 ]
+
+# A vsock port nothing uses, where connecting fails at once.
+NOWHERE_VSOCK = (CID_LOCAL, 0xFFFFFFF0)
 
 
 def abstract_unix_name() -> bytes:
@@ -63,19 +67,52 @@ class UNIXCreator(EndpointCreator):
 
 
 class VSockCreator(EndpointCreator):
-    """Threaded vsock endpoints meeting over CID 1 on a port the kernel picks."""
+    """vsock endpoints on engine ``io``, meeting over CID 1 on a kernel-picked port."""
+
+    def __init__(self, io: str) -> None:
+        self.io = io
 
     def server(self, reactor: Any) -> VSockServerEndpoint:
-        return VSockServerEndpoint(reactor, 0, io="threads")
+        return VSockServerEndpoint(reactor, 0, io=self.io)
 
     def client(self, reactor: Any, serverAddress: VSockAddress) -> VSockClientEndpoint:
-        return VSockClientEndpoint(reactor, CID_LOCAL, serverAddress.port, io="threads")
+        return VSockClientEndpoint(reactor, CID_LOCAL, serverAddress.port, io=self.io)
 
 
-class ThreadedBuilder(ReactorBuilder):
+class EngineParts:
+    """What the suites below need of an engine and socket family."""
+
+    endpoints: EndpointCreator
+    # Without a listener, where connecting fails at once.
+    nowhere: Any = None
+
+    def sockaddr_for(self, address: Any) -> Any:
+        """Where a client reaches the listener at ``address``."""
+        raise NotImplementedError
+
+    def connector(self, reactor: Any, sockaddr: Any, factory: Any) -> IConnector:
+        """A connector to ``sockaddr`` that has not started connecting."""
+        raise NotImplementedError
+
+
+class ReactorVSockBuilder(EngineParts, ReactorBuilder):
+    _reactors = REACTORS
+    requiredInterfaces = (IReactorFDSet,)
+    endpoints = VSockCreator("reactor")
+    nowhere = NOWHERE_VSOCK
+
+    def sockaddr_for(self, address: Any) -> Any:
+        return (CID_LOCAL, address.port)
+
+    def connector(self, reactor: Any, sockaddr: Any, factory: Any) -> IConnector:
+        cid, port = sockaddr
+        return VSockConnector(cid, port, factory, 30, reactor)
+
+
+class ThreadEngineBuilder(EngineParts, ReactorBuilder):
     _reactors = REACTORS
     requiredInterfaces = (IReactorTime,)
-    endpoints: EndpointCreator
+    family: SocketFamily
 
     def runReactor(self, reactor: Any, timeout: float | None = None) -> None:
         super().runReactor(reactor, timeout)
@@ -90,16 +127,11 @@ class ThreadedBuilder(ReactorBuilder):
             ):
                 call.cancel()
 
-    def sockaddr_for(self, address: Any) -> Any:
-        """Where a client reaches the listener at ``address``."""
-        raise NotImplementedError
-
-    # Without a listener, where connecting fails at once.
-    nowhere: Any = None
-    family: Any = None
+    def connector(self, reactor: Any, sockaddr: Any, factory: Any) -> IConnector:
+        return ThreadedConnector(self.family, sockaddr, factory, 30, reactor)
 
 
-class UNIXBuilder(ThreadedBuilder):
+class ThreadedUNIXBuilder(ThreadEngineBuilder):
     endpoints = UNIXCreator()
     family = UNIX
     nowhere = b"\0hvsock-test-nobody-listens-here"
@@ -108,10 +140,10 @@ class UNIXBuilder(ThreadedBuilder):
         return address.name
 
 
-class VSockBuilder(ThreadedBuilder):
-    endpoints = VSockCreator()
+class ThreadedVSockBuilder(ThreadEngineBuilder):
+    endpoints = VSockCreator("threads")
     family = VSOCK
-    nowhere = (CID_LOCAL, 0xFFFFFFF0)
+    nowhere = NOWHERE_VSOCK
 
     def sockaddr_for(self, address: Any) -> Any:
         return (CID_LOCAL, address.port)
@@ -125,41 +157,35 @@ class AbortConnectionTests(OrderlyPeerAbortMixin):
     pass
 
 
-class StreamClientTests(StreamClientTestsMixin):
+class StreamClientTests(EngineParts, StreamClientTestsMixin):
     """``listen`` and ``connect`` as the mixin expects them."""
 
     _sockaddr: Any = None
 
     def listen(self, reactor: Any, factory: Any) -> Any:
-        port = listen_now(self.endpoints.server(reactor), factory)  # type: ignore[attr-defined]
-        self._sockaddr = self.sockaddr_for(port.getHost())  # type: ignore[attr-defined]
+        port = listen_now(self.endpoints.server(reactor), factory)
+        self._sockaddr = self.sockaddr_for(port.getHost())
         self.addCleanup(port.stopListening)  # type: ignore[attr-defined]
         return port
 
-    def connect(self, reactor: Any, factory: ClientFactory) -> ThreadedConnector:
+    def connect(self, reactor: Any, factory: ClientFactory) -> IConnector:
         # Without a listener, aim where nobody listens: the failure paths of
         # the mixin want exactly that.
-        where = self._sockaddr if self._sockaddr is not None else self.nowhere  # type: ignore[attr-defined]
-        connector = ThreadedConnector(self.family, where, factory, 30, reactor)  # type: ignore[attr-defined]
+        where = self._sockaddr if self._sockaddr is not None else self.nowhere
+        connector = self.connector(reactor, where, factory)
         connector.connect()
         return connector
 
 
-class WriteSequenceTests(WriteSequenceTestsMixin):
-    requiredInterfaces = (IReactorTime,)
-
+class WriteSequenceTests(EngineParts, WriteSequenceTestsMixin):
     def getConnectedClientAndServer(
         self, reactor: Any, interface: Any, addressFamily: Any
     ) -> Deferred[Any]:
         return connected_client_and_server(
             reactor,
-            partial(listen_now, self.endpoints.server(reactor)),  # type: ignore[attr-defined]
-            lambda port, client: ThreadedConnector(
-                self.family,  # type: ignore[attr-defined]
-                self.sockaddr_for(port.getHost()),  # type: ignore[attr-defined]
-                client,
-                30,
-                reactor,
+            partial(listen_now, self.endpoints.server(reactor)),
+            lambda port, client: self.connector(
+                reactor, self.sockaddr_for(port.getHost()), client
             ).connect(),
         )
 
@@ -167,20 +193,21 @@ class WriteSequenceTests(WriteSequenceTestsMixin):
 SUITES = (ConnectionTests, AbortConnectionTests, StreamClientTests, WriteSequenceTests)
 
 
-def _make_cases(family_builder: type[ThreadedBuilder], prefix: str) -> dict[str, Any]:
+def _make_cases(
+    engine_builder: type[EngineParts], prefix: str, *marks: Any
+) -> dict[str, Any]:
     cases: dict[str, Any] = {}
     for suite in SUITES:
-        builder = type(f"{prefix}{suite.__name__}Builder", (family_builder, suite), {})
+        builder = type(f"{prefix}{suite.__name__}Builder", (engine_builder, suite), {})
         builder.__module__ = __name__
         cases.update(builder.makeTestCaseClasses())  # type: ignore[attr-defined]
+    for case in cases.values():
+        case.pytestmark = list(marks)
     return cases
 
 
-# Host tier: Unix sockets.
-globals().update(_make_cases(UNIXBuilder, "ThreadedUNIX"))
-
-# Kernel tier: AF_VSOCK over CID 1.
-_vsock_cases = _make_cases(VSockBuilder, "ThreadedVSock")
-for _case in _vsock_cases.values():
-    _case.pytestmark = [pytest.mark.kernel]
-globals().update(_vsock_cases)
+# Host tier: the thread engine over Unix sockets.
+globals().update(_make_cases(ThreadedUNIXBuilder, "ThreadedUNIX"))
+# Kernel tier: both engines over AF_VSOCK, CID 1.
+globals().update(_make_cases(ThreadedVSockBuilder, "ThreadedVSock", pytest.mark.kernel))
+globals().update(_make_cases(ReactorVSockBuilder, "ReactorVSock", pytest.mark.kernel))

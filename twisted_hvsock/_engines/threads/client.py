@@ -1,0 +1,178 @@
+"""
+The thread engine's client side: a connect on a thread of its own, then the
+connection, and the connector that retries as Twisted's do.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from twisted.internet import base, error
+from twisted.internet.interfaces import IAddress, IProtocol
+from twisted.internet.protocol import Protocol
+from twisted.python import log
+from twisted.python.failure import Failure
+
+from .families import SocketFamily
+from .plumbing import (
+    SHUTDOWN_WAIT,
+    connect_error_for,
+    hand_to_reactor,
+    join_threads,
+    log_prefix,
+)
+from .tls import TLSTransport
+
+__all__ = ["ThreadedClient", "ThreadedConnector"]
+
+
+class ThreadedClient(TLSTransport):
+    """
+    The client side of a connection, and, until it is connected, the attempt
+    to connect: ``connect`` blocks on a thread of its own, as
+    ``tcp.BaseClient`` would poll, and reports to a ``BaseConnector``.
+    """
+
+    _tlsClientDefault = True
+
+    def __init__(
+        self,
+        family: SocketFamily,
+        sockaddr: Any,
+        connector: base.BaseConnector,
+        timeout: float | None,
+        reactor: Any,
+    ) -> None:
+        self.connector = connector
+        self._sockaddr = sockaddr
+        try:
+            skt = family.new_socket()
+        except OSError as e:
+            # As tcp.BaseClient does: fail on the next turn, not re-entrantly.
+            self.reactor = reactor
+            self._family = family
+            self._failed_early = True
+            reactor.callLater(0, self.failIfNotConnected, e)
+            return
+        self._failed_early = False
+        super().__init__(skt, family, reactor)
+        self._registry.add(self)
+        try:
+            family.prepare_connect(skt, timeout)
+        except OSError as e:
+            reactor.callLater(0, self.failIfNotConnected, e)
+            return
+        self._start_threads(self._connect)
+
+    def _connect(self) -> None:
+        try:
+            self._calls.call(self.socket.connect, self._sockaddr)
+        except OSError as e:
+            outcome: OSError | None = e
+        else:
+            outcome = None
+        with self._lock:
+            if self._stopping:
+                return
+        hand_to_reactor(self.reactor, self._connect_done, outcome)
+
+    def _connect_done(self, outcome: OSError | None) -> None:
+        if self._closing or self.disconnected:
+            return
+        if outcome is not None:
+            self.failIfNotConnected(connect_error_for(outcome))
+            return
+        join_threads(self._threads, time.monotonic() + SHUTDOWN_WAIT)
+        self._threads = []
+        try:
+            self._family.connected(self.socket)
+            self._host = self._family.address(self.socket.getsockname())
+        except OSError as e:
+            self.failIfNotConnected(connect_error_for(e))
+            return
+        try:
+            protocol = self.connector.buildProtocol(self.getPeer())
+        except BaseException:
+            log.err(None, "the client factory could not build a protocol")
+            self.failIfNotConnected(error.ConnectError(string="buildProtocol failed"))
+            return
+        if protocol is None:
+            self.connected = True
+            self.protocol = Protocol()
+            self._start_threads(self._read_loop, self._write_loop)
+            self.loseConnection()
+            return
+        self.start_io(protocol)
+
+    def _make_logstr(self, protocol: IProtocol) -> str:
+        return f"{log_prefix(protocol)},client"
+
+    def failIfNotConnected(self, err: BaseException) -> None:
+        """
+        Give up connecting, telling the connector ``err`` (mapped onto the
+        error Twisted users catch). The connect thread, if blocked, ends
+        when the kernel gives up; the socket closes then.
+        """
+        if self.connected or self.disconnected or getattr(self, "_closing", False):
+            return
+        err = self._family.connect_error(err, self._sockaddr)
+        if not self._failed_early:
+            self._closing = True
+            with self._lock:
+                self._stopping = True
+                # Nothing is left to finish once the connect thread ends.
+                self._finish_posted = True
+            self._calls.quietly(self.socket.shutdown, socket.SHUT_RDWR)
+            self._calls.close()
+            self._registry.discard(self)
+        self.disconnected = True
+        self.connector.connectionFailed(Failure(err))
+
+    def stopConnecting(self) -> None:
+        """Stop an attempt still going (``IConnector.stopConnecting``)."""
+        self.failIfNotConnected(error.UserError())
+
+    def _connection_lost(self, reason: Failure) -> None:
+        super()._connection_lost(reason)
+        self.connector.connectionLost(reason)
+
+    def shut_down(self, deadline: float) -> None:
+        if not self.connected:
+            self.failIfNotConnected(error.ConnectError(string="the reactor shut down"))
+            return
+        super().shut_down(deadline)
+
+    def getPeer(self) -> IAddress:
+        return self._family.address(self._sockaddr)
+
+    def __repr__(self) -> str:
+        return f"<{self._family.name} threaded client to {self.getPeer()}>"
+
+
+class ThreadedConnector(base.BaseConnector):
+    """
+    Connects a client factory through a :class:`ThreadedClient`, retrying
+    when the factory asks, as Twisted's connectors do.
+    """
+
+    def __init__(
+        self,
+        family: SocketFamily,
+        sockaddr: Any,
+        factory: Any,
+        timeout: float,
+        reactor: Any,
+    ) -> None:
+        super().__init__(factory, timeout, reactor)
+        self._family = family
+        self._sockaddr = sockaddr
+
+    def _makeTransport(self) -> ThreadedClient:  # type: ignore[override]
+        return ThreadedClient(
+            self._family, self._sockaddr, self, self.timeout, self.reactor
+        )
+
+    def getDestination(self) -> IAddress:
+        return self._family.address(self._sockaddr)

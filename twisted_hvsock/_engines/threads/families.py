@@ -1,0 +1,184 @@
+"""
+The address families the thread engine runs over: Linux AF_VSOCK, Windows
+AF_HYPERV, and Unix sockets (which let the host test the engine on real
+sockets). Each is what the engine needs to know about a family, built on
+that family's facts in ``_sockets``.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from typing import Any
+
+from twisted.internet.address import UNIXAddress
+from twisted.internet.interfaces import IAddress
+
+from ..._sockets import LINGER_ZERO, hyperv, unix, vsock
+from ...address import PORT_ANY, VSockAddress
+from ...hyperv_ids import HyperVAddress
+
+__all__ = ["UNIX", "VSOCK", "HyperVFamily", "SocketFamily"]
+
+
+class SocketFamily:
+    """
+    What the engine needs to know about one address family. The base class
+    suits families whose calls all behave like TCP's; subclasses override
+    what differs.
+
+    :ivar name: the family as it appears in log prefixes, e.g. ``"VSOCK"``.
+    :ivar accept_wakes_on_shutdown: whether ``shutdown()`` on a listening
+        socket ends a blocked ``accept`` (true for AF_UNIX, not AF_VSOCK).
+    :ivar close_cancels_blocked_calls: whether closing a socket ends the
+        calls other threads are blocked in, as ``closesocket`` does on
+        Windows; such sockets are closed at once to stop their threads,
+        where ``shutdown()`` might not wake them.
+    """
+
+    name = "SOCKET"
+    accept_wakes_on_shutdown = True
+    close_cancels_blocked_calls = False
+
+    def new_socket(self) -> socket.socket:
+        """A new blocking stream socket of this family."""
+        raise NotImplementedError
+
+    def address(self, sockaddr: Any) -> IAddress:
+        """The ``IAddress`` for a socket address of this family."""
+        raise NotImplementedError
+
+    def prepare_connect(self, skt: socket.socket, timeout: float | None) -> None:
+        """Make ``connect`` give up after ``timeout`` seconds, if it can."""
+
+    def connected(self, skt: socket.socket) -> None:
+        """Undo what :meth:`prepare_connect` set that must not stay."""
+
+    def connect_error(self, err: BaseException, sockaddr: Any) -> BaseException:
+        """The Twisted error a failed ``connect`` to ``sockaddr`` reports."""
+        return err
+
+    def listen_error(self, err: OSError, sockaddr: Any) -> object:
+        """The reason ``CannotListenError`` gives for a failed bind/listen."""
+        return err
+
+    def set_linger_zero(self, skt: socket.socket) -> None:
+        """Make ``close`` drop unsent data at once (``SO_LINGER`` zero)."""
+        skt.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
+
+    def set_accept_timeout(self, skt: socket.socket, seconds: float) -> None:
+        """Make a blocked ``accept`` return after ``seconds`` (0: never)."""
+        raise NotImplementedError
+
+    def listener_closed(self, sockaddr: Any) -> None:
+        """Clean up after a listening socket bound to ``sockaddr`` closed."""
+
+
+class _VSockFamily(SocketFamily):
+    """
+    AF_VSOCK. ``shutdown`` on a listening vsock socket fails with ENOTCONN
+    without waking ``accept``, so accept threads look for a stop between
+    receive timeouts.
+    """
+
+    name = "VSOCK"
+    accept_wakes_on_shutdown = False
+
+    def new_socket(self) -> socket.socket:
+        skt = vsock.new_vsock_socket()
+        skt.setblocking(True)
+        return skt
+
+    def address(self, sockaddr: Any) -> IAddress:
+        cid, port = sockaddr
+        return VSockAddress(cid, port)
+
+    def prepare_connect(self, skt: socket.socket, timeout: float | None) -> None:
+        # A little over the endpoint's own timeout, so Twisted's TimeoutError
+        # wins the race and the kernel's two-second default never cuts it short.
+        if timeout is not None:
+            vsock.set_kernel_connect_timeout(skt, timeout + 1)
+
+    def connect_error(self, err: BaseException, sockaddr: Any) -> BaseException:
+        return vsock.explain_connect_error(err, sockaddr)
+
+    def listen_error(self, err: OSError, sockaddr: Any) -> object:
+        _, port = sockaddr
+        return vsock.explain_listen_error(err, 0 if port == PORT_ANY else port)
+
+    def set_linger_zero(self, skt: socket.socket) -> None:
+        vsock.set_linger_zero(skt)
+
+    def set_accept_timeout(self, skt: socket.socket, seconds: float) -> None:
+        vsock.set_receive_timeout(skt, seconds)
+
+
+class _UNIXFamily(SocketFamily):
+    """
+    AF_UNIX stream sockets, addressed by path. As Twisted's Unix ports do,
+    a port removes its socket file when it stops.
+    """
+
+    name = "UNIX"
+
+    def new_socket(self) -> socket.socket:
+        return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def address(self, sockaddr: Any) -> IAddress:
+        # An unbound client socket has the empty name.
+        return UNIXAddress(sockaddr or None)
+
+    def prepare_connect(self, skt: socket.socket, timeout: float | None) -> None:
+        # A little over the endpoint's timeout, so that Twisted's
+        # TimeoutError wins the race.
+        if timeout is not None:
+            unix.set_send_timeout(skt, timeout + 1)
+
+    def connected(self, skt: socket.socket) -> None:
+        unix.set_send_timeout(skt, 0)
+
+    def listener_closed(self, sockaddr: Any) -> None:
+        unix.remove_socket_file(sockaddr)
+
+
+class HyperVFamily(SocketFamily):
+    """
+    Windows' AF_HYPERV. These sockets cannot be polled, and on Windows
+    closing a socket cancels the calls other threads are blocked in, which
+    is how their threads are stopped.
+
+    :param suspend: keep connections open while the VM is paused
+        (``HVSOCKET_CONNECTED_SUSPEND``).
+    """
+
+    name = "HYPERV"
+    close_cancels_blocked_calls = True
+
+    def __init__(self, suspend: bool = False) -> None:
+        self.suspend = suspend
+
+    def new_socket(self) -> socket.socket:
+        skt: socket.socket = hyperv.new_hyperv_socket()
+        return skt
+
+    def address(self, sockaddr: Any) -> IAddress:
+        vm_id, service_id = sockaddr
+        return HyperVAddress(uuid.UUID(vm_id), uuid.UUID(service_id))
+
+    def prepare_connect(self, skt: socket.socket, timeout: float | None) -> None:
+        hyperv.prepare_connect(skt, timeout, self.suspend)
+
+    def connect_error(self, err: BaseException, sockaddr: Any) -> BaseException:
+        return hyperv.explain_connect_error(err, sockaddr)
+
+    def listen_error(self, err: OSError, sockaddr: Any) -> object:
+        return hyperv.explain_listen_error(err, sockaddr)
+
+    def set_linger_zero(self, skt: socket.socket) -> None:
+        hyperv.set_linger_zero(skt)
+
+
+#: AF_VSOCK (Linux).
+VSOCK: SocketFamily = _VSockFamily()
+#: AF_UNIX stream sockets.
+UNIX: SocketFamily = _UNIXFamily()

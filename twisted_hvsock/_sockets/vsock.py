@@ -1,0 +1,187 @@
+"""
+Linux AF_VSOCK: making the sockets, the options CPython cannot set on them,
+and the kernel's errors explained.
+
+CPython's ``setsockopt`` and ``getsockopt`` take only 8-byte integers for
+AF_VSOCK sockets, so the options with other shapes (``struct timeval``,
+``struct linger``) go through libc.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import socket
+import sys
+
+from twisted.internet import error
+
+from ..errors import VSockUnavailableError
+from . import LINGER_ZERO, TIMEVAL, timeval
+
+__all__ = [
+    "FIRST_UNPRIVILEGED_PORT",
+    "explain_connect_error",
+    "explain_listen_error",
+    "kernel_connect_timeout",
+    "new_vsock_socket",
+    "set_kernel_connect_timeout",
+    "set_linger_zero",
+    "set_receive_timeout",
+    "vsock_family",
+]
+
+#: Ports below this need root or CAP_NET_BIND_SERVICE, as for TCP.
+FIRST_UNPRIVILEGED_PORT = 1024
+# From <linux/vm_sockets.h>: the connect timeout, a struct timeval.
+_SO_VM_SOCKETS_CONNECT_TIMEOUT = 6
+
+
+def vsock_family() -> int:
+    """
+    Return ``socket.AF_VSOCK``.
+
+    :raises VSockUnavailableError: if this Python has no AF_VSOCK (it exists
+        only on Linux builds).
+    """
+    family: int | None = getattr(socket, "AF_VSOCK", None)
+    if family is None:
+        raise VSockUnavailableError(
+            errno.EAFNOSUPPORT,
+            f"this Python on {sys.platform} has no socket.AF_VSOCK: vsock "
+            "endpoints need Linux (use hvsock: endpoints on Windows, hyperkit: "
+            "on macOS)",
+        )
+    return family
+
+
+def new_vsock_socket() -> socket.socket:
+    """
+    Make a non-blocking AF_VSOCK stream socket.
+
+    :raises VSockUnavailableError: if the kernel refuses the address family.
+    """
+    family = vsock_family()
+    try:
+        skt = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as e:
+        if e.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+            raise VSockUnavailableError(
+                e.errno,
+                "the kernel has no AF_VSOCK support: load the vsock module and a "
+                "transport (modprobe vmw_vsock_virtio_transport in a guest, "
+                "vhost_vsock on a host, vsock_loopback for CID 1)",
+            ) from e
+        raise
+    skt.setblocking(False)
+    return skt
+
+
+def _raise_errno() -> None:
+    code = ctypes.get_errno()
+    raise OSError(code, os.strerror(code))
+
+
+def _libc_setsockopt(skt: socket.socket, level: int, option: int, value: bytes) -> None:
+    """``setsockopt`` with a byte-string value, which CPython refuses for AF_VSOCK."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(value, len(value))
+    if libc.setsockopt(skt.fileno(), level, option, buffer, len(value)) != 0:
+        _raise_errno()
+
+
+def _libc_getsockopt(skt: socket.socket, level: int, option: int, size: int) -> bytes:
+    """``getsockopt`` of a ``size``-byte value, which CPython refuses for AF_VSOCK."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(size)
+    length = ctypes.c_uint32(size)
+    if libc.getsockopt(skt.fileno(), level, option, buffer, ctypes.byref(length)) != 0:
+        _raise_errno()
+    return buffer.raw
+
+
+def set_kernel_connect_timeout(skt: socket.socket, seconds: float) -> None:
+    """
+    Let the kernel wait ``seconds`` for a connect: its own default gives up
+    after two seconds, which would cut a longer endpoint timeout short.
+
+    An older kernel that refuses the option keeps its default; the endpoint's
+    own timeout still holds then.
+    """
+    with contextlib.suppress(OSError):
+        _libc_setsockopt(
+            skt, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval(seconds)
+        )
+
+
+def kernel_connect_timeout(skt: socket.socket) -> float:
+    """The connect timeout the kernel holds for ``skt``, in seconds."""
+    raw = _libc_getsockopt(
+        skt, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, TIMEVAL.size
+    )
+    whole, micro = TIMEVAL.unpack(raw)
+    return float(whole + micro / 1_000_000)
+
+
+def set_linger_zero(skt: socket.socket) -> None:
+    """
+    Make ``close`` reset the connection at once (``SO_LINGER`` zero), dropping
+    nothing already sent to the kernel.
+    """
+    _libc_setsockopt(skt, socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
+
+
+def set_receive_timeout(skt: socket.socket, seconds: float) -> None:
+    """Make blocked receives (and ``accept``) return after ``seconds`` (0: never)."""
+    _libc_setsockopt(skt, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
+
+
+def explain_listen_error(reason: object, port: int) -> object:
+    """
+    Replace the kernel's terse bind and listen errors with ones that say
+    what to do.
+
+    :param port: the port asked for; 0 when the kernel was to choose.
+    """
+    if not isinstance(reason, OSError):
+        return reason
+    if reason.errno == errno.EACCES and port < FIRST_UNPRIVILEGED_PORT:
+        return PermissionError(
+            reason.errno,
+            f"vsock ports below {FIRST_UNPRIVILEGED_PORT} need root or "
+            "CAP_NET_BIND_SERVICE; choose a higher port or grant the capability",
+        )
+    if reason.errno == errno.EADDRINUSE:
+        return OSError(reason.errno, f"vsock port {port} is already in use")
+    if reason.errno == errno.EADDRNOTAVAIL:
+        return OSError(
+            reason.errno,
+            "that CID is not this machine's: listen on CID any, or on the CID "
+            "that `hvsock doctor` reports",
+        )
+    return reason
+
+
+def explain_connect_error(
+    err: BaseException, address: tuple[int, int]
+) -> BaseException:
+    """
+    Map AF_VSOCK's connect errors onto the Twisted errors users catch for TCP.
+    """
+    if not isinstance(err, error.ConnectError) or err.osError is None:
+        return err
+    cid, port = address
+    where = f"vsock CID {cid} port {port}"
+    if err.osError == errno.ECONNRESET:
+        # AF_VSOCK answers a port nobody listens on with a reset.
+        return error.ConnectionRefusedError(err.osError, f"nothing listens on {where}")
+    if err.osError == errno.ETIMEDOUT:
+        return error.TimeoutError(string=f"the kernel timed out connecting to {where}")
+    if err.osError in (errno.ENODEV, errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return error.NoRouteError(
+            err.osError,
+            f"no vsock transport reaches CID {cid} ({os.strerror(err.osError)})",
+        )
+    return err
