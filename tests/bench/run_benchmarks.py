@@ -46,7 +46,7 @@ DOCS_OUT = REPOSITORY / "docs" / "performance"
 #: A measurement that takes longer than this has hung.
 MEASUREMENT_TIMEOUT = 600
 #: The whole guest run, in seconds (tests/vm/run --timeout).
-GUEST_TIMEOUT = 1800
+GUEST_TIMEOUT = 2700
 
 WORKLOADS = ("bulk", "ping-pong", "connect-close", "concurrent-echo")
 #: workload -> contenders, each end in a process of its own (both families).
