@@ -149,7 +149,8 @@ def run_tier(
         if warm_up:
             # The first transfers after boot run much slower under emulation.
             for contender in mode_plan["bulk"]:
-                run(contender, "bulk")
+                result = run(contender, "bulk")
+                _progress(f"{tier} {mode} warm-up bulk {contender}: {result}")
         for rep in range(reps):
             for workload, contenders in mode_plan.items():
                 turn = rep % len(contenders)
