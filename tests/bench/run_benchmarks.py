@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -121,9 +122,20 @@ def _measure_in_child(
 
 
 def run_tier(
-    tier: str, sizes: str, reps: int, warm_up: bool, one_process: bool = False
+    tier: str,
+    sizes: str,
+    reps: int,
+    warm_up: bool,
+    one_process: bool = False,
+    save: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Every workload of ``tier``, ``reps`` times, contenders interleaved."""
+    """
+    Every workload of ``tier``, ``reps`` times, contenders interleaved.
+
+    :param save: called with the measurements so far after each one (with
+        ``complete`` false until the last), so that a run cut short by the
+        guest's time limit still leaves what it measured.
+    """
     family = TIER_FAMILY[tier]
     program, built = build_peer()
     skipped = {}
@@ -145,6 +157,16 @@ def run_tier(
     if one_process:
         modes.append(("one-process", ONE_PROCESS_PLANS[family], one))
     runs: list[dict[str, Any]] = []
+    measured = {
+        "tier": tier,
+        "sizes": sizes,
+        "reps": reps,
+        "machine": _machine(),
+        "compiled_peer": built,
+        "skipped": skipped,
+        "complete": False,
+        "runs": runs,
+    }
     for mode, mode_plan, run in modes:
         if warm_up:
             # The first transfers after boot run much slower under emulation.
@@ -171,20 +193,22 @@ def run_tier(
                             "result": result,
                         }
                     )
-    return {
-        "tier": tier,
-        "sizes": sizes,
-        "reps": reps,
-        "machine": _machine(),
-        "compiled_peer": built,
-        "skipped": skipped,
-        "runs": runs,
-    }
+                    if save is not None:
+                        save(measured)
+    measured["complete"] = True
+    if save is not None:
+        save(measured)
+    return measured
 
 
 def failures(tiers: list[dict[str, Any]]) -> list[str]:
-    """Every failed measurement, one line each."""
-    return [
+    """Every failed measurement (and tier cut short), one line each."""
+    cut_short = [
+        f"the {tier['tier']} tier ended early: {tier.get('ended', 'incomplete')}"
+        for tier in tiers
+        if not tier.get("complete", True)
+    ]
+    return cut_short + [
         f"{run.get('mode', 'one-process')} {run['family']} {run['workload']} "
         f"{run['contender']} rep {run['rep']}: {run['result']['error']}"
         for tier in tiers
@@ -218,10 +242,18 @@ def run_guest(
     if one_process:
         command.append("--one-process")
     host_load = {"before": os.getloadavg()}
-    subprocess.run(command, cwd=REPOSITORY, check=True)
+    raw.unlink(missing_ok=True)
+    status = subprocess.run(command, cwd=REPOSITORY).returncode
     host_load["after"] = os.getloadavg()
+    if not raw.exists():
+        raise RuntimeError(f"the guest run measured nothing (exit status {status})")
     guest: dict[str, Any] = json.loads(raw.read_text())
     guest["host_loadavg"] = host_load
+    if status != 0:
+        # tests/vm/run exits 124 when its time limit kills the guest.
+        guest["complete"] = False
+        guest["ended"] = f"tests/vm/run exited with status {status}"
+        _progress(f"THE GUEST RUN ENDED EARLY ({guest['ended']}): partial results")
     return guest
 
 
@@ -247,10 +279,11 @@ def main(argv: list[str]) -> None:
     if args.tier != "all":
         if args.raw is None:
             parser.error("--tier guest|host needs --raw")
-        tier = run_tier(
-            args.tier, args.sizes, args.reps, args.warm_up, args.one_process
-        )
-        args.raw.write_text(json.dumps(tier, indent=2))
+
+        def save(measured: dict[str, Any]) -> None:
+            args.raw.write_text(json.dumps(measured, indent=2))
+
+        run_tier(args.tier, args.sizes, args.reps, args.warm_up, args.one_process, save)
         return
     scratch = REPOSITORY / ".tox" / "bench-raw"
     scratch.mkdir(parents=True, exist_ok=True)
