@@ -161,7 +161,7 @@ def _concurrent_note(mode: str, median: dict[str, float]) -> str:
     note += f"; server: {median['KiB/connection']:.1f} KiB"
     threads = median.get("threads/connection")
     if threads:
-        note += f" and {threads:.0f} threads"
+        note += f" and {threads:.0f} thread{'' if threads == 1 else 's'}"
     return note + " per idle connection"
 
 
