@@ -1,12 +1,18 @@
 """
 Where a benchmark's two ends meet: AF_VSOCK loopback (CID 1, guest only) or a
 Unix socket in a temporary directory. Each place gives plain sockets for the
-baselines and endpoint strings for the Twisted contenders.
+baselines and endpoint strings for the Twisted contenders (for the
+thread-backed engine over Unix sockets, which has no endpoint string, its
+public endpoint classes).
+
+A server in one process tells a client in another where it listens as text
+(:meth:`Place.address_text`): a vsock port number or a socket's path.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 from typing import Any
@@ -27,6 +33,19 @@ class Place:
     """One address family's way to listen and connect."""
 
     name = ""
+    _directory: str | None = None
+
+    def scratch(self) -> str:
+        """A temporary directory (on tmpfs in the guest) for this place's files."""
+        if self._directory is None:
+            self._directory = tempfile.mkdtemp(prefix="hvsock-bench-")
+        return self._directory
+
+    def clean_up(self) -> None:
+        """Remove the temporary directory, if there is one."""
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
 
     def listener(self) -> socket.socket:
         """A bound, listening, blocking socket."""
@@ -46,6 +65,30 @@ class Place:
 
     def client_endpoint(self, reactor: Any, listening: Any, threads: bool) -> Any:
         """A Twisted client endpoint reaching the port ``listening``."""
+        return self.client_endpoint_to(reactor, self.port_text(listening), threads)
+
+    def address_text(self, listener: socket.socket) -> str:
+        """Where ``listener`` listens, as a client in another process needs it."""
+        raise NotImplementedError
+
+    def port_text(self, listening: Any) -> str:
+        """Where the Twisted listening port ``listening`` listens, as text."""
+        raise NotImplementedError
+
+    def socket_address(self, text: str) -> Any:
+        """The address a plain socket connects to, from :meth:`address_text`."""
+        raise NotImplementedError
+
+    def client_endpoint_to(self, reactor: Any, text: str, threads: bool) -> Any:
+        """A Twisted client endpoint reaching the server listening at ``text``."""
+        raise NotImplementedError
+
+    def peer_arguments(self) -> list[str]:
+        """The compiled peer's server arguments saying where to listen."""
+        return []
+
+    def socat_addresses(self, directory: str) -> tuple[str, str]:
+        """socat's listen and connect addresses for one connection."""
         raise NotImplementedError
 
 
@@ -64,26 +107,39 @@ class VSockPlace(Place):
     def connect_address(self, listener: socket.socket) -> tuple[int, int]:
         return (CID_LOCAL, listener.getsockname()[1])
 
+    def address_text(self, listener: socket.socket) -> str:
+        return str(listener.getsockname()[1])
+
+    def port_text(self, listening: Any) -> str:
+        return str(listening.getHost().port)
+
+    def socket_address(self, text: str) -> tuple[int, int]:
+        return (CID_LOCAL, int(text))
+
+    def socat_addresses(self, directory: str) -> tuple[str, str]:
+        port = _free_vsock_port()
+        return f"VSOCK-LISTEN:{port}", f"VSOCK-CONNECT:{CID_LOCAL}:{port}"
+
     def server_endpoint(self, reactor: Any, threads: bool) -> Any:
         engine = ":io=threads" if threads else ""
         return serverFromString(reactor, f"vsock:port=0:backlog={BACKLOG}{engine}")
 
-    def client_endpoint(self, reactor: Any, listening: Any, threads: bool) -> Any:
-        port = listening.getHost().port
+    def client_endpoint_to(self, reactor: Any, text: str, threads: bool) -> Any:
         engine = ":io=threads" if threads else ""
-        return clientFromString(reactor, f"vsock:cid={CID_LOCAL}:port={port}{engine}")
+        return clientFromString(reactor, f"vsock:cid={CID_LOCAL}:port={text}{engine}")
 
 
 class UNIXPlace(Place):
     name = "unix"
 
     def __init__(self) -> None:
-        self._directory = tempfile.mkdtemp(prefix="hvsock-bench-")
         self._count = 0
 
     def path(self) -> str:
+        # Forked servers each count from the parent's count: the pid tells
+        # their sockets apart.
         self._count += 1
-        return os.path.join(self._directory, f"s{self._count}")
+        return os.path.join(self.scratch(), f"s{os.getpid()}-{self._count}")
 
     def new_socket(self) -> socket.socket:
         return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -98,17 +154,39 @@ class UNIXPlace(Place):
         address: str = listener.getsockname()
         return address
 
+    def address_text(self, listener: socket.socket) -> str:
+        return self.connect_address(listener)
+
+    def port_text(self, listening: Any) -> str:
+        return os.fsdecode(listening.getHost().name)
+
+    def socket_address(self, text: str) -> str:
+        return text
+
+    def peer_arguments(self) -> list[str]:
+        return [f"path={self.path()}"]
+
+    def socat_addresses(self, directory: str) -> tuple[str, str]:
+        path = os.path.join(directory, "socket")
+        return f"UNIX-LISTEN:{path}", f"UNIX-CONNECT:{path}"
+
     # The thread-backed engine has no endpoint string for Unix sockets.
     def server_endpoint(self, reactor: Any, threads: bool) -> Any:
         if threads:
             return ThreadedUNIXServerEndpoint(reactor, self.path(), BACKLOG)
         return serverFromString(reactor, f"unix:{self.path()}:backlog={BACKLOG}")
 
-    def client_endpoint(self, reactor: Any, listening: Any, threads: bool) -> Any:
-        path = os.fsdecode(listening.getHost().name)
+    def client_endpoint_to(self, reactor: Any, text: str, threads: bool) -> Any:
         if threads:
-            return ThreadedUNIXClientEndpoint(reactor, path)
-        return clientFromString(reactor, f"unix:path={path}")
+            return ThreadedUNIXClientEndpoint(reactor, text)
+        return clientFromString(reactor, f"unix:path={text}")
+
+
+def _free_vsock_port() -> int:
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as probe:
+        probe.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def place_named(name: str) -> Place:

@@ -1,7 +1,9 @@
 """
 Turn raw measurements into the performance page's data: medians and ratios
-(``results.json``), a Markdown table (``results.md``), the table the docs
-include (``results.csv``) and a chart (``results.png``, when matplotlib,
+(``results.json``), Markdown tables (``results.md``), the tables the docs
+include (``results.csv`` for the measurements with each end in a process of
+its own, ``results-one-process.csv`` for those with both ends in one, when
+they were run) and a chart of the former (``results.png``, when matplotlib,
 from the ``bench`` extra, is installed).
 """
 
@@ -29,9 +31,16 @@ CONTENDER_NAMES = {
     "raw": "raw blocking sockets",
     "asyncio": "asyncio streams",
     "socat": "socat",
+    "c": "C peer (compiled)",
     "native": "twisted-hvsock, io=reactor",
     "threads": "twisted-hvsock, io=threads",
 }
+MODES = {
+    "two-process": "each end in a process of its own",
+    "one-process": "both ends in one process",
+}
+#: Runs recorded before the two-process harness had no mode: one process.
+DEFAULT_MODE = "one-process"
 
 
 def summarize(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -40,15 +49,17 @@ def summarize(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     measurement over the repetitions, and the ranking metric's ratio to raw
     blocking sockets and to asyncio measured in the same run.
     """
-    cells: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    cells: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for tier in tiers:
         for run in tier["runs"]:
-            key = (run["family"], run["workload"], run["contender"])
+            mode = run.get("mode", DEFAULT_MODE)
+            key = (mode, run["family"], run["workload"], run["contender"])
             cells.setdefault(key, []).append(run["result"])
     rows = []
-    for (family, workload, contender), results in cells.items():
+    for (mode, family, workload, contender), results in cells.items():
         good = [result for result in results if "error" not in result]
         row: dict[str, Any] = {
+            "mode": mode,
             "family": family,
             "workload": workload,
             "contender": contender,
@@ -65,7 +76,7 @@ def summarize(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         metric = METRICS[row["workload"]]
         for baseline in ("raw", "asyncio"):
-            other = _find(rows, row["family"], row["workload"], baseline)
+            other = _find(rows, row["mode"], row["family"], row["workload"], baseline)
             mine = row["median"].get(metric)
             theirs = other["median"].get(metric) if other else None
             row[f"vs_{baseline}"] = mine / theirs if mine and theirs else None
@@ -73,10 +84,11 @@ def summarize(tiers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _find(
-    rows: list[dict[str, Any]], family: str, workload: str, contender: str
+    rows: list[dict[str, Any]], mode: str, family: str, workload: str, contender: str
 ) -> dict[str, Any] | None:
     for row in rows:
-        if (row["family"], row["workload"], row["contender"]) == (
+        if (row["mode"], row["family"], row["workload"], row["contender"]) == (
+            mode,
             family,
             workload,
             contender,
@@ -86,12 +98,14 @@ def _find(
 
 
 def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    modes = list(MODES)
     families = list(FAMILY_TITLES)
     workloads = list(METRICS)
     contenders = list(CONTENDER_NAMES)
     return sorted(
         rows,
         key=lambda row: (
+            modes.index(row["mode"]),
             families.index(row["family"]),
             workloads.index(row["workload"]),
             contenders.index(row["contender"]),
@@ -109,22 +123,20 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def table(rows: list[dict[str, Any]]) -> list[list[str]]:
-    """The results as rows of cells, the first row the header."""
+def table(rows: list[dict[str, Any]], mode: str = "two-process") -> list[list[str]]:
+    """The results measured in ``mode``, as rows of cells, the first the header."""
     lines = [
         ["Sockets", "Workload", "Contender", "Median", "vs raw", "vs asyncio", "Notes"]
     ]
     for row in _ordered(rows):
+        if row["mode"] != mode:
+            continue
         metric = METRICS[row["workload"]]
         median = row["median"]
         value = median.get(metric)
         notes = []
         if row["workload"] == "concurrent-echo" and median:
-            notes.append(
-                f"{median['connections']:.0f} connections in "
-                f"{median['seconds']:.1f} s, "
-                f"{median['KiB/connection']:.0f} KiB/connection idle"
-            )
+            notes.append(_concurrent_note(mode, median))
         if row["failed"]:
             notes.append(f"{row['failed']} of {row['runs']} runs failed")
         lines.append(
@@ -139,6 +151,18 @@ def table(rows: list[dict[str, Any]]) -> list[list[str]]:
             ]
         )
     return lines
+
+
+def _concurrent_note(mode: str, median: dict[str, float]) -> str:
+    note = f"{median['connections']:.0f} connections in {median['seconds']:.1f} s"
+    if mode == "one-process":
+        # Both ends' memory, in the one process.
+        return f"{note}, {median['KiB/connection']:.0f} KiB/connection idle"
+    note += f"; server: {median['KiB/connection']:.1f} KiB"
+    threads = median.get("threads/connection")
+    if threads:
+        note += f" and {threads:.0f} thread{'' if threads == 1 else 's'}"
+    return note + " per idle connection"
 
 
 def markdown(cells: list[list[str]]) -> str:
@@ -166,26 +190,29 @@ def chart(rows: list[dict[str, Any]], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    mode = "two-process"
     groups = [
         (family, workload)
         for family in FAMILY_TITLES
         for workload in METRICS
-        if _find(rows, family, workload, "raw")
+        if _find(rows, mode, family, workload, "raw")
     ]
     contenders = [name for name in CONTENDER_NAMES if name != "raw"]
-    figure, axes = plt.subplots(figsize=(10, 5))
+    figure, axes = plt.subplots(figsize=(12, 5))
     width = 0.8 / len(contenders)
     for index, contender in enumerate(contenders):
         ratios = []
         for family, workload in groups:
-            row = _find(rows, family, workload, contender)
-            ratios.append(row["vs_raw"] if row and row["vs_raw"] else 0)
+            row = _find(rows, mode, family, workload, contender)
+            ratios.append(row["vs_raw"] if row and row["vs_raw"] else float("nan"))
         positions = [group + index * width for group in range(len(groups))]
         axes.bar(positions, ratios, width, label=CONTENDER_NAMES[contender])
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))])
     axes.set_xticklabels([f"{w}\n{f}" for f, w in groups])
     axes.set_ylabel("ratio to raw blocking sockets (higher is better)")
+    axes.set_yscale("log")
+    axes.set_title("each end in a process of its own; medians, same run")
     axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -199,9 +226,16 @@ def write(out: Path, started: str, tiers: list[dict[str, Any]]) -> None:
     rows = summarize(tiers)
     document = {"started": started, "results": _ordered(rows), "tiers": tiers}
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
-    cells = table(rows)
-    (out / "results.md").write_text(markdown(cells))
-    write_csv(cells, out / "results.csv")
+    sections = []
+    for mode, title in MODES.items():
+        cells = table(rows, mode)
+        name = "results.csv" if mode == "two-process" else f"results-{mode}.csv"
+        if len(cells) > 1:
+            sections.append(f"## {title}\n\n{markdown(cells)}")
+            write_csv(cells, out / name)
+        else:
+            (out / name).unlink(missing_ok=True)
+    (out / "results.md").write_text("\n".join(sections))
     if not chart(rows, out / "results.png"):
         print(
             "matplotlib is not installed (the bench extra): results.png not redrawn",

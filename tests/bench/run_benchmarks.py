@@ -3,11 +3,16 @@ Run the benchmark suite and regenerate ``docs/performance/``.
 
 ``python -m tests.bench.run_benchmarks`` (what ``tox -e bench`` runs) boots
 the guest VM once for the AF_VSOCK workloads, runs the AF_UNIX workloads on
-the host, and writes the report. Each measurement runs in a process of its own;
-the contenders take turns (their order rotates every repetition) after a
-warm-up transfer each, so that a slow spell of the machine is shared out
-rather than landing on one contender.
+the host, and writes the report. Each measurement starts a server process
+and, once it listens, a client process (:mod:`tests.bench.pairs`); the
+contenders take turns (their order rotates every repetition) after a warm-up
+transfer each, so that a slow spell of the machine is shared out rather than
+landing on one contender. A measurement that fails, or counts other than the
+bytes and connections it should, is recorded as failed, and the run exits 1
+once the report is written.
 
+``--one-process`` also runs the older measurements with both ends in one
+process (:mod:`tests.bench.measure`), reported in a table of their own.
 ``--tier guest`` or ``--tier host`` runs one half and writes only the raw
 measurements (``--raw``); ``--sizes tiny`` makes every workload small, for
 the smoke test.
@@ -20,15 +25,20 @@ import json
 import os
 import platform
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import report
+from .compiled import build_peer
 from .measure import measure
+from .pairs import CONTENDERS, measure_pair, workloads_of
+from .processes import PeerFailed
 from .sizes import PRESETS
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -37,10 +47,16 @@ DOCS_OUT = REPOSITORY / "docs" / "performance"
 #: A measurement that takes longer than this has hung.
 MEASUREMENT_TIMEOUT = 600
 #: The whole guest run, in seconds (tests/vm/run --timeout).
-GUEST_TIMEOUT = 1800
+GUEST_TIMEOUT = 2700
 
-#: family -> workload -> contenders.
-PLANS: dict[str, dict[str, list[str]]] = {
+WORKLOADS = ("bulk", "ping-pong", "connect-close", "concurrent-echo")
+#: workload -> contenders, each end in a process of its own (both families).
+PLAN: dict[str, list[str]] = {
+    workload: [c for c in CONTENDERS if workload in workloads_of(c)]
+    for workload in WORKLOADS
+}
+#: family -> workload -> contenders, both ends in one process.
+ONE_PROCESS_PLANS: dict[str, dict[str, list[str]]] = {
     "vsock": {
         "bulk": ["raw", "asyncio", "socat", "native", "threads"],
         "ping-pong": ["raw", "asyncio", "native", "threads"],
@@ -55,10 +71,21 @@ PLANS: dict[str, dict[str, list[str]]] = {
 TIER_FAMILY = {"guest": "vsock", "host": "unix"}
 
 
+def run_pair(
+    contender: str, workload: str, family: str, sizes: str, program: Path | None
+) -> dict[str, Any]:
+    """One measurement with each end in a process of its own, or why it failed."""
+    try:
+        return measure_pair(contender, workload, family, PRESETS[sizes], program)
+    except (PeerFailed, OSError) as e:
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
 def run_one(contender: str, workload: str, family: str, sizes: str) -> dict[str, Any]:
     """
-    One measurement in a forked child, so that no run inherits another's
-    reactor, threads, descriptors or memory; its result, or why it failed.
+    One measurement with both ends in a forked child, so that no run
+    inherits another's reactor, threads, descriptors or memory; its result,
+    or why it failed.
 
     Forked rather than started afresh: in the emulated guest a new Python
     process takes seconds to import what a measurement needs.
@@ -94,39 +121,100 @@ def _measure_in_child(
     os._exit(0)
 
 
-def run_tier(tier: str, sizes: str, reps: int, warm_up: bool) -> dict[str, Any]:
-    """Every workload of ``tier``, ``reps`` times, contenders interleaved."""
+def run_tier(
+    tier: str,
+    sizes: str,
+    reps: int,
+    warm_up: bool,
+    one_process: bool = False,
+    save: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """
+    Every workload of ``tier``, ``reps`` times, contenders interleaved.
+
+    :param save: called with the measurements so far after each one (with
+        ``complete`` false until the last), so that a run cut short by the
+        guest's time limit still leaves what it measured.
+    """
     family = TIER_FAMILY[tier]
-    plan = PLANS[family]
+    program, built = build_peer()
+    skipped = {}
+    if program is None:
+        skipped["c"] = built
+    if shutil.which("socat") is None:
+        skipped["socat"] = "socat is not installed"
+    for contender, why in skipped.items():
+        _progress(f"SKIPPED {report.CONTENDER_NAMES[contender]}: {why}")
+    plan = {w: [c for c in cs if c not in skipped] for w, cs in PLAN.items()}
+
+    def two_processes(contender: str, workload: str) -> dict[str, Any]:
+        return run_pair(contender, workload, family, sizes, program)
+
+    def one(contender: str, workload: str) -> dict[str, Any]:
+        return run_one(contender, workload, family, sizes)
+
+    modes = [("two-process", plan, two_processes)]
+    if one_process:
+        modes.append(("one-process", ONE_PROCESS_PLANS[family], one))
     runs: list[dict[str, Any]] = []
-    if warm_up:
-        # The first transfers after boot run much slower under emulation.
-        for contender in plan["bulk"]:
-            run_one(contender, "bulk", family, sizes)
-    for rep in range(reps):
-        for workload, contenders in plan.items():
-            turn = rep % len(contenders)
-            for contender in contenders[turn:] + contenders[:turn]:
-                load = os.getloadavg()[0]
-                result = run_one(contender, workload, family, sizes)
-                _progress(f"{tier} rep {rep + 1} {workload} {contender}: {result}")
-                runs.append(
-                    {
-                        "family": family,
-                        "workload": workload,
-                        "contender": contender,
-                        "rep": rep + 1,
-                        "loadavg_1min": load,
-                        "result": result,
-                    }
-                )
-    return {
+    measured = {
         "tier": tier,
         "sizes": sizes,
         "reps": reps,
         "machine": _machine(),
+        "compiled_peer": built,
+        "skipped": skipped,
+        "complete": False,
         "runs": runs,
     }
+    for mode, mode_plan, run in modes:
+        if warm_up:
+            # The first transfers after boot run much slower under emulation.
+            for contender in mode_plan["bulk"]:
+                result = run(contender, "bulk")
+                _progress(f"{tier} {mode} warm-up bulk {contender}: {result}")
+        for rep in range(reps):
+            for workload, contenders in mode_plan.items():
+                turn = rep % len(contenders)
+                for contender in contenders[turn:] + contenders[:turn]:
+                    load = os.getloadavg()[0]
+                    result = run(contender, workload)
+                    _progress(
+                        f"{tier} {mode} rep {rep + 1} {workload} {contender}: {result}"
+                    )
+                    runs.append(
+                        {
+                            "mode": mode,
+                            "family": family,
+                            "workload": workload,
+                            "contender": contender,
+                            "rep": rep + 1,
+                            "loadavg_1min": load,
+                            "result": result,
+                        }
+                    )
+                    if save is not None:
+                        save(measured)
+    measured["complete"] = True
+    if save is not None:
+        save(measured)
+    return measured
+
+
+def failures(tiers: list[dict[str, Any]]) -> list[str]:
+    """Every failed measurement (and tier cut short), one line each."""
+    cut_short = [
+        f"the {tier['tier']} tier ended early: {tier.get('ended', 'incomplete')}"
+        for tier in tiers
+        if not tier.get("complete", True)
+    ]
+    return cut_short + [
+        f"{run.get('mode', 'one-process')} {run['family']} {run['workload']} "
+        f"{run['contender']} rep {run['rep']}: {run['result']['error']}"
+        for tier in tiers
+        for run in tier["runs"]
+        if "error" in run["result"]
+    ]
 
 
 def _machine() -> dict[str, Any]:
@@ -142,18 +230,30 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_guest(raw: Path, sizes: str, reps: int, warm_up: bool) -> dict[str, Any]:
+def run_guest(
+    raw: Path, sizes: str, reps: int, warm_up: bool, one_process: bool
+) -> dict[str, Any]:
     """The vsock tier inside one boot of the guest VM."""
     command = [str(VM_RUN), "--timeout", str(GUEST_TIMEOUT), sys.executable]
     command += ["-m", "tests.bench.run_benchmarks", "--tier", "guest"]
     command += ["--sizes", sizes, "--reps", str(reps), "--raw", str(raw)]
     if not warm_up:
         command.append("--no-warm-up")
+    if one_process:
+        command.append("--one-process")
     host_load = {"before": os.getloadavg()}
-    subprocess.run(command, cwd=REPOSITORY, check=True)
+    raw.unlink(missing_ok=True)
+    status = subprocess.run(command, cwd=REPOSITORY).returncode
     host_load["after"] = os.getloadavg()
+    if not raw.exists():
+        raise RuntimeError(f"the guest run measured nothing (exit status {status})")
     guest: dict[str, Any] = json.loads(raw.read_text())
     guest["host_loadavg"] = host_load
+    if status != 0:
+        # tests/vm/run exits 124 when its time limit kills the guest.
+        guest["complete"] = False
+        guest["ended"] = f"tests/vm/run exited with status {status}"
+        _progress(f"THE GUEST RUN ENDED EARLY ({guest['ended']}): partial results")
     return guest
 
 
@@ -163,6 +263,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--sizes", choices=["full", "tiny"], default="full")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="also measure with both ends in one process (a second table)",
+    )
     parser.add_argument(
         "--raw",
         type=Path,
@@ -174,15 +279,29 @@ def main(argv: list[str]) -> None:
     if args.tier != "all":
         if args.raw is None:
             parser.error("--tier guest|host needs --raw")
-        tier = run_tier(args.tier, args.sizes, args.reps, args.warm_up)
-        args.raw.write_text(json.dumps(tier, indent=2))
+
+        def save(measured: dict[str, Any]) -> None:
+            args.raw.write_text(json.dumps(measured, indent=2))
+
+        run_tier(args.tier, args.sizes, args.reps, args.warm_up, args.one_process, save)
         return
     scratch = REPOSITORY / ".tox" / "bench-raw"
     scratch.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    guest = run_guest(scratch / "guest.json", args.sizes, args.reps, args.warm_up)
-    host = run_tier("host", args.sizes, args.reps, args.warm_up)
+    # Built here, before the guest boots: it shares the repository, and the
+    # compiler runs fifteen times faster on the host.
+    _progress(f"compiled peer: {build_peer()[1]}")
+    guest = run_guest(
+        scratch / "guest.json", args.sizes, args.reps, args.warm_up, args.one_process
+    )
+    host = run_tier("host", args.sizes, args.reps, args.warm_up, args.one_process)
     report.write(args.out, started, [guest, host])
+    failed = failures([guest, host])
+    if failed:
+        _progress(f"{len(failed)} MEASUREMENTS FAILED:")
+        for line in failed:
+            _progress(f"  {line}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """
 Every benchmark, run once with tiny sizes so that the suite cannot rot: over
-Unix sockets on the host, over AF_VSOCK loopback in the guest. Nothing here
-asserts a speed; the numbers mean something only from ``tox -e bench``.
+Unix sockets on the host, over AF_VSOCK loopback in the guest, with each end
+in a process of its own (through the orchestrator, in a fresh process: its
+ends fork, which this process, with its running reactor, must not) and with
+both in one. Nothing here asserts a speed, only that every measurement ran
+and counted what it should; the numbers mean something only from
+``tox -e bench``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from . import report
 from .baselines import BASELINES
 from .measure import TWISTED
 from .places import place_named
-from .run_benchmarks import PLANS, REPOSITORY
+from .run_benchmarks import ONE_PROCESS_PLANS, PLAN, REPOSITORY
 from .sizes import TINY
 from .twisted_contenders import WORKLOADS
 
@@ -35,7 +39,7 @@ def _cases(kind: str) -> list[Any]:
     cases = []
     for family in FAMILIES:
         name = family.values[0]
-        for workload, contenders in PLANS["vsock"].items():
+        for workload, contenders in ONE_PROCESS_PLANS["vsock"].items():
             for contender in contenders:
                 if (contender in TWISTED) == (kind == "twisted"):
                     cases.append(
@@ -80,20 +84,47 @@ async def test_twisted_workload_runs_and_reports_its_metric(
     _check(await defer.Deferred.fromCoroutine(run), workload)
 
 
-def test_the_host_tier_measures_every_contender_in_its_own_process(
-    tmp_path: Path,
+TIERS = [
+    pytest.param("host", "unix", id="host-unix"),
+    pytest.param("guest", "vsock", id="guest-vsock", marks=pytest.mark.kernel),
+]
+
+
+@pytest.mark.parametrize(("tier", "family"), TIERS)
+def test_every_workload_runs_with_each_end_in_its_own_process(
+    tmp_path: Path, tier: str, family: str
 ) -> None:
-    raw = tmp_path / "host.json"
-    command = [sys.executable, "-m", "tests.bench.run_benchmarks", "--tier", "host"]
-    command += ["--sizes", "tiny", "--reps", "1", "--no-warm-up", "--raw", str(raw)]
+    """
+    Every contender's every workload, in both modes; each two-process
+    measurement has checked the counts both ends report, or failed.
+    """
+    raw = tmp_path / f"{tier}.json"
+    command = [sys.executable, "-m", "tests.bench.run_benchmarks", "--tier", tier]
+    command += ["--sizes", "tiny", "--reps", "1", "--no-warm-up", "--one-process"]
+    command += ["--raw", str(raw)]
     subprocess.run(command, cwd=REPOSITORY, check=True, capture_output=True)
-    runs = json.loads(raw.read_text())["runs"]
-    planned = [(w, c) for w, contenders in PLANS["unix"].items() for c in contenders]
-    assert sorted((run["workload"], run["contender"]) for run in runs) == sorted(
+    measured = json.loads(raw.read_text())
+    runs = measured["runs"]
+    planned = [
+        ("two-process", w, c)
+        for w, contenders in PLAN.items()
+        for c in contenders
+        if c not in measured["skipped"]
+    ]
+    planned += [
+        ("one-process", w, c)
+        for w, contenders in ONE_PROCESS_PLANS[family].items()
+        for c in contenders
+    ]
+    assert sorted((r["mode"], r["workload"], r["contender"]) for r in runs) == sorted(
         planned
     )
+    failed = [r for r in runs if "error" in r["result"]]
+    assert failed == []
     for run in runs:
         _check(run["result"], run["workload"])
+        if run["mode"] == "two-process" and run["workload"] == "concurrent-echo":
+            assert "threads/connection" in run["result"]
 
 
 def _tier(runs: list[tuple[str, float]]) -> dict[str, Any]:
@@ -101,6 +132,7 @@ def _tier(runs: list[tuple[str, float]]) -> dict[str, Any]:
         "tier": "host",
         "runs": [
             {
+                "mode": "two-process",
                 "family": "unix",
                 "workload": "bulk",
                 "contender": contender,
@@ -139,3 +171,5 @@ def test_report_takes_medians_and_ratios_to_the_baselines(tmp_path: Path) -> Non
     )
     assert "1 of 2 runs failed" in markdown
     assert (tmp_path / "results.csv").read_text().startswith("Sockets,Workload,")
+    # No one-process runs, no one-process table.
+    assert not (tmp_path / "results-one-process.csv").exists()
