@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
@@ -142,6 +143,31 @@ async def test_port_zero_listens_on_a_port_get_host_reports() -> None:
         client = await connect(Factory.forProtocol(Protocol), host.port)
         assert client.transport.getPeer() == VSockAddress(CID_LOCAL, host.port)
         assert isinstance(client.transport.getHost(), VSockAddress)
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_threads_accepted_sockets_do_not_inherit_the_accept_timeout() -> None:
+    # The threads engine's accept thread wakes every 0.1 s (SO_RCVTIMEO on
+    # the listener); a connection's reads must still block for as long as
+    # they need, and nothing resets them: the kernel gives an accepted
+    # socket a timeout of its own.
+    accepted: Deferred[Any] = Deferred()
+
+    class Keep(Protocol):
+        def connectionMade(self) -> None:
+            accepted.callback(self.transport)
+
+    server = VSockServerEndpoint(reactor, 0, io="threads")
+    port = await server.listen(Factory.forProtocol(Keep))
+    try:
+        client = await connect(Factory.forProtocol(Protocol), port.getHost().port)
+        handle = (await accepted).getHandle()
+        timeout = handle.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+        assert timeout == bytes(16)
         client.transport.loseConnection()
     finally:
         await port.stopListening()

@@ -10,6 +10,7 @@ import os
 import socket
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -277,6 +278,48 @@ async def test_the_listening_socket_is_owner_only_unless_mode_says(
         assert stat.S_IMODE(os.stat(f"{uds}_9").st_mode) == expected
     finally:
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopping_removes_the_socket_file_the_listener_bound(
+    sockdir: str, io: str
+) -> None:
+    uds = os.path.join(sockdir, "v.sock")
+    port = await HybridVSockServerEndpoint(reactor, uds, 9, io=io).listen(
+        Factory.forProtocol(Protocol)
+    )
+    assert stat.S_ISSOCK(os.lstat(f"{uds}_9").st_mode)
+    await port.stopListening()
+    assert not os.path.lexists(f"{uds}_9")
+
+
+@pytest.mark.parametrize("replacement", ["regular file", "another socket"])
+@pytest_twisted.ensureDeferred
+async def test_stopping_leaves_a_file_put_over_the_socket_while_listening(
+    sockdir: str, io: str, replacement: str
+) -> None:
+    uds = os.path.join(sockdir, "v.sock")
+    path = f"{uds}_9"
+    port = await HybridVSockServerEndpoint(reactor, uds, 9, io=io).listen(
+        Factory.forProtocol(Protocol)
+    )
+    other = socket.socket(socket.AF_UNIX)
+    try:
+        # Someone else's file takes the path while the port listens.
+        if replacement == "regular file":
+            Path(f"{path}.new").write_bytes(b"precious")
+            os.replace(f"{path}.new", path)
+        else:
+            os.unlink(path)
+            other.bind(path)
+        before = os.lstat(path)
+        await port.stopListening()
+        after = os.lstat(path)
+        assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+        if replacement == "regular file":
+            assert Path(path).read_bytes() == b"precious"
+    finally:
+        other.close()
 
 
 @pytest_twisted.ensureDeferred

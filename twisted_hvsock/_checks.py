@@ -17,6 +17,13 @@ __all__ = [
     "check_timeout",
 ]
 
+#: The longest accept queue a listener may ask for: ``listen()`` takes a C
+#: int, and the kernel caps it at ``net.core.somaxconn`` anyway.
+MAX_BACKLOG = 2**31 - 1
+#: The longest timeout, in seconds (about 68 years): the kernel's connect
+#: timeout is a ``struct timeval``, and this keeps every platform's in range.
+MAX_TIMEOUT = float(2**31 - 1)
+
 #: The accepted values of ``io``: the reactor polls the socket, or blocking
 #: calls run on threads of their own.
 IO_ENGINES = ("reactor", "threads")
@@ -24,29 +31,37 @@ IO_ENGINES = ("reactor", "threads")
 
 def check_backlog(backlog: object) -> int:
     """
-    Check that ``backlog`` is a positive integer and return it.
+    Check that ``backlog`` is an integer from 1 to :data:`MAX_BACKLOG` and
+    return it, before any socket is made.
 
     :raises ValueError: naming ``backlog``.
     """
-    if isinstance(backlog, bool) or not isinstance(backlog, int) or backlog < 1:
-        raise ValueError(f"backlog must be a positive integer, got {backlog!r}")
+    if (
+        isinstance(backlog, bool)
+        or not isinstance(backlog, int)
+        or not 1 <= backlog <= MAX_BACKLOG
+    ):
+        raise ValueError(
+            f"backlog must be an integer from 1 to {MAX_BACKLOG}, got {backlog!r}"
+        )
     return backlog
 
 
 def check_timeout(timeout: object) -> float:
     """
-    Check that ``timeout`` is a positive, finite number of seconds and
-    return it as a float.
+    Check that ``timeout`` is a positive number of seconds, at most
+    :data:`MAX_TIMEOUT`, and return it as a float.
 
     :raises ValueError: naming ``timeout``.
     """
     if (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
-        or not 0 < timeout < float("inf")
+        or not 0 < timeout <= MAX_TIMEOUT
     ):
         raise ValueError(
-            f"timeout must be a positive, finite number of seconds, got {timeout!r}"
+            f"timeout must be a positive, finite number of seconds, at most "
+            f"{MAX_TIMEOUT:.0f}, got {timeout!r}"
         )
     return float(timeout)
 

@@ -138,6 +138,18 @@ def check_port(port: object, *, name: str = "port") -> int:
     return port
 
 
+def _whole_number(digits: str, name: str) -> int:
+    """
+    ``int(digits)`` for a 32-bit field; longer texts are refused before
+    Python's own limit on huge conversions could answer for the option.
+    """
+    if len(digits.lstrip("0")) > len(str(_MAX_U32)):
+        raise ValueError(
+            f"{name} must be at most {_MAX_U32}, got a {len(digits)}-digit number"
+        )
+    return int(digits)
+
+
 def parse_cid(text: str, *, allow_any: bool = True, name: str = "cid") -> int:
     """
     Turn a CID given as text into a number.
@@ -153,7 +165,7 @@ def parse_cid(text: str, *, allow_any: bool = True, name: str = "cid") -> int:
         raise ValueError(
             f"{name} must be a number or one of {', '.join(CID_NAMES)}, got {text!r}"
         )
-    return check_cid(int(text), allow_any=allow_any, name=name)
+    return check_cid(_whole_number(text, name), allow_any=allow_any, name=name)
 
 
 def parse_port(text: str, *, allow_any: bool = False, name: str = "port") -> int:
@@ -165,7 +177,7 @@ def parse_port(text: str, *, allow_any: bool = False, name: str = "port") -> int
     """
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"{name} must be a decimal number, got {text!r}")
-    port = int(text)
+    port = _whole_number(text, name)
     if allow_any and port == PORT_ANY:
         return port
     return check_port(port, name=name)

@@ -64,7 +64,8 @@ VM_NAMES: dict[str, uuid.UUID] = {
 _TEMPLATE_TAIL = "-facb-11e6-bd58-64006a7986d3"
 _GUID_BODY = r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
 # Braces are allowed, as Windows prints GUIDs, but only in pairs.
-_GUID = re.compile(rf"^({_GUID_BODY}|\{{{_GUID_BODY}\}})$")
+# fullmatch, not $: a trailing newline must not pass.
+_GUID = re.compile(rf"{_GUID_BODY}|\{{{_GUID_BODY}\}}")
 _MAX_PORT = 0xFFFFFFFF
 _EXAMPLE_GUID = "3049197c-9a4e-4fbf-9367-97f792f16994"
 
@@ -75,7 +76,7 @@ def parse_guid(text: str, name: str) -> uuid.UUID:
 
     :raises ValueError: naming ``name`` when ``text`` is not a GUID.
     """
-    if not _GUID.match(text):
+    if not _GUID.fullmatch(text):
         raise ValueError(f"{name} must be a GUID like {_EXAMPLE_GUID}, got {text!r}")
     return uuid.UUID(text.strip("{}"))
 
@@ -124,7 +125,7 @@ def parse_service_id(text: str, name: str = "service") -> uuid.UUID:
                 f"{name} as a port must be at most {_MAX_PORT}, got {text!r}"
             )
         return service_id_for_port(port)
-    if not _GUID.match(text):
+    if not _GUID.fullmatch(text):
         raise ValueError(f"{name} must be a GUID or a decimal vsock port, got {text!r}")
     return uuid.UUID(text.strip("{}"))
 
@@ -141,7 +142,7 @@ def parse_vm_id(text: str, name: str = "vm") -> uuid.UUID:
     named = VM_NAMES.get(text.lower())
     if named is not None:
         return named
-    if not _GUID.match(text):
+    if not _GUID.fullmatch(text):
         raise ValueError(
             f"{name} must be a GUID or one of {', '.join(VM_NAMES)}, got {text!r}"
         )

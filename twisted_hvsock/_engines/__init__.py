@@ -27,7 +27,7 @@ from .._sockets.hyperv import sockaddr_for
 from .._sockets.unix import in_filesystem
 from ..address import PORT_ANY
 from ..hyperv_ids import HyperVAddress
-from .reactor import VSockConnector, VSockPort
+from .reactor import UNIXPort, VSockConnector, VSockPort
 from .threads import UNIX, VSOCK, HyperVFamily, ThreadedConnector, ThreadedPort
 
 __all__ = [
@@ -132,10 +132,13 @@ def listen_unix(
         )
         port.startListening()
         return port
-    options = {} if mode is None else {"mode": mode}
-    listening: IListeningPort = reactor.listenUNIX(
-        path, factory, backlog=backlog, **options
+    # Twisted's reactor.listenUNIX builds the same port, with a default mode;
+    # like it, the port takes a str path too, though it is annotated bytes.
+    file_name: Any = path
+    listening = UNIXPort(
+        file_name, factory, backlog, 0o666 if mode is None else mode, reactor
     )
+    listening.startListening()
     return listening
 
 

@@ -16,10 +16,11 @@ import os
 import socket
 from typing import Any, cast
 
-from twisted.internet import base, error, tcp
+from twisted.internet import base, error, tcp, unix
 from twisted.internet.interfaces import IProtocolFactory, IReactorTime
 from twisted.python.failure import Failure
 
+from .._sockets.unix import FileIdentity, remove_socket_file, socket_file_identity
 from .._sockets.vsock import (
     explain_connect_error,
     explain_listen_error,
@@ -29,7 +30,7 @@ from .._sockets.vsock import (
 )
 from ..address import PORT_ANY, VSockAddress
 
-__all__ = ["VSockClient", "VSockConnector", "VSockPort", "VSockServer"]
+__all__ = ["UNIXPort", "VSockClient", "VSockConnector", "VSockPort", "VSockServer"]
 
 # What one wake-up reads or sends: a vsock socket's default buffer (Twisted's
 # TCP reads 64 KiB and sends 128 KiB, which costs a reactor turn per quarter
@@ -152,7 +153,12 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
         except OSError as e:
             self._finishInit(None, None, e, reactor)
             return
-        set_kernel_connect_timeout(skt, kernel_timeout)
+        try:
+            set_kernel_connect_timeout(skt, kernel_timeout)
+        except Exception as e:
+            skt.close()
+            self._finishInit(None, None, e, reactor)
+            return
         self._finishInit(self.doConnect, skt, None, reactor)
 
     def failIfNotConnected(self, err: BaseException) -> None:
@@ -208,3 +214,29 @@ class VSockConnector(base.BaseConnector):
 
     def getDestination(self) -> VSockAddress:
         return VSockAddress(self.cid, self.port)
+
+
+class UNIXPort(unix.Port):
+    """
+    Twisted's Unix listening port, except that on closing it removes its
+    socket file only if that is still the socket it bound: a file put over
+    the path while it listened (a regular file, another program's socket)
+    is not its to delete.
+    """
+
+    _bound_file: FileIdentity | None = None
+
+    def __init__(self, fileName: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(fileName, *args, **kwargs)
+        self._socket_path = fileName
+
+    def startListening(self) -> None:
+        super().startListening()
+        self._bound_file = socket_file_identity(self._socket_path)
+
+    def connectionLost(self, reason: Failure) -> None:
+        # What Twisted's Unix port does on closing, but for the removal.
+        remove_socket_file(self._socket_path, self._bound_file)
+        if self.lockFile is not None:
+            self.lockFile.unlock()
+        tcp.Port.connectionLost(self, reason)

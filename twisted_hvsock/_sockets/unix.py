@@ -19,11 +19,13 @@ from . import timeval
 
 __all__ = [
     "OWNER_ONLY",
+    "FileIdentity",
     "check_socket_path",
     "in_filesystem",
     "remove_socket_file",
     "remove_stale_socket",
     "set_send_timeout",
+    "socket_file_identity",
 ]
 
 #: The permission bits of a listening socket file unless ``mode`` says
@@ -40,11 +42,18 @@ def check_socket_path(path: str, name: str = "path") -> str:
     Check that ``path`` fits in a Unix socket address and return it.
 
     :param name: the option ``ValueError`` names.
-    :raises ValueError: naming ``name`` when it is empty or too long.
+    :raises ValueError: naming ``name`` when it is empty, too long, or not
+        encodable as a file name.
     """
     if not path:
         raise ValueError(f"{name} must be a non-empty path")
-    size = len(os.fsencode(path))
+    try:
+        size = len(os.fsencode(path))
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{name} {path!r} cannot be written as a file name here "
+            f"({sys.getfilesystemencoding()}): use a path of valid characters"
+        ) from None
     if size > _SUN_PATH_MAX:
         raise ValueError(
             f"{name} gives the socket path {path!r}, {size} bytes long; a Unix "
@@ -59,10 +68,35 @@ def in_filesystem(path: str | bytes) -> bool:
     return path[:1] not in ("\0", b"\0")
 
 
-def remove_socket_file(path: object) -> None:
-    """Remove the socket file a listener bound to ``path`` leaves, if any."""
-    if isinstance(path, (str, bytes)) and in_filesystem(path):
-        with contextlib.suppress(OSError):
+#: What names one file: its device and inode.
+FileIdentity = tuple[int, int]
+
+
+def socket_file_identity(path: object) -> FileIdentity | None:
+    """
+    The device and inode of the socket file at ``path``, to recognise it
+    later; ``None`` for an abstract name or a path with no file.
+    """
+    if not (isinstance(path, (str, bytes)) and in_filesystem(path)):
+        return None
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def remove_socket_file(path: object, identity: FileIdentity | None) -> None:
+    """
+    Remove the socket file a listener bound to ``path`` leaves, if it is
+    still the one ``identity`` names: whatever was put there since (a
+    regular file, another program's socket) is not ours to delete.
+    """
+    if identity is None or not isinstance(path, (str, bytes)):
+        return
+    with contextlib.suppress(OSError):
+        status = os.lstat(path)
+        if (status.st_dev, status.st_ino) == identity and stat.S_ISSOCK(status.st_mode):
             os.unlink(path)
 
 

@@ -61,7 +61,8 @@ class ThreadedClient(TLSTransport):
         self._registry.add(self)
         try:
             family.prepare_connect(skt, timeout)
-        except OSError as e:
+        except Exception as e:
+            # failIfNotConnected closes the socket: nothing is left behind.
             reactor.callLater(0, self.failIfNotConnected, e)
             return
         self._start_threads(self._connect)

@@ -70,8 +70,18 @@ class SocketFamily:
         """Make a blocked ``accept`` return after ``seconds`` (0: never)."""
         raise NotImplementedError
 
-    def listener_closed(self, sockaddr: Any) -> None:
-        """Clean up after a listening socket bound to ``sockaddr`` closed."""
+    def listener_bound(self, sockaddr: Any) -> object:
+        """
+        Note what binding to ``sockaddr`` created, for :meth:`listener_closed`
+        (called right after ``bind``).
+        """
+        return None
+
+    def listener_closed(self, sockaddr: Any, bound: object) -> None:
+        """
+        Clean up after a listening socket bound to ``sockaddr`` closed;
+        ``bound`` is what :meth:`listener_bound` returned.
+        """
 
 
 class _VSockFamily(SocketFamily):
@@ -137,8 +147,13 @@ class _UNIXFamily(SocketFamily):
     def connected(self, skt: socket.socket) -> None:
         unix.set_send_timeout(skt, 0)
 
-    def listener_closed(self, sockaddr: Any) -> None:
-        unix.remove_socket_file(sockaddr)
+    def listener_bound(self, sockaddr: Any) -> object:
+        return unix.socket_file_identity(sockaddr)
+
+    def listener_closed(self, sockaddr: Any, bound: object) -> None:
+        # Only the socket file this port bound: one put over it since stays.
+        if isinstance(bound, tuple):
+            unix.remove_socket_file(sockaddr, bound)
 
 
 class HyperVFamily(SocketFamily):

@@ -109,6 +109,7 @@ class ThreadedPort:
         self._stopped: list[defer.Deferred[None]] = []
         self._listening = False
         self._host: IAddress | None = None
+        self._bound_file: object = None
 
     def __repr__(self) -> str:
         where = self._host if self._host is not None else self._sockaddr
@@ -124,16 +125,25 @@ class ThreadedPort:
             skt = self._family.new_socket()
         except OSError as e:
             raise error.CannotListenError(self._interface, self._port, e) from e
+        bound = False
         try:
             skt.bind(self._sockaddr)
+            bound = True
+            self._bound_file = self._family.listener_bound(self._sockaddr)
             if self._bound is not None:
                 self._bound()
             skt.listen(self.backlog)
             if not self._family.accept_wakes_on_shutdown:
                 self._family.set_accept_timeout(skt, ACCEPT_CHECK_INTERVAL)
             self._host = self._family.address(skt.getsockname())
-        except OSError as e:
+        except BaseException as e:
+            # Whatever failed between socket() and a listening port, leave
+            # neither the descriptor nor a socket file this port bound.
             skt.close()
+            if bound:
+                self._family.listener_closed(self._sockaddr, self._bound_file)
+            if not isinstance(e, OSError):
+                raise
             reason = self._family.listen_error(e, self._sockaddr)
             raise error.CannotListenError(self._interface, self._port, reason) from e
         self.socket = skt
@@ -204,9 +214,9 @@ class ThreadedPort:
             skt.close()
             return
         try:
+            # An accepted socket does not inherit the listener's accept
+            # timeout (the kernel gives it a fresh one), so none is reset here.
             skt.setblocking(True)
-            if not self._family.accept_wakes_on_shutdown:
-                self._family.set_accept_timeout(skt, 0)
             self._sessionno += 1
             protocol = self.factory.buildProtocol(self._family.address(peer))
         except BaseException:
@@ -257,7 +267,7 @@ class ThreadedPort:
             self._thread = None
         self._registry.discard(self)
         self._close_accepted()
-        self._family.listener_closed(self._sockaddr)
+        self._family.listener_closed(self._sockaddr, self._bound_file)
         log.msg(f"({self._family.name} port {self._host} closed)")
         self.factory.doStop()
         waiting, self._stopped = self._stopped, []
