@@ -190,7 +190,9 @@ def parse_positive_int(text: str, name: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{name} must be a positive number, got {text!r}") from None
+        # Also Python's refusal of a conversion over 4,300 digits.
+        shown = repr(text) if len(text) <= 20 else f"a {len(text)}-character text"
+        raise ValueError(f"{name} must be a positive number, got {shown}") from None
     if value < 1:
         raise ValueError(f"{name} must be a positive number, got {text!r}")
     return value

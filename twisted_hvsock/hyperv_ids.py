@@ -119,10 +119,12 @@ def parse_service_id(text: str, name: str = "service") -> uuid.UUID:
     :raises ValueError: naming ``name`` and the accepted forms.
     """
     if text.isascii() and text.isdigit():
-        port = int(text)
-        if port > _MAX_PORT:
+        # Too many digits to be a port: say so before int() has to.
+        port = int(text) if len(text.lstrip("0")) <= len(str(_MAX_PORT)) else None
+        if port is None or port > _MAX_PORT:
+            shown = text if len(text) <= 20 else f"a {len(text)}-digit number"
             raise ValueError(
-                f"{name} as a port must be at most {_MAX_PORT}, got {text!r}"
+                f"{name} as a port must be at most {_MAX_PORT}, got {shown}"
             )
         return service_id_for_port(port)
     if not _GUID.fullmatch(text):

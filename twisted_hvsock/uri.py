@@ -38,7 +38,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from twisted.internet.endpoints import (
     clientFromString,
@@ -297,9 +297,11 @@ def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
     A server endpoint for a URI above or any Twisted server endpoint string
     (``tcp:8080``, ``vsock:port=80``, ...).
 
-    :raises ValueError: for a malformed URI or endpoint string.
+    :raises ValueError: for a malformed URI or endpoint string, whatever
+        Twisted's own parsers raise for it, or an option given twice.
     """
-    return _server_from_string(reactor, server_string(text))
+    description = server_string(text)
+    return _built(text, lambda: _server_from_string(reactor, description))
 
 
 def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
@@ -307,7 +309,76 @@ def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
     A client endpoint for a URI above or any Twisted client endpoint string
     (``tcp:localhost:8080``, ``vsock:cid=3:port=80``, ...).
 
-    :raises ValueError: for a malformed URI or endpoint string, or a vsock
+    :raises ValueError: for a malformed URI or endpoint string, whatever
+        Twisted's own parsers raise for it, an option given twice, or a vsock
         URI without a CID.
     """
-    return _client_from_string(reactor, client_string(text))
+    description = client_string(text)
+    return _built(text, lambda: _client_from_string(reactor, description))
+
+
+_Endpoint = TypeVar("_Endpoint")
+
+
+def _built(text: str, build: Callable[[], _Endpoint]) -> _Endpoint:
+    """
+    ``build()``, with every failure to build the endpoint for ``text`` a
+    ``ValueError``: Twisted's tokenizer raises ``RuntimeError`` for a trailing
+    backslash and ``UnicodeEncodeError`` for a non-ASCII option name, and
+    Twisted's parsers ``TypeError`` for a missing argument.
+    """
+    repeated = repeated_option(text)
+    if repeated is not None:
+        raise ValueError(f"{repeated} is given twice in {text!r}")
+    try:
+        return build()
+    except ValueError as e:
+        if not isinstance(e, UnicodeError):
+            raise
+        raise ValueError(
+            f"{text!r} is not a usable endpoint: option names and values must "
+            f"be ASCII or escaped ({e})"
+        ) from e
+    except Exception as e:
+        if isinstance(e, RuntimeError) and text.endswith("\\"):
+            why = "it ends in a backslash, which escapes nothing"
+        else:
+            why = str(e) or type(e).__name__
+        raise ValueError(f"{text!r} is not a usable endpoint: {why}") from e
+
+
+def repeated_option(description: str) -> str | None:
+    """
+    The first option named twice in an endpoint string (Twisted keeps the
+    last silently), or ``None``.
+    """
+    seen: set[str] = set()
+    for part in _unescaped_split(description, ":")[1:]:
+        pieces = _unescaped_split(part, "=", 1)
+        if len(pieces) < 2:
+            continue  # a positional argument
+        name = pieces[0]
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _unescaped_split(text: str, separator: str, most: int = -1) -> list[str]:
+    """Split ``text`` at the ``separator`` characters no backslash escapes."""
+    parts: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for character in text:
+        if escaped:
+            current.append("\\" + character)
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character == separator and (most < 0 or len(parts) < most):
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    parts.append("".join(current))
+    return parts
