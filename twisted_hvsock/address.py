@@ -80,7 +80,9 @@ class VSockAddress:
             )
 
     def __str__(self) -> str:
-        return f"vsock://{self.cid}:{self.port}"
+        # The any-CID wildcard reads as users write it: vsock://any:5000.
+        cid = "any" if self.cid == CID_ANY else str(self.cid)
+        return f"vsock://{cid}:{self.port}"
 
     @classmethod
     def from_uri(cls, uri: str) -> VSockAddress:

@@ -12,7 +12,7 @@ from twisted_hvsock.cli.addresses import describe_address
 @pytest.mark.parametrize(
     ("address", "text"),
     [
-        (VSockAddress(0xFFFFFFFF, 12345), "vsock://4294967295:12345"),
+        (VSockAddress(0xFFFFFFFF, 12345), "vsock://any:12345"),
         (UNIXAddress(b"/run/s.sock"), "unix:/run/s.sock"),
         (IPv4Address("TCP", "127.0.0.1", 8080), "tcp:127.0.0.1:8080"),
         (IPv6Address("TCP", "::1", 8080), "tcp6:host=\\:\\:1:port=8080"),

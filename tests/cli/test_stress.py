@@ -634,7 +634,7 @@ async def test_a_server_that_corrupts_data_makes_the_client_fail(
 def test_fifty_vsock_connections_ten_at_a_time_all_come_back_intact() -> None:
     server, where = start_server("vsock:port=0")
     try:
-        match = re.fullmatch(r"vsock://4294967295:(\d+)", where)
+        match = re.fullmatch(r"vsock://any:(\d+)", where)
         assert match, where
         argv = ["-c", f"vsock://1:{match[1]}", "-i", "50", "-p", "10", "--json"]
         client = subprocess.run(
