@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from twisted_hvsock.hybrid_vsock import (
 )
 
 from .support.fake_vmms import FakeHybridVSock
-from .support.leaks import counts_settle, open_fds
+from .support.leaks import busy_threads, counts_settle, open_fds
 from .support.streams import (
     ChunkProducer,
     Echo,
@@ -241,7 +240,7 @@ async def test_failed_handshakes_leave_no_descriptor_or_thread_behind(
         fakes.append(
             await start_vmm(os.path.join(sockdir, behaviour), None, behaviour=behaviour)
         )
-    threads, fds = threading.active_count(), open_fds()
+    threads, fds = busy_threads(), open_fds()
     try:
         for _ in range(5):
             for fake in fakes:
@@ -250,7 +249,7 @@ async def test_failed_handshakes_leave_no_descriptor_or_thread_behind(
                         reactor, fake.path, GUEST_PORT, timeout=0.1, io=io
                     ).connect(Factory.forProtocol(Protocol))
         await counts_settle(threads, fds)
-        assert (threading.active_count(), open_fds()) == (threads, fds)
+        assert (busy_threads(), open_fds()) == (threads, fds)
     finally:
         for fake in fakes:
             await stop_vmm(fake)

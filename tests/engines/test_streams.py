@@ -42,7 +42,7 @@ from twisted_hvsock.threaded_unix import (
 )
 
 from ..support.fake_hyperv import FakeHyperV
-from ..support.leaks import counts_settle, fd_targets, open_fds
+from ..support.leaks import busy_threads, counts_settle, fd_targets, open_fds
 from ..support.streams import (
     ChunkProducer,
     DigestAfterHalfClose,
@@ -344,7 +344,7 @@ class Lingers(Protocol):
 async def test_closed_connections_leave_no_threads_or_descriptors(
     family: Family, how: str
 ) -> None:
-    threads, fds = threading.active_count(), open_fds()
+    threads, fds = busy_threads(), open_fds()
     before = fd_targets()
     server_lost: list[Deferred[type]] = []
 
@@ -379,7 +379,7 @@ async def test_closed_connections_leave_no_threads_or_descriptors(
     # then and closes a moment later: an open race, not yet found. So wait,
     # boundedly, for the counts to return exactly to where they started.
     await counts_settle(threads, fds)
-    assert threading.active_count() == threads
+    assert busy_threads() == threads
     assert open_fds() == fds, (before, fd_targets())
 
 

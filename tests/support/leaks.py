@@ -13,6 +13,17 @@ import time
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
+from twisted_hvsock._engines.threads.plumbing import IDLE_THREAD_NAME
+
+
+def busy_threads() -> int:
+    """
+    The threads alive, less the threads engine's idle I/O threads: those
+    wait in its pool for the next connection (a bounded number, ending at
+    reactor shutdown) and belong to no connection.
+    """
+    return sum(1 for thread in threading.enumerate() if thread.name != IDLE_THREAD_NAME)
+
 
 def open_fds() -> int:
     gc.collect()  # sockets other tests dropped but did not close
@@ -20,9 +31,9 @@ def open_fds() -> int:
 
 
 async def counts_settle(threads: int, fds: int, timeout: float = 5.0) -> None:
-    """Wait until the thread and descriptor counts are back, or ``timeout``."""
+    """Wait until the busy thread and descriptor counts are back, or ``timeout``."""
     deadline = time.monotonic() + timeout
-    while (threading.active_count(), open_fds()) != (threads, fds):
+    while (busy_threads(), open_fds()) != (threads, fds):
         if time.monotonic() > deadline:
             return
         await deferLater(reactor, 0.05, lambda: None)

@@ -6,7 +6,6 @@ connection, and the connector that retries as Twisted's do.
 from __future__ import annotations
 
 import socket
-import time
 from typing import Any
 
 from twisted.internet import base, error
@@ -17,10 +16,8 @@ from twisted.python.failure import Failure
 
 from .families import SocketFamily
 from .plumbing import (
-    SHUTDOWN_WAIT,
     connect_error_for,
     hand_to_reactor,
-    join_threads,
     log_prefix,
 )
 from .tls import TLSTransport
@@ -85,8 +82,6 @@ class ThreadedClient(TLSTransport):
         if outcome is not None:
             self.failIfNotConnected(connect_error_for(outcome))
             return
-        join_threads(self._threads, time.monotonic() + SHUTDOWN_WAIT)
-        self._threads = []
         try:
             self._family.connected(self.socket)
             self._host = self._family.address(self.socket.getsockname())

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .families import SocketFamily
@@ -50,11 +52,11 @@ class ConnectionThreads:
         self._family = family
         self._calls = SocketCalls(skt, family.close_cancels_blocked_calls)
         self._registry = registry(reactor)
-        self._threads: list[threading.Thread] = []
         # Shared with the threads, under _lock.
         self._lock = threading.Lock()
         self._may_read = threading.Condition(self._lock)
         self._may_write = threading.Condition(self._lock)
+        self._threads_ended = threading.Condition(self._lock)
         self._stopping = False
         self._live_threads = 0
         self._finish_posted = False
@@ -72,14 +74,19 @@ class ConnectionThreads:
         with self._lock:
             self._live_threads += len(targets)
         for target in targets:
-            thread = threading.Thread(
-                target=self._run_thread,
-                args=(target,),
-                name=f"hvsock {self._family.name} {target.__name__.strip('_')}",
-                daemon=True,
+            self._registry.pool.run(
+                partial(self._run_thread, target),
+                f"hvsock {self._family.name} {target.__name__.strip('_')}",
             )
-            self._threads.append(thread)
-            thread.start()
+
+    def _wait_for_threads(self, deadline: float) -> None:
+        """Wait, until ``deadline`` at most, for this connection's loops to end."""
+        with self._lock:
+            while self._live_threads:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._threads_ended.wait(left)
 
     # The threads.
 
@@ -89,6 +96,8 @@ class ConnectionThreads:
         finally:
             with self._lock:
                 self._live_threads -= 1
+                if self._live_threads == 0:
+                    self._threads_ended.notify_all()
                 post = (
                     self._stopping
                     and self._live_threads == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import queue
 import socket
 import threading
 import time
@@ -32,6 +33,9 @@ from twisted.internet.interfaces import ILoggingContext
 __all__ = [
     "ACCEPT_CHECK_INTERVAL",
     "BUFFER_SIZE",
+    "IDLE_SECONDS",
+    "IDLE_THREADS",
+    "IDLE_THREAD_NAME",
     "READ_AHEAD",
     "RECV_SIZE",
     "SEND_SIZE",
@@ -39,6 +43,7 @@ __all__ = [
     "Member",
     "Registry",
     "SocketCalls",
+    "ThreadPool",
     "connect_error_for",
     "hand_to_reactor",
     "join_threads",
@@ -61,6 +66,12 @@ SHUTDOWN_WAIT = 5.0
 #: For families whose blocked ``accept`` no ``shutdown`` wakes (AF_VSOCK),
 #: how often the accept thread looks whether its port was stopped.
 ACCEPT_CHECK_INTERVAL = 0.1
+#: Idle I/O threads a reactor keeps for the next connections.
+IDLE_THREADS = 32
+#: How long an idle I/O thread waits for work before it ends.
+IDLE_SECONDS = 30.0
+#: The name of an I/O thread waiting for work.
+IDLE_THREAD_NAME = "hvsock idle"
 
 _T = TypeVar("_T")
 
@@ -123,14 +134,87 @@ class Member(Protocol):
         """The reactor is stopping: close now, waiting until ``deadline``."""
 
 
+class ThreadPool:
+    """
+    Reusable daemon threads for connections' connect, read and write loops:
+    starting a thread costs tens of milliseconds in an emulated guest, more
+    than the rest of a connection's setup, so a loop that ends leaves its
+    thread waiting for the next one.
+
+    At most :data:`IDLE_THREADS` wait, each for at most :data:`IDLE_SECONDS`;
+    :meth:`stop`, at reactor shutdown, ends every one. Only which thread runs
+    a loop changes: loops still end as before (a socket shut down, or on
+    Windows closed), and the socket is closed only once no call is inside.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Callable[[], None] | None]] = []
+        self._threads: set[threading.Thread] = set()
+        self._stopped = False
+
+    def run(self, target: Callable[[], None], name: str) -> None:
+        """Run ``target`` on an idle thread, or on a new one."""
+        with self._lock:
+            if self._idle:
+                self._idle.pop().put(target)
+                return
+            pooled = not self._stopped
+        thread = threading.Thread(
+            target=self._work, args=(target, name, pooled), name=name, daemon=True
+        )
+        if pooled:
+            with self._lock:
+                self._threads.add(thread)
+        thread.start()
+
+    def _work(self, target: Callable[[], None] | None, name: str, pooled: bool) -> None:
+        me = threading.current_thread()
+        inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        while target is not None:
+            me.name = name
+            target()
+            target = None
+            if not pooled:
+                return
+            me.name = IDLE_THREAD_NAME
+            with self._lock:
+                if self._stopped or len(self._idle) >= IDLE_THREADS:
+                    break
+                self._idle.append(inbox)
+            try:
+                target = inbox.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        break
+                # Work (or the stop) was handed over as the wait ran out.
+                target = inbox.get()
+        with self._lock:
+            self._threads.discard(me)
+
+    def stop(self, deadline: float) -> None:
+        """End the idle threads, and wait for every thread, until ``deadline``."""
+        with self._lock:
+            self._stopped = True
+            idle, self._idle = self._idle, []
+            threads = list(self._threads)
+        for inbox in idle:
+            inbox.put(None)
+        join_threads(threads, deadline)
+
+
 class Registry:
     """
-    Everything of this engine that is alive on one reactor, so that reactor
-    shutdown closes every socket and ends every thread.
+    Everything of this engine that is alive on one reactor, and the threads
+    it runs on, so that reactor shutdown closes every socket and ends every
+    thread.
     """
 
     def __init__(self, reactor: Any) -> None:
         self._live: set[Member] = set()
+        self.pool = ThreadPool()
         reactor.addSystemEventTrigger("before", "shutdown", self._shut_down)
 
     def add(self, member: Member) -> None:
@@ -144,6 +228,7 @@ class Registry:
         for member in list(self._live):
             member.shut_down(deadline)
         self._live.clear()
+        self.pool.stop(deadline)
 
 
 _registries: weakref.WeakKeyDictionary[Any, Registry] = weakref.WeakKeyDictionary()

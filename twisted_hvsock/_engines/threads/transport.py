@@ -18,7 +18,6 @@ connection have ended, so no thread and no descriptor outlives it.
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -42,7 +41,7 @@ from zope.interface import implementer
 
 from .connection_threads import DATA, EOF, ConnectionThreads
 from .families import SocketFamily
-from .plumbing import BUFFER_SIZE, READ_AHEAD, SHUTDOWN_WAIT, join_threads, log_prefix
+from .plumbing import BUFFER_SIZE, READ_AHEAD, log_prefix
 
 __all__ = ["ThreadedTransport"]
 
@@ -241,8 +240,8 @@ class ThreadedTransport(ConnectionThreads):
         """Both threads have ended: close the socket, tell the protocol."""
         if self.disconnected:
             return
-        join_threads(self._threads, time.monotonic() + SHUTDOWN_WAIT)
-        self._threads = []
+        # The last loop posted this once it ended: nothing is inside a call
+        # on the socket any more (its thread goes back to the pool).
         self._calls.close()
         self.disconnected = True
         self.connected = False
@@ -259,7 +258,7 @@ class ThreadedTransport(ConnectionThreads):
     def shut_down(self, deadline: float) -> None:
         """The reactor is stopping: close now, and wait for the threads."""
         self._close(Failure(error.ConnectionLost("the reactor shut down")))
-        join_threads(self._threads, deadline)
+        self._wait_for_threads(deadline)
         self._finish_close()
 
     # ITransport
