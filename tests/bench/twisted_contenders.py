@@ -13,14 +13,13 @@ import time
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from .memory import resident_bytes
 from .places import Place
 from .sizes import Sizes
+from .twisted_peers import ChunkWriter
 
 
 class _Sink(Protocol):
@@ -34,32 +33,6 @@ class _Sink(Protocol):
         self._left -= len(data)
         if self._left <= 0 and not self._done.called:
             self._done.callback(time.perf_counter())
-
-
-@implementer(IPushProducer)
-class _Writer:
-    """Writes ``count`` copies of ``chunk``, as fast as the transport takes them."""
-
-    def __init__(self, transport: Any, chunk: bytes, count: int) -> None:
-        self._transport = transport
-        self._chunk = chunk
-        self._left = count
-        self._paused = False
-
-    def resumeProducing(self) -> None:
-        self._paused = False
-        while self._left and not self._paused:
-            self._left -= 1
-            self._transport.write(self._chunk)
-        if not self._left and not self._paused:
-            self._transport.unregisterProducer()
-            self._transport.loseConnection()
-
-    def pauseProducing(self) -> None:
-        self._paused = True
-
-    def stopProducing(self) -> None:
-        self._left = 0
 
 
 class _Echo(Protocol):
@@ -159,7 +132,12 @@ async def bulk(
         )
         start = time.perf_counter()
         count = sizes.bulk_bytes // sizes.bulk_write
-        writer = _Writer(client.transport, b"x" * sizes.bulk_write, count)
+        writer = ChunkWriter(
+            client.transport,
+            b"x" * sizes.bulk_write,
+            count,
+            client.transport.loseConnection,
+        )
         client.transport.registerProducer(writer, True)
         writer.resumeProducing()
         end = await done

@@ -217,16 +217,19 @@ class _Client(Protocol):
 
 
 @implementer(IPushProducer)
-class _Writer:
+class ChunkWriter:
     """
     Writes ``count`` copies of ``chunk`` as fast as the transport takes
-    them, then shuts down its writing side.
+    them, then calls ``finish`` (shut the writing side down, or close).
     """
 
-    def __init__(self, transport: Any, chunk: bytes, count: int) -> None:
+    def __init__(
+        self, transport: Any, chunk: bytes, count: int, finish: Callable[[], None]
+    ) -> None:
         self._transport = transport
         self._chunk = chunk
         self._left = count
+        self._finish = finish
         self._paused = False
 
     def resumeProducing(self) -> None:
@@ -236,7 +239,7 @@ class _Writer:
             self._transport.write(self._chunk)
         if not self._left and not self._paused:
             self._transport.unregisterProducer()
-            self._transport.loseWriteConnection()
+            self._finish()
 
     def pauseProducing(self) -> None:
         self._paused = True
@@ -272,7 +275,12 @@ async def _bulk(reactor: Any, endpoint: Any, sizes: Sizes, contender: str) -> Re
     answer = client.expect(ACK.size)
     start = time.perf_counter()
     count = sizes.bulk_bytes // sizes.bulk_write
-    writer = _Writer(client.transport, b"x" * sizes.bulk_write, count)
+    writer = ChunkWriter(
+        client.transport,
+        b"x" * sizes.bulk_write,
+        count,
+        client.transport.loseWriteConnection,
+    )
     client.transport.registerProducer(writer, True)
     writer.resumeProducing()
     got = await answer
