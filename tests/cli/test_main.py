@@ -41,7 +41,7 @@ def test_help_describes_the_version_option_as_this_package_s(
     [
         (["cat", "vsock:cid=abc:port=1"], "ADDRESS 'vsock:cid=abc:port=1': cid must"),
         (["cat", "tcp:host:notaport"], "ADDRESS 'tcp:host:notaport'"),
-        (["cat", "unix"], "ADDRESS 'unix'"),
+        (["cat", "unix"], "ADDRESS: 'unix' is not a usable endpoint"),
         (["cat", "vsock:port=5\\"], "ends in a backslash"),
         (["cat", "--retry", "abc", "vsock://3:1"], "--retry must be a positive"),
         (["forward", "nonsense", "tcp:x:1"], "LISTEN: Unknown endpoint type"),
