@@ -24,11 +24,8 @@ class AddressError(usage.UsageError):
     """An address on the command line that no endpoint can be built from."""
 
 
-def _explained(argument: str, text: str, reason: BaseException) -> AddressError:
+def _explained(argument: str, text: str, reason: ValueError) -> AddressError:
     why = str(reason) or type(reason).__name__
-    if isinstance(reason, RuntimeError) and text.endswith("\\"):
-        # Twisted's tokenizer fails this way on a backslash that escapes nothing.
-        why = "it ends in a backslash, which escapes nothing"
     if text in why:
         return AddressError(f"{argument}: {why}")
     return AddressError(f"{argument} {text!r}: {why}")
@@ -41,13 +38,12 @@ def listening_endpoint(
     The server endpoint for ``text``, a URI or endpoint string.
 
     :raises AddressError: naming ``argument``, for anything that stops the
-        endpoint being built (Twisted's own parsers raise more than
-        ``ValueError``: ``TypeError`` for a missing argument, ``RuntimeError``
-        for a trailing backslash).
+        endpoint being built (the URI layer turns every such failure, Twisted's
+        own parsers' included, into a ``ValueError``).
     """
     try:
         return server_endpoint(reactor, text)
-    except Exception as e:
+    except ValueError as e:
         raise _explained(argument, text, e) from e
 
 
@@ -61,7 +57,7 @@ def connecting_endpoint(
     """
     try:
         return client_endpoint(reactor, text)
-    except Exception as e:
+    except ValueError as e:
         raise _explained(argument, text, e) from e
 
 
