@@ -11,7 +11,7 @@ from typing import Any
 from twisted.internet import base, error
 from twisted.internet.interfaces import IAddress, IProtocol
 from twisted.internet.protocol import Protocol
-from twisted.python import log
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from .families import SocketFamily
@@ -23,6 +23,8 @@ from .plumbing import (
 from .tls import TLSTransport
 
 __all__ = ["ThreadedClient", "ThreadedConnector"]
+
+_log = Logger()
 
 
 class ThreadedClient(TLSTransport):
@@ -91,7 +93,7 @@ class ThreadedClient(TLSTransport):
         try:
             protocol = self.connector.buildProtocol(self.getPeer())
         except BaseException:
-            log.err(None, "the client factory could not build a protocol")
+            _log.failure("the client factory could not build a protocol")
             self.failIfNotConnected(error.ConnectError(string="buildProtocol failed"))
             return
         if protocol is None:

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import (
     IProtocol,
     IProtocolFactory,
 )
-from twisted.python import log
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from .families import SocketFamily
@@ -37,6 +37,8 @@ from .plumbing import (
 from .tls import TLSTransport
 
 __all__ = ["ThreadedPort", "ThreadedServer"]
+
+_log = Logger()
 
 
 class ThreadedServer(TLSTransport):
@@ -152,7 +154,11 @@ class ThreadedPort:
         self._registry.add(self)
         self._listening = True
         self.factory.doStart()
-        log.msg(f"{self._logPrefix()} starting on {self._host}")
+        _log.info(
+            "{prefix} starting on {address}",
+            prefix=self._logPrefix(),
+            address=self._host,
+        )
         self._thread = threading.Thread(
             target=self._accept_loop,
             name=f"hvsock {self._family.name} accept",
@@ -179,7 +185,11 @@ class ThreadedPort:
                     if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS):
                         # Out of descriptors or memory for now: as Twisted's
                         # ports do, go on accepting once some are freed.
-                        log.msg(f"{self._logPrefix()} could not accept: {e}")
+                        _log.warn(
+                            "{prefix} could not accept: {error}",
+                            prefix=self._logPrefix(),
+                            error=e,
+                        )
                         self._stop_requested.wait(ACCEPT_CHECK_INTERVAL)
                         continue
                     if e.errno == errno.ECONNABORTED:
@@ -220,7 +230,9 @@ class ThreadedPort:
             self._sessionno += 1
             protocol = self.factory.buildProtocol(self._family.address(peer))
         except BaseException:
-            log.err(None, f"{self._logPrefix()} could not accept a connection")
+            _log.failure(
+                "{prefix} could not accept a connection", prefix=self._logPrefix()
+            )
             skt.close()
             return
         if protocol is None:
@@ -233,7 +245,9 @@ class ThreadedPort:
         transport.start_io(protocol)
 
     def _accept_failed(self, err: OSError) -> None:
-        log.msg(f"{self._logPrefix()} stopped accepting: {err}")
+        _log.error(
+            "{prefix} stopped accepting: {error}", prefix=self._logPrefix(), error=err
+        )
         self.stopListening()
 
     def _accept_ended(self) -> None:
@@ -268,7 +282,11 @@ class ThreadedPort:
         self._registry.discard(self)
         self._close_accepted()
         self._family.listener_closed(self._sockaddr, self._bound_file)
-        log.msg(f"({self._family.name} port {self._host} closed)")
+        _log.info(
+            "({family} port {address} closed)",
+            family=self._family.name,
+            address=self._host,
+        )
         self.factory.doStop()
         waiting, self._stopped = self._stopped, []
         for stopped in waiting:

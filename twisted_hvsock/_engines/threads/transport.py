@@ -35,6 +35,7 @@ from twisted.internet.interfaces import (
     ISystemHandle,
     ITCPTransport,
 )
+from twisted.logger import Logger
 from twisted.python import log
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -44,6 +45,8 @@ from .families import SocketFamily
 from .plumbing import BUFFER_SIZE, READ_AHEAD, log_prefix
 
 __all__ = ["ThreadedTransport"]
+
+_log = Logger()
 
 
 @implementer(
@@ -113,7 +116,11 @@ class ThreadedTransport(ConnectionThreads):
             log.callWithContext({"system": self.logPrefix()}, method, *args)
         except BaseException:
             reason = Failure()
-            log.err(reason, system=self.logPrefix())
+            _log.failure(
+                "{prefix} raised while handling an event",
+                reason,
+                prefix=self.logPrefix(),
+            )
             self._close(reason, replace_reason=True)
             return False
         return True
