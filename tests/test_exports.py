@@ -27,6 +27,7 @@ DEFINED_IN = {
     "HyperVAdminRequiredError": "errors",
     "HyperVUnavailableError": "errors",
     "VSockUnavailableError": "errors",
+    "IOEngine": "endpoints",
     "VSockServerEndpoint": "endpoints",
     "VSockClientEndpoint": "endpoints",
     "HyperVServerEndpoint": "hyperv_endpoints",

@@ -32,7 +32,7 @@ from .errors import (
 from .hyperv_ids import HyperVAddress
 
 if TYPE_CHECKING:
-    from .endpoints import VSockClientEndpoint, VSockServerEndpoint
+    from .endpoints import IOEngine, VSockClientEndpoint, VSockServerEndpoint
     from .hybrid_vsock import HybridVSockClientEndpoint, HybridVSockServerEndpoint
     from .hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
     from .hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
@@ -42,6 +42,7 @@ __version__ = "0.1.0.dev0"
 
 #: Public name -> the module that defines it, for the names loaded on use.
 _LAZY = {
+    "IOEngine": "endpoints",
     "VSockServerEndpoint": "endpoints",
     "VSockClientEndpoint": "endpoints",
     "HyperVServerEndpoint": "hyperv_endpoints",
@@ -69,6 +70,7 @@ __all__ = [
     "HyperVUnavailableError",
     "HyperkitClientEndpoint",
     "HyperkitServerEndpoint",
+    "IOEngine",
     "ThreadedUNIXClientEndpoint",
     "ThreadedUNIXServerEndpoint",
     "VSockAddress",

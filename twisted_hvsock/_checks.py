@@ -6,10 +6,13 @@ it accepts.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from twisted.internet.interfaces import IReactorFDSet
 
 __all__ = [
     "IO_ENGINES",
+    "IOEngine",
     "check_backlog",
     "check_io",
     "check_mode",
@@ -24,9 +27,11 @@ MAX_BACKLOG = 2**31 - 1
 #: timeout is a ``struct timeval``, and this keeps every platform's in range.
 MAX_TIMEOUT = float(2**31 - 1)
 
-#: The accepted values of ``io``: the reactor polls the socket, or blocking
-#: calls run on threads of their own.
-IO_ENGINES = ("reactor", "threads")
+#: The I/O engines an endpoint can use: the reactor polls the socket, or
+#: blocking calls run on threads of their own.
+IOEngine = Literal["reactor", "threads"]
+#: The accepted values of ``io``, in the order the docs list them.
+IO_ENGINES: tuple[IOEngine, ...] = get_args(IOEngine)
 
 
 def check_backlog(backlog: object) -> int:
@@ -66,7 +71,7 @@ def check_timeout(timeout: object) -> float:
     return float(timeout)
 
 
-def check_io(io: object, reactor: object, *, pollable: bool = True) -> str:
+def check_io(io: object, reactor: object, *, pollable: bool = True) -> IOEngine:
     """
     The I/O engine to use: ``io`` if given, else the reactor's polling
     wherever the reactor can poll sockets (every POSIX reactor), else threads.
@@ -79,14 +84,15 @@ def check_io(io: object, reactor: object, *, pollable: bool = True) -> str:
         if pollable and IReactorFDSet.providedBy(reactor):
             return "reactor"
         return "threads"
-    if io not in IO_ENGINES:
-        raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
     if io == "reactor" and not pollable:
         raise ValueError(
             "io=reactor is not possible for AF_HYPERV sockets, which Windows "
             "cannot poll; use io=threads (the default)"
         )
-    return str(io)
+    for engine in IO_ENGINES:
+        if io == engine:
+            return engine
+    raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
 
 
 def check_mode(mode: object) -> int:

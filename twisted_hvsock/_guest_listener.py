@@ -5,17 +5,16 @@ file the VMM connects to (hyperkit, Firecracker, Cloud Hypervisor).
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
+    IReactorFDSet,
     IStreamServerEndpoint,
 )
 from zope.interface import implementer
 
-from ._checks import check_backlog, check_io, check_mode
+from ._checks import IOEngine, check_backlog, check_io, check_mode
 from ._engines import listen_unix
 from ._sockets.unix import OWNER_ONLY, check_socket_path, remove_stale_socket
 from .address import check_port
@@ -39,12 +38,12 @@ class GuestConnectionListener:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFDSet,
         path: str,
         port: int,
         backlog: int = 50,
         mode: int = OWNER_ONLY,
-        io: str | None = None,
+        io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
         self._port = check_port(port)

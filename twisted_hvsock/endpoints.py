@@ -14,23 +14,22 @@ be polled.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
+    IReactorFDSet,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
 from zope.interface import implementer
 
-from ._checks import check_backlog, check_io, check_timeout
+from ._checks import IOEngine, check_backlog, check_io, check_timeout
 from ._engines import connect_vsock, listen_vsock
 from .address import CID_ANY, VSockAddress, check_cid, check_port
 
-__all__ = ["VSockClientEndpoint", "VSockServerEndpoint"]
+__all__ = ["IOEngine", "VSockClientEndpoint", "VSockServerEndpoint"]
 
 
 @implementer(IStreamServerEndpoint)
@@ -51,11 +50,11 @@ class VSockServerEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFDSet,
         port: int,
         cid: int = CID_ANY,
         backlog: int = 50,
-        io: str | None = None,
+        io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
         self._port = check_port(port)
@@ -103,11 +102,11 @@ class VSockClientEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFDSet,
         cid: int,
         port: int,
         timeout: float = 30,
-        io: str | None = None,
+        io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
         self._cid = check_cid(cid, allow_any=False)

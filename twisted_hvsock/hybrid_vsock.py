@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IProtocol,
     IProtocolFactory,
+    IReactorFDSet,
     IStreamClientEndpoint,
 )
 from zope.interface import implementer
 
-from ._checks import check_io, check_timeout
+from ._checks import IOEngine, check_io, check_timeout
 from ._engines import connect_unix
 from ._guest_listener import GuestConnectionListener
 from ._handshake import connect_with_handshake
@@ -108,11 +108,11 @@ class HybridVSockClientEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFDSet,
         path: str,
         port: int,
         timeout: float = 30,
-        io: str | None = None,
+        io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
         self._path = check_socket_path(_check_uds_path(path))

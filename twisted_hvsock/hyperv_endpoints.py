@@ -17,19 +17,22 @@ Most users build these through endpoint strings::
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import cast
 
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
+    IReactorCore,
+    IReactorFDSet,
+    IReactorThreads,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
 from zope.interface import implementer
 
-from ._checks import check_backlog, check_io, check_timeout
+from ._checks import IOEngine, check_backlog, check_io, check_timeout
 from ._engines import connect_hyperv, listen_hyperv
 from ._sockets.hyperv import hyperv_backend, unavailable_error
 from .address import CID_ANY, CID_HOST, CID_LOCAL
@@ -90,6 +93,16 @@ def _guest_cid(vm_id: uuid.UUID, cids: dict[uuid.UUID, int], role: str) -> int:
 
 
 @implementer(IStreamServerEndpoint)
+def _any_reactor(reactor: IReactorCore) -> IReactorFDSet:
+    """
+    ``reactor`` as the vsock endpoints' type: in a Linux guest, where the
+    Hyper-V names map onto AF_VSOCK, those endpoints poll where the reactor
+    can and use threads where it cannot (``_checks.check_io``), so any
+    reactor serves; only the static type is narrower.
+    """
+    return cast(IReactorFDSet, reactor)
+
+
 class HyperVServerEndpoint:
     """
     Listens for Hyper-V socket connections to a service.
@@ -110,11 +123,11 @@ class HyperVServerEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorCore,
         service_id: uuid.UUID | int,
         vm_id: uuid.UUID = VM_WILDCARD,
         backlog: int = 50,
-        io: str | None = None,
+        io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
         self._service_id = _check_service_id(service_id)
@@ -126,7 +139,7 @@ class HyperVServerEndpoint:
         self._vsock: VSockServerEndpoint | None = None
         if self._backend == "af_vsock":
             self._vsock = VSockServerEndpoint(
-                reactor,
+                _any_reactor(reactor),
                 _guest_port(self._service_id),
                 cid=_guest_cid(vm_id, _GUEST_LISTEN_CIDS, "listens"),
                 backlog=backlog,
@@ -191,12 +204,12 @@ class HyperVClientEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorCore,
         vm: uuid.UUID | str,
         service_id: uuid.UUID | int,
         timeout: float = 30,
         suspend: bool = False,
-        io: str | None = None,
+        io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
         if isinstance(vm, str):
@@ -226,7 +239,7 @@ class HyperVClientEndpoint:
                     "option; AF_VSOCK in a Linux guest has none"
                 )
             self._vsock = VSockClientEndpoint(
-                reactor,
+                _any_reactor(reactor),
                 _guest_cid(vm, _GUEST_CONNECT_CIDS, "connects"),
                 _guest_port(self._service_id),
                 timeout=self._timeout,
@@ -259,8 +272,11 @@ class HyperVClientEndpoint:
             return defer.fail(unavailable_error())
         if isinstance(self._vm, uuid.UUID):
             return self._connect_to(self._vm, protocolFactory)
+        # Every reactor runs threads (IReactorThreads); the type says Core
+        # because that is what Twisted's typed global reactor promises.
+        reactor = cast(IReactorThreads, self._reactor)
         resolving: defer.Deferred[uuid.UUID] = threads.deferToThreadPool(
-            self._reactor, self._reactor.getThreadPool(), resolve_vm_name, self._vm
+            reactor, reactor.getThreadPool(), resolve_vm_name, self._vm
         )
         return resolving.addCallback(self._connect_to, protocolFactory)
 

@@ -6,13 +6,12 @@ has, so that the engine can be used (and tested) on real sockets anywhere.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
+    IReactorCore,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
@@ -42,7 +41,7 @@ class ThreadedUNIXServerEndpoint:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorCore,
         path: str | bytes,
         backlog: int = 50,
         mode: int | None = None,
@@ -86,7 +85,9 @@ class ThreadedUNIXClientEndpoint:
     :raises ValueError: naming the argument that is out of range.
     """
 
-    def __init__(self, reactor: Any, path: str | bytes, timeout: float = 30) -> None:
+    def __init__(
+        self, reactor: IReactorCore, path: str | bytes, timeout: float = 30
+    ) -> None:
         self._reactor = reactor
         self._path = check_path(path)
         self._timeout = check_timeout(timeout)

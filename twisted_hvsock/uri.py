@@ -45,7 +45,11 @@ from twisted.internet.endpoints import (
     quoteStringArgument,
     serverFromString,
 )
-from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
+from twisted.internet.interfaces import (
+    IReactorCore,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
 
 from .address import CID_HOST, VSOCK_URI_FORM, split_vsock_authority, split_vsock_uri
 from .hyperv_ids import HVSOCK_URI_FORM, VM_NAMES, split_hvsock_uri
@@ -292,7 +296,7 @@ def client_string(text: str) -> str:
         raise ValueError(f"{text!r}: {e}") from None
 
 
-def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
+def server_endpoint(reactor: IReactorCore, text: str) -> IStreamServerEndpoint:
     """
     A server endpoint for a URI above or any Twisted server endpoint string
     (``tcp:8080``, ``vsock:port=80``, ...).
@@ -304,7 +308,7 @@ def server_endpoint(reactor: Any, text: str) -> IStreamServerEndpoint:
     return _built(text, lambda: _server_from_string(reactor, description))
 
 
-def client_endpoint(reactor: Any, text: str) -> IStreamClientEndpoint:
+def client_endpoint(reactor: IReactorCore, text: str) -> IStreamClientEndpoint:
     """
     A client endpoint for a URI above or any Twisted client endpoint string
     (``tcp:localhost:8080``, ``vsock:cid=3:port=80``, ...).

@@ -17,11 +17,9 @@ so redirects between the two kinds of server are followed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.interfaces import IReactorFDSet, IStreamClientEndpoint
 from twisted.web.client import URI, Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 from twisted.web.error import SchemeNotSupported
 from twisted.web.http_headers import Headers
@@ -94,7 +92,7 @@ class VSockAgentEndpointFactory:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorFDSet,
         *,
         tls_policy: IPolicyForHTTPS | None = None,
         connect_timeout: float = 30,
@@ -193,7 +191,7 @@ class _VSockAgent(Agent):
 
 
 def vsock_agent(
-    reactor: Any,
+    reactor: IReactorFDSet,
     *,
     tls_policy: IPolicyForHTTPS | None = None,
     pool: HTTPConnectionPool | None = None,

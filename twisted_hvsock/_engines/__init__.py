@@ -23,6 +23,7 @@ from twisted.internet import defer
 from twisted.internet.endpoints import UNIXClientEndpoint, _WrappingFactory
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
+from .._checks import IOEngine
 from .._sockets.hyperv import sockaddr_for
 from .._sockets.unix import in_filesystem
 from ..address import PORT_ANY
@@ -49,7 +50,7 @@ def listen_vsock(
     cid: int,
     port: int,
     backlog: int,
-    io: str,
+    io: IOEngine,
 ) -> IListeningPort:
     """
     Listen on the AF_VSOCK address ``(cid, port)``; port 0 lets the kernel
@@ -81,7 +82,7 @@ def connect_vsock(
     cid: int,
     port: int,
     timeout: float,
-    io: str,
+    io: IOEngine,
 ) -> defer.Deferred[IProtocol]:
     """
     Connect to the AF_VSOCK address ``(cid, port)``.
@@ -108,7 +109,7 @@ def listen_unix(
     *,
     backlog: int,
     mode: int | None,
-    io: str,
+    io: IOEngine,
 ) -> IListeningPort:
     """
     Listen on the Unix socket ``path``, setting the socket file's ``mode``
@@ -148,7 +149,7 @@ def connect_unix(
     factory: IProtocolFactory,
     *,
     timeout: float,
-    io: str,
+    io: IOEngine,
 ) -> defer.Deferred[IProtocol]:
     """
     Connect to the Unix socket ``path``.
