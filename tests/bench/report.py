@@ -198,7 +198,7 @@ def chart(rows: list[dict[str, Any]], path: Path) -> bool:
         if _find(rows, mode, family, workload, "raw")
     ]
     contenders = [name for name in CONTENDER_NAMES if name != "raw"]
-    figure, axes = plt.subplots(figsize=(12, 5))
+    figure, axes = plt.subplots(figsize=(12, 5.6))
     width = 0.8 / len(contenders)
     for index, contender in enumerate(contenders):
         ratios = []
@@ -213,9 +213,17 @@ def chart(rows: list[dict[str, Any]], path: Path) -> bool:
     axes.set_ylabel("ratio to raw blocking sockets (higher is better)")
     axes.set_yscale("log")
     axes.set_title("each end in a process of its own; medians, same run")
-    axes.legend(fontsize="small")
+    # One row under the plot, in the axis labels' size: readable when the
+    # page scales the picture down to its text column.
+    axes.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=len(contenders),
+        fontsize="large",
+        frameon=False,
+    )
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return True
 
