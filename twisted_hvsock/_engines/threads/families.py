@@ -34,11 +34,15 @@ class SocketFamily:
         calls other threads are blocked in, as ``closesocket`` does on
         Windows; such sockets are closed at once to stop their threads,
         where ``shutdown()`` might not wake them.
+    :ivar sends_without_blocking: whether one ``send`` on a blocking socket
+        can be made not to block (``MSG_DONTWAIT``), so that the reactor
+        thread may send small writes itself instead of waking the writer.
     """
 
     name = "SOCKET"
     accept_wakes_on_shutdown = True
     close_cancels_blocked_calls = False
+    sends_without_blocking = hasattr(socket, "MSG_DONTWAIT")
 
     def new_socket(self) -> socket.socket:
         """A new blocking stream socket of this family."""
@@ -168,6 +172,8 @@ class HyperVFamily(SocketFamily):
 
     name = "HYPERV"
     close_cancels_blocked_calls = True
+    # Winsock has no MSG_DONTWAIT, and these sockets cannot be polled.
+    sends_without_blocking = False
 
     def __init__(self, suspend: bool = False) -> None:
         self.suspend = suspend

@@ -42,7 +42,7 @@ from zope.interface import implementer
 
 from .connection_threads import DATA, EOF, ConnectionThreads
 from .families import SocketFamily
-from .plumbing import BUFFER_SIZE, READ_AHEAD, log_prefix
+from .plumbing import BUFFER_SIZE, READ_AHEAD, SEND_SIZE, log_prefix
 
 __all__ = ["ThreadedTransport"]
 
@@ -291,6 +291,12 @@ class ThreadedTransport(ConnectionThreads):
         # writer cannot drain it unnoticed in between.
         notice = self._needs_sent_notice()
         with self._lock:
+            # With a producer, writes queue as on Twisted's transports, which
+            # pause a streaming producer as soon as too much is queued.
+            if not notice and self.producer is None:
+                size -= self._send_now(chunks, size)
+                if not size:
+                    return
             self._outbox.extend(chunks)
             self._unsent += size
             unsent = self._unsent
@@ -306,6 +312,34 @@ class ThreadedTransport(ConnectionThreads):
             self.producerPaused = True
             cast(IPushProducer, self.producer).pauseProducing()
             self._ask_sent_notice()
+
+    def _send_now(self, chunks: list[bytes], size: int) -> int:
+        """
+        Send a small write from the reactor thread if the writer is idle and
+        the kernel takes it without blocking: a request or a reply then costs
+        no wake-up of the writer thread. Called under ``_lock``, which keeps
+        the writer from sending in between; what the kernel does not take is
+        left in ``chunks`` for the writer, as are large writes (whose rest
+        would be copied).
+
+        :return: how many bytes were sent.
+        """
+        if (
+            not self._family.sends_without_blocking
+            or size > SEND_SIZE
+            or self._outbox
+            or self._sending
+        ):
+            return 0
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        try:
+            sent = self._calls.call(self.socket.send, data, socket.MSG_DONTWAIT)
+        except OSError:
+            # Full (EAGAIN), or broken: the writer sends it, or meets the
+            # error and reports it as it does every other.
+            return 0
+        chunks[:] = [data[sent:]] if sent < len(data) else []
+        return sent
 
     def loseConnection(self) -> None:
         """Close once everything written has been sent."""
