@@ -413,12 +413,12 @@ SHUTDOWN_SCRIPT = textwrap.dedent(
 
     class Count(Protocol):
         def connectionMade(self):
-            made.append(self)
-            if len(made) == 100:
-                all_made.callback(None)
             # Something unsent, and a writer blocked on a peer that never reads.
             self.transport.pauseProducing()
             self.transport.write(b"x" * (1 << 20))
+            made.append(self)
+            if len(made) == 100:
+                all_made.callback(None)
 
         def connectionLost(self, reason):
             lost.append(reason.type.__name__)
@@ -457,7 +457,8 @@ def test_reactor_shutdown_closes_open_connections_without_hanging(
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    # 50 connections, both ends in this process, two threads each, plus the
+    # 50 connections, both ends in this process, two threads each (a reader,
+    # and a writer for the write that cannot be sent at once), plus the
     # accept thread.
     assert lines[0] == "open 201", result.stdout
     assert lines[1] == "lost 100 ['ConnectionLost']", result.stdout

@@ -16,6 +16,7 @@ from twisted.internet.protocol import Factory, Protocol
 
 from twisted_hvsock._engines.threads.plumbing import ThreadPool
 
+from ..support.leaks import busy_threads, counts_settle, open_fds
 from .test_streams import Family, family  # noqa: F401  (the fixture)
 
 CONNECTIONS = 20
@@ -80,3 +81,48 @@ def test_stop_ends_every_thread_and_later_work_runs_unpooled() -> None:
     done = threading.Event()
     pool.run(done.set, "after stop")
     assert done.wait(30)
+
+
+class EchoesEach(Protocol):
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(data)  # type: ignore[union-attr]
+
+
+class AsksOnce(Protocol):
+    def __init__(self) -> None:
+        self.answered: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"ping")  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.answered.called:
+            self.answered.callback(data)
+
+
+@pytest_twisted.ensureDeferred
+async def test_request_reply_connections_take_one_thread_per_end(
+    family: Family,  # noqa: F811
+) -> None:
+    # Small writes go straight to the socket where the family can send
+    # without blocking, so the writer thread never starts; AF_HYPERV cannot,
+    # and each end's first write starts its writer.
+    threads_per_end = 2 if family.name == "hyperv" else 1
+    before = busy_threads()
+    port = await family.server().listen(Factory.forProtocol(EchoesEach))
+    clients = []
+    try:
+        for _ in range(CONNECTIONS):
+            client = AsksOnce()
+            await family.client(port).connect(Factory.forProtocol(lambda c=client: c))
+            assert await client.answered == b"ping"
+            clients.append(client)
+        # The accept thread, and each end's I/O threads; connect threads
+        # have gone back to the pool.
+        expected = 1 + CONNECTIONS * 2 * threads_per_end
+        await counts_settle(before + expected, open_fds())
+        assert busy_threads() - before == expected
+    finally:
+        for client in clients:
+            client.transport.loseConnection()  # type: ignore[union-attr]
+        await port.stopListening()

@@ -99,7 +99,7 @@ class ThreadedClient(TLSTransport):
         if protocol is None:
             self.connected = True
             self.protocol = Protocol()
-            self._start_threads(self._read_loop, self._write_loop)
+            self._start_threads(self._read_loop)
             self.loseConnection()
             return
         self.start_io(protocol)

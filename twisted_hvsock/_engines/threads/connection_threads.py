@@ -52,6 +52,10 @@ class ConnectionThreads:
         self._family = family
         self._calls = SocketCalls(skt, family.close_cancels_blocked_calls)
         self._registry = registry(reactor)
+        # Reactor thread only: the writer starts with the first write that
+        # cannot be sent at once, so a connection whose writes all go
+        # straight to the socket never takes a second thread.
+        self._writer_started = False
         # Shared with the threads, under _lock.
         self._lock = threading.Lock()
         self._may_read = threading.Condition(self._lock)
@@ -78,6 +82,12 @@ class ConnectionThreads:
                 partial(self._run_thread, target),
                 f"hvsock {self._family.name} {target.__name__.strip('_')}",
             )
+
+    def _start_writer(self) -> None:
+        """Start the writer thread, unless it has been started already."""
+        if not self._writer_started:
+            self._writer_started = True
+            self._start_threads(self._write_loop)
 
     def _wait_for_threads(self, deadline: float) -> None:
         """Wait, until ``deadline`` at most, for this connection's loops to end."""

@@ -96,7 +96,7 @@ class ThreadedTransport(ConnectionThreads):
         self.protocol = protocol
         self._logstr = self._make_logstr(protocol)
         self.connected = True
-        self._start_threads(self._read_loop, self._write_loop)
+        self._start_threads(self._read_loop)
         self._call(protocol.makeConnection, self)
 
     def _make_logstr(self, protocol: IProtocol) -> str:
@@ -303,6 +303,7 @@ class ThreadedTransport(ConnectionThreads):
             if notice:
                 self._tell_when_sent = True
             self._may_write.notify()
+        self._start_writer()
         if (
             self.producer is not None
             and self.streamingProducer
