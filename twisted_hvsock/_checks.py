@@ -6,15 +6,19 @@ it accepts.
 
 from __future__ import annotations
 
+import socket
+
 from twisted.internet.interfaces import IReactorFDSet
 
 __all__ = [
     "IO_ENGINES",
+    "SOMAXCONN_FILE",
     "check_backlog",
     "check_io",
     "check_mode",
     "check_path",
     "check_timeout",
+    "default_backlog",
 ]
 
 #: The longest accept queue a listener may ask for: ``listen()`` takes a C
@@ -29,13 +33,38 @@ MAX_TIMEOUT = float(2**31 - 1)
 IO_ENGINES = ("reactor", "threads")
 
 
+#: Where Linux says how long an accept queue may be (``net.core.somaxconn``).
+SOMAXCONN_FILE = "/proc/sys/net/core/somaxconn"
+
+
+def default_backlog() -> int:
+    """
+    The backlog a listener gets unless told: the longest accept queue the
+    kernel allows, ``net.core.somaxconn`` (4096 on Linux since 5.4), or,
+    where that cannot be read (not Linux), Python's ``socket.SOMAXCONN``.
+
+    Twisted's 50 is too short for vsock: a full AF_VSOCK accept queue resets
+    a new connection at once, where TCP would retry its SYN, so a burst of
+    connects fails although the service is up (docs/endpoint-strings.rst).
+    """
+    try:
+        with open(SOMAXCONN_FILE, encoding="ascii") as limit:
+            value = int(limit.read())
+    except (OSError, ValueError):
+        value = socket.SOMAXCONN
+    return min(max(value, 1), MAX_BACKLOG)
+
+
 def check_backlog(backlog: object) -> int:
     """
     Check that ``backlog`` is an integer from 1 to :data:`MAX_BACKLOG` and
-    return it, before any socket is made.
+    return it, before any socket is made; ``None`` stands for
+    :func:`default_backlog`.
 
     :raises ValueError: naming ``backlog``.
     """
+    if backlog is None:
+        return default_backlog()
     if (
         isinstance(backlog, bool)
         or not isinstance(backlog, int)

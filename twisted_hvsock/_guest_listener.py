@@ -42,7 +42,7 @@ class GuestConnectionListener:
         reactor: Any,
         path: str,
         port: int,
-        backlog: int = 50,
+        backlog: int | None = None,
         mode: int = OWNER_ONLY,
         io: str | None = None,
     ) -> None:
