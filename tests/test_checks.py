@@ -6,6 +6,8 @@ any socket is made; and a listener that fails after binding leaves nothing.
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,13 @@ from twisted_hvsock import (
     HybridVSockClientEndpoint,
     HybridVSockServerEndpoint,
     HyperkitServerEndpoint,
+    HyperVServerEndpoint,
+    ThreadedUNIXServerEndpoint,
     VSockClientEndpoint,
     VSockServerEndpoint,
+    _checks,
 )
-from twisted_hvsock._checks import MAX_BACKLOG, MAX_TIMEOUT
+from twisted_hvsock._checks import MAX_BACKLOG, MAX_TIMEOUT, default_backlog
 from twisted_hvsock._engines.threads import UNIX, ThreadedPort
 
 from .support.leaks import open_fds
@@ -51,6 +56,94 @@ def test_a_backlog_out_of_range_is_refused_naming_the_range(
 def test_a_backlog_string_out_of_range_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError, match="backlog"):
         serverFromString(MemoryReactor(), f"vsock:port=5:backlog={text}")
+
+
+@pytest.fixture
+def somaxconn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Any]:
+    """Write what the default backlog reads as ``net.core.somaxconn``."""
+    limit = tmp_path / "somaxconn"
+    monkeypatch.setattr(_checks, "SOMAXCONN_FILE", str(limit))
+    return limit.write_text
+
+
+def test_the_default_backlog_is_the_kernels_longest_queue(
+    somaxconn: Callable[[str], Any],
+) -> None:
+    somaxconn("1234\n")
+    assert default_backlog() == 1234
+
+
+@pytest.mark.skipif(
+    not os.path.exists(_checks.SOMAXCONN_FILE), reason="Linux's net.core.somaxconn"
+)
+def test_on_linux_the_default_backlog_is_net_core_somaxconn() -> None:
+    with open(_checks.SOMAXCONN_FILE) as limit:
+        assert default_backlog() == min(int(limit.read()), MAX_BACKLOG)
+
+
+@pytest.mark.parametrize("text", [None, "", "many\n"])
+def test_without_a_readable_kernel_limit_the_default_is_pythons_somaxconn(
+    somaxconn: Callable[[str], Any], text: str | None
+) -> None:
+    if text is not None:
+        somaxconn(text)
+    assert default_backlog() == min(socket.SOMAXCONN, MAX_BACKLOG)
+
+
+@pytest.mark.parametrize(
+    ("text", "backlog"), [("0", 1), (str(MAX_BACKLOG + 1), MAX_BACKLOG)]
+)
+def test_the_default_backlog_is_one_listen_accepts(
+    somaxconn: Callable[[str], Any], text: str, backlog: int
+) -> None:
+    somaxconn(text)
+    assert default_backlog() == backlog
+
+
+LISTENERS: list[Callable[..., Any]] = [
+    lambda **kwargs: VSockServerEndpoint(MemoryReactor(), 5, **kwargs),
+    lambda **kwargs: HyperVServerEndpoint(MemoryReactor(), 5, **kwargs),
+    lambda **kwargs: HyperkitServerEndpoint(MemoryReactor(), "/vm", 5, **kwargs),
+    lambda **kwargs: HybridVSockServerEndpoint(MemoryReactor(), "v.sock", 5, **kwargs),
+    lambda **kwargs: ThreadedUNIXServerEndpoint(MemoryReactor(), "s.sock", **kwargs),
+]
+LISTENER_STRINGS = ["vsock:5", "hvsock:5", "hyperkit:/vm:5", "hybridvsock:v.sock:5"]
+
+
+@pytest.mark.parametrize("build", LISTENERS)
+def test_every_listener_queues_as_many_as_the_kernel_allows_by_default(
+    somaxconn: Callable[[str], Any], build: Callable[..., Any]
+) -> None:
+    somaxconn("1234")
+    assert build()._backlog == 1234
+    assert build(backlog=None)._backlog == 1234
+
+
+@pytest.mark.parametrize("description", LISTENER_STRINGS)
+def test_every_listener_string_queues_as_many_as_the_kernel_allows_by_default(
+    somaxconn: Callable[[str], Any], description: str
+) -> None:
+    somaxconn("1234")
+    assert serverFromString(MemoryReactor(), description)._backlog == 1234
+
+
+@pytest.mark.parametrize("backlog", [1, 50, 5000])
+@pytest.mark.parametrize("build", LISTENERS)
+def test_a_backlog_given_replaces_the_default(
+    somaxconn: Callable[[str], Any], build: Callable[..., Any], backlog: int
+) -> None:
+    # Above the kernel's limit too: listen() itself caps it.
+    somaxconn("1234")
+    assert build(backlog=backlog)._backlog == backlog
+
+
+@pytest.mark.parametrize("description", LISTENER_STRINGS)
+def test_a_backlog_in_a_string_replaces_the_default(
+    somaxconn: Callable[[str], Any], description: str
+) -> None:
+    somaxconn("1234")
+    endpoint = serverFromString(MemoryReactor(), f"{description}:backlog=50")
+    assert endpoint._backlog == 50
 
 
 @pytest.mark.parametrize("timeout", [MAX_TIMEOUT * 2, 1e19, 1e300, float("inf")])

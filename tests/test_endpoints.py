@@ -28,13 +28,16 @@ from twisted.internet.threads import deferToThread
 from zope.interface.verify import verifyObject
 
 from twisted_hvsock import VSockUnavailableError
+from twisted_hvsock._checks import default_backlog
 from twisted_hvsock._engines.reactor import VSockClient, VSockConnector
 from twisted_hvsock._sockets.vsock import explain_connect_error, kernel_connect_timeout
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
+from .support.burst import run_burst
 from .support.streams import (
     Echo,
+    SendAndCollect,
     digest,
     factory_for,
     payload,
@@ -181,6 +184,81 @@ async def test_threads_accepted_sockets_do_not_inherit_the_accept_timeout() -> N
         client.transport.loseConnection()
     finally:
         await port.stopListening()
+
+
+class EchoServers(Factory):
+    """Echo servers, counted; ``ended`` fires once ``expected`` of them ended."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.built = self.lost = 0
+        self.ended: Deferred[None] = Deferred()
+
+    def buildProtocol(self, addr: Any) -> Protocol:
+        self.built += 1
+        return CountedEcho(self)
+
+
+class CountedEcho(Echo):
+    def __init__(self, servers: EchoServers) -> None:
+        self.servers = servers
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.servers.lost += 1
+        if self.servers.lost == self.servers.expected:
+            self.servers.ended.callback(None)
+
+
+@kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+@pytest_twisted.ensureDeferred
+async def test_a_default_listener_refuses_none_of_a_burst_of_connects(io: str) -> None:
+    # A connect that finds an AF_VSOCK accept queue full is reset at once
+    # (TCP would retry its SYN): the default backlog must hold what a client
+    # connects faster than the listener accepts, and the listener must
+    # drain it all and go on serving.
+    sequential, concurrent = 2000, 200
+    server = EchoServers(sequential + concurrent)
+    port = await VSockServerEndpoint(reactor, 0, io=io).listen(server)
+    try:
+        failures = await deferToThread(
+            run_burst, port.getHost().port, sequential, concurrent
+        )
+        assert failures == {"sequential": {}, "concurrent": {}}
+        # Every connection of the burst reaches a protocol and ends (the
+        # timeout only turns a lost one into a failure instead of a hang).
+        await server.ended.addTimeout(600, reactor)
+        data = payload(64 * 1024)
+        client = await connect(
+            factory_for(lambda: SendAndCollect(data)), port.getHost().port
+        )
+        assert await client.finished == (digest(data), len(data))
+        assert server.built == sequential + concurrent + 1
+    finally:
+        await port.stopListening()
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_connects_made_while_the_reactor_is_busy_wait_in_the_queue() -> None:
+    # While the loop below runs, the reactor accepts nothing: every connect
+    # must find room in the kernel's queue. The reactor engine only: the
+    # threads engine's accept thread would drain the queue meanwhile,
+    # whatever its length.
+    port = await VSockServerEndpoint(reactor, 0, io="reactor").listen(Factory())
+    clients, failures = [], []
+    try:
+        for _ in range(min(500, default_backlog())):
+            client = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            clients.append(client)
+            failure = client.connect_ex((CID_LOCAL, port.getHost().port))
+            if failure:
+                failures.append(errno.errorcode.get(failure, failure))
+    finally:
+        for client in clients:
+            client.close()
+        await port.stopListening()
+    assert failures == []
 
 
 @kernel

@@ -6,6 +6,7 @@ and in every awkward way a client must survive; on both I/O engines.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -19,6 +20,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
+from twisted_hvsock._checks import default_backlog
 from twisted_hvsock.hybrid_vsock import (
     HybridVSockClientEndpoint,
     HybridVSockServerEndpoint,
@@ -116,6 +118,35 @@ async def test_listener_accepts_repeated_connections(sockdir: str, io: str) -> N
     await echo_repeatedly_as_vmm(
         HybridVSockServerEndpoint(reactor, uds, 7, io=io), f"{uds}_7"
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_connects_made_while_the_reactor_is_busy_wait_in_the_queue(
+    sockdir: str,
+) -> None:
+    # A non-blocking connect (a Python socket with a timeout is one) that
+    # finds an AF_UNIX accept queue full fails at once with EAGAIN; the
+    # default backlog must hold a burst the reactor cannot accept yet. The
+    # reactor engine only: the threads engine's accept thread would drain
+    # the queue meanwhile, whatever its length.
+    uds = os.path.join(sockdir, "v.sock")
+    port = await HybridVSockServerEndpoint(reactor, uds, 9, io="reactor").listen(
+        Factory.forProtocol(Protocol)
+    )
+    clients, failures = [], []
+    try:
+        for _ in range(min(500, default_backlog())):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            clients.append(client)
+            client.settimeout(30)
+            failure = client.connect_ex(f"{uds}_9")
+            if failure:
+                failures.append(errno.errorcode.get(failure, failure))
+    finally:
+        for client in clients:
+            client.close()
+        await port.stopListening()
+    assert failures == []
 
 
 @pytest_twisted.ensureDeferred

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
+from twisted_hvsock._checks import default_backlog
 from twisted_hvsock._options import (
     ClientStringParser,
     ServerStringParser,
@@ -57,6 +58,8 @@ from twisted_hvsock.parsers import (
 
 from .support.fake_hyperv import FakeHyperV
 
+#: What a server string without ``backlog`` gets: the kernel's limit.
+DEFAULT_BACKLOG = default_backlog()
 SERVICE = "3049197c-9a4e-4fbf-9367-97f792f16994"
 VM = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 SERVER_PARSERS = [
@@ -90,13 +93,13 @@ def attributes(endpoint: object, *names: str) -> tuple[Any, ...]:
 @pytest.mark.parametrize(
     ("description", "port", "cid", "backlog"),
     [
-        ("vsock:port=5000", 5000, CID_ANY, 50),
-        ("vsock:5000", 5000, CID_ANY, 50),
+        ("vsock:port=5000", 5000, CID_ANY, DEFAULT_BACKLOG),
+        ("vsock:5000", 5000, CID_ANY, DEFAULT_BACKLOG),
         ("vsock:5000:backlog=128", 5000, CID_ANY, 128),
-        ("vsock:port=0", 0, CID_ANY, 50),
-        ("vsock:port=5000:cid=local", 5000, 1, 50),
-        ("vsock:port=5000:cid=3", 5000, 3, 50),
-        ("vsock:port=4294967294", 2**32 - 2, CID_ANY, 50),
+        ("vsock:port=0", 0, CID_ANY, DEFAULT_BACKLOG),
+        ("vsock:port=5000:cid=local", 5000, 1, DEFAULT_BACKLOG),
+        ("vsock:port=5000:cid=3", 5000, 3, DEFAULT_BACKLOG),
+        ("vsock:port=4294967294", 2**32 - 2, CID_ANY, DEFAULT_BACKLOG),
     ],
 )
 def test_vsock_server_strings(
@@ -128,21 +131,26 @@ def test_vsock_client_strings(
 @pytest.mark.parametrize(
     ("description", "service_id", "vm_id", "backlog"),
     [
-        ("hvsock:service=80", service_id_for_port(80), VM_WILDCARD, 50),
-        ("hvsock:80", service_id_for_port(80), VM_WILDCARD, 50),
-        (f"hvsock:service={SERVICE}", uuid.UUID(SERVICE), VM_WILDCARD, 50),
+        ("hvsock:service=80", service_id_for_port(80), VM_WILDCARD, DEFAULT_BACKLOG),
+        ("hvsock:80", service_id_for_port(80), VM_WILDCARD, DEFAULT_BACKLOG),
+        (f"hvsock:service={SERVICE}", uuid.UUID(SERVICE), VM_WILDCARD, DEFAULT_BACKLOG),
         (
             f"hvsock:service={SERVICE.upper()}:vm=children:backlog=5",
             uuid.UUID(SERVICE),
             VM_CHILDREN,
             5,
         ),
-        (f"hvsock:service=22:vm={{{VM}}}", service_id_for_port(22), uuid.UUID(VM), 50),
+        (
+            f"hvsock:service=22:vm={{{VM}}}",
+            service_id_for_port(22),
+            uuid.UUID(VM),
+            DEFAULT_BACKLOG,
+        ),
         (
             "hvsock:service=22:vm=ZERO:io=threads",
             service_id_for_port(22),
             VM_WILDCARD,
-            50,
+            DEFAULT_BACKLOG,
         ),
     ],
 )
@@ -211,11 +219,17 @@ def test_hvsock_client_strings(
 @pytest.mark.parametrize(
     ("description", "path", "backlog", "mode", "io"),
     [
-        ("hyperkit:path=/vm:port=80", "/vm/00000002.00000050", 50, 0o600, "reactor"),
+        (
+            "hyperkit:path=/vm:port=80",
+            "/vm/00000002.00000050",
+            DEFAULT_BACKLOG,
+            0o600,
+            "reactor",
+        ),
         (
             "hyperkit:/vm:80:mode=0660:io=threads",
             "/vm/00000002.00000050",
-            50,
+            DEFAULT_BACKLOG,
             0o660,
             "threads",
         ),

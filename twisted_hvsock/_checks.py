@@ -6,18 +6,21 @@ it accepts.
 
 from __future__ import annotations
 
+import socket
 from typing import Literal, get_args
 
 from twisted.internet.interfaces import IReactorFDSet
 
 __all__ = [
     "IO_ENGINES",
+    "SOMAXCONN_FILE",
     "IOEngine",
     "check_backlog",
     "check_io",
     "check_mode",
     "check_path",
     "check_timeout",
+    "default_backlog",
 ]
 
 #: The longest accept queue a listener may ask for: ``listen()`` takes a C
@@ -34,13 +37,38 @@ IOEngine = Literal["reactor", "threads"]
 IO_ENGINES: tuple[IOEngine, ...] = get_args(IOEngine)
 
 
+#: Where Linux says how long an accept queue may be (``net.core.somaxconn``).
+SOMAXCONN_FILE = "/proc/sys/net/core/somaxconn"
+
+
+def default_backlog() -> int:
+    """
+    The backlog a listener gets unless told: the longest accept queue the
+    kernel allows, ``net.core.somaxconn`` (4096 on Linux since 5.4), or,
+    where that cannot be read (not Linux), Python's ``socket.SOMAXCONN``.
+
+    Twisted's 50 is too short for vsock: a full AF_VSOCK accept queue resets
+    a new connection at once, where TCP would retry its SYN, so a burst of
+    connects fails although the service is up (docs/endpoint-strings.rst).
+    """
+    try:
+        with open(SOMAXCONN_FILE, encoding="ascii") as limit:
+            value = int(limit.read())
+    except (OSError, ValueError):
+        value = socket.SOMAXCONN
+    return min(max(value, 1), MAX_BACKLOG)
+
+
 def check_backlog(backlog: object) -> int:
     """
     Check that ``backlog`` is an integer from 1 to :data:`MAX_BACKLOG` and
-    return it, before any socket is made.
+    return it, before any socket is made; ``None`` stands for
+    :func:`default_backlog`.
 
     :raises ValueError: naming ``backlog``.
     """
+    if backlog is None:
+        return default_backlog()
     if (
         isinstance(backlog, bool)
         or not isinstance(backlog, int)

@@ -41,7 +41,7 @@ class GuestConnectionListener:
         reactor: IReactorFDSet,
         path: str,
         port: int,
-        backlog: int = 50,
+        backlog: int | None = None,
         mode: int = OWNER_ONLY,
         io: IOEngine | None = None,
     ) -> None:

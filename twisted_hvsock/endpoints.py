@@ -42,7 +42,8 @@ class VSockServerEndpoint:
         the listening port's ``getHost()`` reports.
     :param cid: the CID to listen on; the default, :data:`CID_ANY`, accepts
         connections addressed to any of this machine's CIDs.
-    :param backlog: how many connections the kernel queues before accepting.
+    :param backlog: how many connections the kernel queues before accepting;
+        by default the longest queue it allows (``net.core.somaxconn``).
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.
     :raises ValueError: naming the argument that is out of range.
@@ -53,7 +54,7 @@ class VSockServerEndpoint:
         reactor: IReactorFDSet,
         port: int,
         cid: int = CID_ANY,
-        backlog: int = 50,
+        backlog: int | None = None,
         io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor

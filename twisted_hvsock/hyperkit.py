@@ -77,7 +77,8 @@ class HyperkitServerEndpoint(GuestConnectionListener):
     :param reactor: any reactor (``IReactorUNIX`` for the ``reactor`` engine).
     :param path: hyperkit's socket directory (its ``virtio-sock`` ``path``).
     :param port: the vsock port guests connect to.
-    :param backlog: how many connections the kernel queues before accepting.
+    :param backlog: how many connections the kernel queues before accepting;
+        by default the longest queue it allows (``net.core.somaxconn``).
     :param mode: the permission bits of the socket file; owner-only by default.
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.

@@ -114,7 +114,8 @@ class HyperVServerEndpoint:
         partition, the default), :data:`VM_CHILDREN`, :data:`VM_LOOPBACK`,
         :data:`VM_PARENT` or one VM's ID. In a Linux guest only the wildcard
         (AF_VSOCK's any CID) and loopback (CID 1) have a meaning.
-    :param backlog: how many connections the kernel queues before accepting.
+    :param backlog: how many connections the kernel queues before accepting;
+        by default the longest queue it allows (``net.core.somaxconn``).
     :param io: the I/O engine. AF_HYPERV sockets always use ``"threads"``;
         in a Linux guest, as for ``vsock:``, ``"reactor"`` is the default.
     :raises ValueError: naming the argument that is out of range, or that a
@@ -126,7 +127,7 @@ class HyperVServerEndpoint:
         reactor: IReactorCore,
         service_id: uuid.UUID | int,
         vm_id: uuid.UUID = VM_WILDCARD,
-        backlog: int = 50,
+        backlog: int | None = None,
         io: IOEngine | None = None,
     ) -> None:
         self._reactor = reactor
@@ -142,7 +143,7 @@ class HyperVServerEndpoint:
                 _any_reactor(reactor),
                 _guest_port(self._service_id),
                 cid=_guest_cid(vm_id, _GUEST_LISTEN_CIDS, "listens"),
-                backlog=backlog,
+                backlog=self._backlog,
                 io=io,
             )
         else:

@@ -134,7 +134,8 @@ def _parse_client_vm(text: str, name: str) -> uuid.UUID | str:
 # The options several parsers share.
 _CID_NOTE = f"a number or {'|'.join(CID_NAMES)}"
 _PORT = Option("port", _parse_port, "<port>", positional=True)
-_BACKLOG = Option("backlog", parse_positive_int, "<n>", default=50)
+# No backlog given: the endpoint's default, the kernel's longest queue.
+_BACKLOG = Option("backlog", parse_positive_int, "<n>", default=None)
 _TIMEOUT = Option("timeout", parse_positive_float, "<seconds>", default=30.0)
 _IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
 # The owner-only default is _unix_sockets.OWNER_ONLY, written out so that the

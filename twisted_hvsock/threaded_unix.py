@@ -33,7 +33,8 @@ class ThreadedUNIXServerEndpoint:
     :param reactor: any reactor.
     :param path: the socket file to create (removed again when the port
         stops), or a name in the abstract namespace starting with NUL.
-    :param backlog: how many connections the kernel queues before accepting.
+    :param backlog: how many connections the kernel queues before accepting;
+        by default the longest queue it allows (``net.core.somaxconn``).
     :param mode: the permission bits of the socket file, set before it
         listens; by default, those the umask leaves.
     :raises ValueError: naming the argument that is out of range.
@@ -43,7 +44,7 @@ class ThreadedUNIXServerEndpoint:
         self,
         reactor: IReactorCore,
         path: str | bytes,
-        backlog: int = 50,
+        backlog: int | None = None,
         mode: int | None = None,
     ) -> None:
         self._reactor = reactor
