@@ -300,7 +300,11 @@ class ThreadedTransport(ConnectionThreads):
             self._outbox.extend(chunks)
             self._unsent += size
             unsent = self._unsent
-            if notice:
+            # Without a producer, the drain is reported too: on Twisted's
+            # transports a pull producer registered later in this turn is
+            # resumed once this data has gone, and the writer may finish
+            # before that registration (a notice nobody needs does nothing).
+            if notice or self.producer is None:
                 self._tell_when_sent = True
             self._may_write.notify()
         self._start_writer()
