@@ -91,6 +91,10 @@ class EchoesEach(Protocol):
 class AsksOnce(Protocol):
     def __init__(self) -> None:
         self.answered: Deferred[bytes] = Deferred()
+        self.lost: Deferred[None] = Deferred()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.lost.callback(None)
 
     def connectionMade(self) -> None:
         self.transport.write(b"ping")  # type: ignore[union-attr]
@@ -108,7 +112,7 @@ async def test_request_reply_connections_take_one_thread_per_end(
     # without blocking, so the writer thread never starts; AF_HYPERV cannot,
     # and each end's first write starts its writer.
     threads_per_end = 2 if family.name == "hyperv" else 1
-    before = busy_threads()
+    before, fds_before = busy_threads(), open_fds()
     port = await family.server().listen(Factory.forProtocol(EchoesEach))
     clients = []
     try:
@@ -125,4 +129,7 @@ async def test_request_reply_connections_take_one_thread_per_end(
     finally:
         for client in clients:
             client.transport.loseConnection()  # type: ignore[union-attr]
+            await client.lost
         await port.stopListening()
+        # The next test counts from a baseline with none of these threads.
+        await counts_settle(before, fds_before)
