@@ -91,3 +91,20 @@ def test_importing_the_package_loads_no_io_engine() -> None:
         "twisted_hvsock.hyperv_ids",
     }
     assert tcp == "False"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in DEFINED_IN if n.endswith("Endpoint"))
+)
+def test_each_endpoint_class_declares_its_twisted_interface(name: str) -> None:
+    from twisted.internet.interfaces import (
+        IStreamClientEndpoint,
+        IStreamServerEndpoint,
+    )
+
+    interface = (
+        IStreamServerEndpoint
+        if name.endswith("ServerEndpoint")
+        else IStreamClientEndpoint
+    )
+    assert interface.implementedBy(getattr(twisted_hvsock, name))

@@ -92,7 +92,6 @@ def _guest_cid(vm_id: uuid.UUID, cids: dict[uuid.UUID, int], role: str) -> int:
     return cids[vm_id]
 
 
-@implementer(IStreamServerEndpoint)
 def _any_reactor(reactor: IReactorCore) -> IReactorFDSet:
     """
     ``reactor`` as the vsock endpoints' type: in a Linux guest, where the
@@ -103,6 +102,7 @@ def _any_reactor(reactor: IReactorCore) -> IReactorFDSet:
     return cast(IReactorFDSet, reactor)
 
 
+@implementer(IStreamServerEndpoint)
 class HyperVServerEndpoint:
     """
     Listens for Hyper-V socket connections to a service.
