@@ -34,7 +34,7 @@ from twisted_hvsock._sockets.vsock import explain_connect_error, kernel_connect_
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 
-from .support.burst import run_burst
+from .support.burst import connect_while_blocked, run_burst
 from .support.streams import (
     Echo,
     SendAndCollect,
@@ -246,17 +246,13 @@ async def test_connects_made_while_the_reactor_is_busy_wait_in_the_queue() -> No
     # threads engine's accept thread would drain the queue meanwhile,
     # whatever its length.
     port = await VSockServerEndpoint(reactor, 0, io="reactor").listen(Factory())
-    clients, failures = [], []
     try:
-        for _ in range(min(500, default_backlog())):
-            client = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-            clients.append(client)
-            failure = client.connect_ex((CID_LOCAL, port.getHost().port))
-            if failure:
-                failures.append(errno.errorcode.get(failure, failure))
+        failures = connect_while_blocked(
+            socket.AF_VSOCK,
+            (CID_LOCAL, port.getHost().port),
+            min(500, default_backlog()),
+        )
     finally:
-        for client in clients:
-            client.close()
         await port.stopListening()
     assert failures == []
 

@@ -6,7 +6,6 @@ and in every awkward way a client must survive; on both I/O engines.
 
 from __future__ import annotations
 
-import errno
 import os
 import socket
 import stat
@@ -26,6 +25,7 @@ from twisted_hvsock.hybrid_vsock import (
     HybridVSockServerEndpoint,
 )
 
+from .support.burst import connect_while_blocked
 from .support.fake_vmms import FakeHybridVSock
 from .support.leaks import busy_threads, counts_settle, open_fds
 from .support.streams import (
@@ -133,18 +133,11 @@ async def test_connects_made_while_the_reactor_is_busy_wait_in_the_queue(
     port = await HybridVSockServerEndpoint(reactor, uds, 9, io="reactor").listen(
         Factory.forProtocol(Protocol)
     )
-    clients, failures = [], []
     try:
-        for _ in range(min(500, default_backlog())):
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            clients.append(client)
-            client.settimeout(30)
-            failure = client.connect_ex(f"{uds}_9")
-            if failure:
-                failures.append(errno.errorcode.get(failure, failure))
+        failures = connect_while_blocked(
+            socket.AF_UNIX, f"{uds}_9", min(500, default_backlog()), timeout=30
+        )
     finally:
-        for client in clients:
-            client.close()
         await port.stopListening()
     assert failures == []
 

@@ -63,14 +63,20 @@ def receive(peer: socket.socket, size: int) -> bytes:
     return data
 
 
+async def connect_client(listener: socket.socket) -> tuple[Collects, socket.socket]:
+    """An io=reactor client connected to ``listener``, and the accepted peer."""
+    port = listener.getsockname()[1]
+    endpoint = VSockClientEndpoint(reactor, CID_LOCAL, port, io="reactor")
+    client = await connectProtocol(endpoint, Collects())
+    peer, _ = listener.accept()
+    return client, peer
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_client_s_write_is_on_the_socket_when_write_returns(
     raw_listener: socket.socket,
 ) -> None:
-    port = raw_listener.getsockname()[1]
-    endpoint = VSockClientEndpoint(reactor, CID_LOCAL, port, io="reactor")
-    client = await connectProtocol(endpoint, Collects())
-    peer, _ = raw_listener.accept()
+    client, peer = await connect_client(raw_listener)
     try:
         assert client.transport is not None
         client.transport.write(b"request")
@@ -103,10 +109,7 @@ async def test_a_server_s_reply_is_on_the_socket_when_write_returns() -> None:
 async def test_what_the_kernel_does_not_take_at_once_follows_in_order(
     raw_listener: socket.socket,
 ) -> None:
-    port = raw_listener.getsockname()[1]
-    endpoint = VSockClientEndpoint(reactor, CID_LOCAL, port, io="reactor")
-    client = await connectProtocol(endpoint, Collects())
-    peer, _ = raw_listener.accept()
+    client, peer = await connect_client(raw_listener)
     # Writes that overflow the socket's buffer while the peer reads
     # nothing: the first goes straight to the kernel in part, the rest is
     # buffered, and every byte must arrive once the peer reads, in order.

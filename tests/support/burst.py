@@ -23,9 +23,43 @@ from pathlib import Path
 
 from .vsock import CID_LOCAL
 
-__all__ = ["concurrent", "connect_and_close", "run_burst", "sequential"]
+__all__ = [
+    "concurrent",
+    "connect_and_close",
+    "connect_while_blocked",
+    "run_burst",
+    "sequential",
+]
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def connect_while_blocked(
+    family: int, address: object, count: int, timeout: float | None = None
+) -> list[str]:
+    """
+    Connect ``count`` sockets of ``family`` to ``address`` from this thread
+    (the reactor's, so nothing accepts meanwhile), keeping every one open
+    until all have tried, then close them.
+
+    :param timeout: each socket's timeout; one makes ``connect`` non-blocking
+        underneath, so a full queue fails it instead of making it wait.
+    :return: the errno names of the connects that failed.
+    """
+    clients: list[socket.socket] = []
+    failures = []
+    try:
+        for _ in range(count):
+            client = socket.socket(family, socket.SOCK_STREAM)
+            clients.append(client)
+            client.settimeout(timeout)
+            failure = client.connect_ex(address)
+            if failure:
+                failures.append(errno.errorcode.get(failure, str(failure)))
+    finally:
+        for client in clients:
+            client.close()
+    return failures
 
 
 def connect_and_close(port: int, ready: threading.Barrier | None = None) -> str:
