@@ -55,14 +55,14 @@ def _twisted_names() -> dict[str, object]:
     return names
 
 
-def _write_twisted_inventory(path: Path) -> None:
+def _write_twisted_inventory(path: Path, names: dict[str, object]) -> None:
     """
     Write an intersphinx inventory of Twisted's API reference (pydoctor's page
     layout: a page per class, functions anchored on their module's page),
     built from the installed Twisted so that the docs build offline.
     """
     lines = []
-    for full_name, value in sorted(_twisted_names().items()):
+    for full_name, value in sorted(names.items()):
         module_name, _, name = full_name.rpartition(".")
         if inspect.isfunction(value):
             lines.append(f"{full_name} py:function 1 {module_name}.html#{name} -")
@@ -84,13 +84,14 @@ def _write_twisted_inventory(path: Path) -> None:
 
 
 _TWISTED_INVENTORY = Path(__file__).resolve().parent / "_build" / "twisted-objects.inv"
-_write_twisted_inventory(_TWISTED_INVENTORY)
+_TWISTED_NAMES = _twisted_names()
+_write_twisted_inventory(_TWISTED_INVENTORY, _TWISTED_NAMES)
 intersphinx_mapping = {"twisted": (TWISTED_API, str(_TWISTED_INVENTORY))}
 # Zope interfaces are objects, not classes: left to autodoc they print as
 # "<InterfaceClass ...>". Named here, they print as links to Twisted's pages.
 autodoc_type_aliases = {
     full_name.rpartition(".")[2]: full_name
-    for full_name, value in _twisted_names().items()
+    for full_name, value in _TWISTED_NAMES.items()
     if isinstance(value, InterfaceClass)
 }
 autodoc_member_order = "bysource"
