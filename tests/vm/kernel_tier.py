@@ -5,7 +5,11 @@ When the guest cannot run on this machine the tier is skipped with one loud
 line, except under CI (``CI=true``), where that is a failure: CI must prove
 the AF_VSOCK claims against a real kernel.
 
-Usage: ``python tests/vm/kernel_tier.py [PYTEST ARGS...]``
+Usage: ``python tests/vm/kernel_tier.py [--nested] [PYTEST ARGS...]``
+
+With ``--nested`` it runs the nested tier instead: the tests marked
+``nested``, in a guest booted with ``tests/vm/run --nested``, which boot an
+inner guest of their own.
 """
 
 from __future__ import annotations
@@ -41,8 +45,12 @@ def main(pytest_args: list[str]) -> int:
             flush=True,
         )
         return 0
-    command = [str(RUN), sys.executable, "-m", "pytest", "-m", "kernel", *pytest_args]
-    return subprocess.call(command)
+    if pytest_args[:1] == ["--nested"]:
+        pytest_args = ["tests/nested", *pytest_args[1:]]
+        command = [str(RUN), "--nested", sys.executable, "-m", "pytest", "-m", "nested"]
+    else:
+        command = [str(RUN), sys.executable, "-m", "pytest", "-m", "kernel"]
+    return subprocess.call([*command, *pytest_args])
 
 
 if __name__ == "__main__":

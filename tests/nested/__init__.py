@@ -1,0 +1,5 @@
+"""
+The nested tier: tests across a real virtio-vsock transport, between the
+guest ``tests/vm/run --nested`` boots (the outer guest, CID 2 as its inner
+guest sees it) and an inner guest it boots with a vhost-vsock device of CID 3.
+"""

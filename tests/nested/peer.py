@@ -1,0 +1,194 @@
+"""
+One end of a nested-tier scenario, on either I/O engine, reporting what it
+saw as JSON lines on its standard output.
+
+The outer guest runs it as ``python -m tests.nested.peer ROLE ...``; the
+inner guest's agent (:mod:`.agent`) runs the same functions in a forked
+child whose standard output is the connection the outer test asked on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from typing import Any
+
+from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.task import react
+from zope.interface import implementer
+
+#: Bytes per write of :func:`send_echo` (the rest waits in the transport).
+CHUNK = 256 * 1024
+
+
+def say(**fields: Any) -> None:
+    """Report one fact, as a JSON line."""
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+def payload(size: int, seed: int = 16) -> bytes:
+    """``size`` reproducible pseudo-random bytes."""
+    return random.Random(seed).randbytes(size)
+
+
+@implementer(IHalfCloseableProtocol)
+class _Echo(protocol.Protocol):
+    """Echoes until the peer half-closes, then closes; reports its addresses."""
+
+    def __init__(self, done: defer.Deferred[dict[str, Any]]) -> None:
+        self._done = done
+        self._received = 0
+        self._digest = hashlib.sha256()
+        self._addresses: dict[str, str] = {}
+
+    def connectionMade(self) -> None:
+        # Read now: by connectionLost the transport's socket is gone.
+        transport: Any = self.transport
+        self._addresses = {
+            "host": str(transport.getHost()),
+            "peer": str(transport.getPeer()),
+        }
+
+    def dataReceived(self, data: bytes) -> None:
+        self._received += len(data)
+        self._digest.update(data)
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    def readConnectionLost(self) -> None:
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Any) -> None:
+        self._done.callback(
+            {
+                **self._addresses,
+                "received": self._received,
+                "sha256": self._digest.hexdigest(),
+            }
+        )
+
+
+@implementer(IHalfCloseableProtocol)
+class _Sender(protocol.Protocol):
+    """Sends its data, half-closes, and reads the echo to its end."""
+
+    def __init__(self, data: bytes, done: defer.Deferred[dict[str, Any]]) -> None:
+        self._data = data
+        self._done = done
+        self._received = 0
+        self._digest = hashlib.sha256()
+        self._addresses: dict[str, str] = {}
+
+    def connectionMade(self) -> None:
+        transport: Any = self.transport
+        self._addresses = {
+            "host": str(transport.getHost()),
+            "peer": str(transport.getPeer()),
+        }
+        view = memoryview(self._data)
+        for start in range(0, len(view), CHUNK):
+            transport.write(bytes(view[start : start + CHUNK]))
+        transport.loseWriteConnection()
+
+    def dataReceived(self, data: bytes) -> None:
+        self._received += len(data)
+        self._digest.update(data)
+
+    def readConnectionLost(self) -> None:
+        self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def writeConnectionLost(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Any) -> None:
+        self._done.callback(
+            {
+                **self._addresses,
+                "sent_sha256": hashlib.sha256(self._data).hexdigest(),
+                "received": self._received,
+                "sha256": self._digest.hexdigest(),
+                "reason": reason.type.__name__,
+            }
+        )
+
+
+async def _serve_echo(reactor: Any, engine: str, port: int) -> None:
+    from twisted.internet.endpoints import serverFromString
+
+    done: defer.Deferred[dict[str, Any]] = defer.Deferred()
+    factory = protocol.Factory.forProtocol(lambda: _Echo(done))
+    endpoint = serverFromString(reactor, f"vsock:port={port}:io={engine}")
+    listening = await endpoint.listen(factory)
+    say(ready=listening.getHost().port)
+    report = await done
+    await listening.stopListening()
+    say(**report)
+
+
+async def _send_echo(reactor: Any, engine: str, cid: int, port: int, size: int) -> None:
+    from twisted.internet.endpoints import clientFromString
+
+    from twisted_hvsock.address import local_cid
+
+    done: defer.Deferred[dict[str, Any]] = defer.Deferred()
+    data = payload(size)
+    factory = protocol.Factory.forProtocol(lambda: _Sender(data, done))
+    endpoint = clientFromString(
+        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
+    )
+    await endpoint.connect(factory)
+    report = await done
+    say(local_cid=local_cid(), **report)
+
+
+async def _try_connect(reactor: Any, engine: str, cid: int, port: int) -> None:
+    from twisted.internet.endpoints import clientFromString
+
+    endpoint = clientFromString(
+        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
+    )
+    try:
+        connected = await endpoint.connect(
+            protocol.Factory.forProtocol(protocol.Protocol)
+        )
+    except Exception as e:
+        say(error=type(e).__name__, message=str(e))
+    else:
+        connected.transport.abortConnection()
+        say(error=None)
+
+
+ROLES = {
+    "serve-echo": _serve_echo,
+    "send-echo": _send_echo,
+    "try-connect": _try_connect,
+}
+
+
+def run(role: str, *args: Any) -> None:
+    """Run ``role`` with ``args`` on a fresh reactor, then exit."""
+    scenario = ROLES[role]
+    react(lambda reactor: defer.Deferred.fromCoroutine(scenario(reactor, *args)))
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.nested.peer")
+    parser.add_argument("role", choices=sorted(ROLES))
+    parser.add_argument("args", nargs="*")
+    arguments = parser.parse_args(argv)
+    run(arguments.role, *(_value(arg) for arg in arguments.args))
+
+
+def _value(text: str) -> Any:
+    return int(text) if text.isdigit() else text
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
