@@ -30,6 +30,7 @@ from twisted_hvsock._options import (
 )
 from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST
+from twisted_hvsock.allow import CID_ALLOW_FORMS, VM_ALLOW_FORMS
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (
     HybridVSockClientEndpoint,
@@ -403,9 +404,10 @@ _IO = "[:io=reactor|threads]"
     [
         (
             VSockServerParser,
-            f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>]{_IO} {_CIDS}",
+            f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>] "
+            f"{_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
-            ("port", "cid", "backlog", "io"),
+            ("port", "cid", "backlog", "io", "allow"),
         ),
         (
             VSockClientParser,
@@ -415,9 +417,10 @@ _IO = "[:io=reactor|threads]"
         ),
         (
             HyperVServerParser,
-            f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO} {_VMS})",
+            f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO}"
+            f"[:allow=<vms>] {_VMS}; allow: {VM_ALLOW_FORMS})",
             ("service",),
-            ("service", "vm", "backlog", "io"),
+            ("service", "vm", "backlog", "io", "allow"),
         ),
         (
             HyperVClientParser,

@@ -28,6 +28,7 @@ from zope.interface import implementer
 from ._checks import IOEngine, check_backlog, check_io, check_timeout
 from ._engines import connect_vsock, listen_vsock
 from .address import CID_ANY, VSockAddress, check_cid, check_port
+from .allow import PeerAllowList, check_allow
 
 __all__ = ["IOEngine", "VSockClientEndpoint", "VSockServerEndpoint"]
 
@@ -46,6 +47,12 @@ class VSockServerEndpoint:
         by default the longest queue it allows (``net.core.somaxconn``).
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.
+    :param allow: the peers to accept, as a
+        :class:`~twisted_hvsock.allow.PeerAllowList` or its text (``"3,5-9"``,
+        ``"host"``; see :func:`~twisted_hvsock.allow.parse_cid_allow`). A
+        connection from any other CID is closed before a protocol is built,
+        logged, and counted in the listening port's ``refused``. By default
+        every peer is accepted.
     :raises ValueError: naming the argument that is out of range.
     """
 
@@ -56,12 +63,14 @@ class VSockServerEndpoint:
         cid: int = CID_ANY,
         backlog: int | None = None,
         io: IOEngine | None = None,
+        allow: PeerAllowList | str | None = None,
     ) -> None:
         self._reactor = reactor
         self._port = check_port(port)
         self._cid = check_cid(cid, allow_any=True)
         self._backlog = check_backlog(backlog)
         self._io = check_io(io, reactor)
+        self._allow = check_allow(allow)
 
     def __repr__(self) -> str:
         return f"<VSockServerEndpoint {VSockAddress(self._cid, self._port)}>"
@@ -83,6 +92,7 @@ class VSockServerEndpoint:
             port=self._port,
             backlog=self._backlog,
             io=self._io,
+            allow=self._allow,
         )
 
 

@@ -14,6 +14,7 @@ naming the option and what it accepts.
     vsock:port=0                  any free port
     vsock:port=5000:cid=local     only connections to CID 1
     vsock:port=5000:io=threads    blocking I/O on threads of its own
+    vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
 
 ``vsock:`` client strings::
 
@@ -25,6 +26,7 @@ naming the option and what it accepts.
 
     hvsock:service=5000           the Linux template's service for port 5000
     hvsock:service=3049197c-9a4e-4fbf-9367-97f792f16994:vm=children
+    hvsock:service=5000:allow=parent    only the host may connect
 
 ``hvsock:`` client strings::
 
@@ -65,6 +67,7 @@ from ._options import (
     parse_text,
 )
 from .address import CID_ANY, CID_NAMES, parse_cid, parse_port
+from .allow import CID_ALLOW_FORMS, VM_ALLOW_FORMS, parse_cid_allow, parse_vm_allow
 from .hyperv_ids import VM_NAMES, VM_WILDCARD, parse_service_id, parse_vm_id
 
 __all__ = [
@@ -164,6 +167,13 @@ class VSockServerParser(ServerStringParser):
             ),
             _BACKLOG,
             _IO,
+            Option(
+                "allow",
+                parse_cid_allow,
+                "<cids>",
+                default=None,
+                note=CID_ALLOW_FORMS,
+            ),
         ),
     )
 
@@ -212,6 +222,13 @@ class HyperVServerParser(ServerStringParser):
             ),
             _BACKLOG,
             _IO,
+            Option(
+                "allow",
+                parse_vm_allow,
+                "<vms>",
+                default=None,
+                note=VM_ALLOW_FORMS,
+            ),
         ),
     )
 

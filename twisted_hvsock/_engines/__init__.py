@@ -27,6 +27,7 @@ from .._checks import IOEngine
 from .._sockets.hyperv import sockaddr_for
 from .._sockets.unix import in_filesystem
 from ..address import PORT_ANY
+from ..allow import PeerAllowList
 from ..hyperv_ids import HyperVAddress
 from .reactor import UNIXPort, VSockConnector, VSockPort
 from .threads import UNIX, VSOCK, HyperVFamily, ThreadedConnector, ThreadedPort
@@ -51,11 +52,14 @@ def listen_vsock(
     port: int,
     backlog: int,
     io: IOEngine,
+    allow: PeerAllowList | None = None,
 ) -> IListeningPort:
     """
     Listen on the AF_VSOCK address ``(cid, port)``; port 0 lets the kernel
     choose.
 
+    :param allow: the peers handed to ``factory``; the port closes any other
+        before a protocol is built, and counts it in its ``refused``.
     :raises CannotListenError: saying why not.
     """
     listening: VSockPort | ThreadedPort
@@ -68,9 +72,10 @@ def listen_vsock(
             reactor,
             interface=cid,
             port=port,
+            allow=allow,
         )
     else:
-        listening = VSockPort(port, factory, cid, backlog, reactor)
+        listening = VSockPort(port, factory, cid, backlog, reactor, allow)
     listening.startListening()
     return listening
 
@@ -173,10 +178,13 @@ def listen_hyperv(
     *,
     address: HyperVAddress,
     backlog: int,
+    allow: PeerAllowList | None = None,
 ) -> IListeningPort:
     """
     Listen on the AF_HYPERV ``address``, on threads: Windows cannot poll
     these sockets.
+
+    :param allow: the peers handed to ``factory``, as for :func:`listen_vsock`.
 
     :raises CannotListenError: saying why not.
     """
@@ -188,6 +196,7 @@ def listen_hyperv(
         reactor,
         interface=str(address.vm_id),
         port=str(address.service_id),
+        allow=allow,
     )
     port.startListening()
     return port

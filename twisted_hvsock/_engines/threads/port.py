@@ -24,6 +24,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ...allow import PeerAllowList
 from .families import SocketFamily
 from .plumbing import (
     ACCEPT_CHECK_INTERVAL,
@@ -79,6 +80,9 @@ class ThreadedPort:
     :param port: what ``CannotListenError`` names as the port.
     :param bound: called once the socket is bound, before it listens (to set
         a socket file's mode while no connection can reach it yet).
+    :param allow: the peers to hand to the factory; any other is closed at
+        once and counted in :attr:`refused`. ``None`` accepts every peer.
+    :ivar refused: how many connections ``allow`` refused.
     """
 
     def __init__(
@@ -92,8 +96,11 @@ class ThreadedPort:
         interface: object = "",
         port: object = None,
         bound: Callable[[], None] | None = None,
+        allow: PeerAllowList | None = None,
     ) -> None:
         self._family = family
+        self._allow = allow
+        self.refused = 0
         self._bound = bound
         self._sockaddr = sockaddr
         self.factory = factory
@@ -223,12 +230,23 @@ class ThreadedPort:
         if self._stop_requested.is_set():
             skt.close()
             return
+        address = self._family.address(peer)
+        if self._allow is not None and not self._allow.allows(address):
+            skt.close()
+            self.refused += 1
+            _log.info(
+                "{prefix} refused a connection from {peer}: not in allow={allow}",
+                prefix=self._logPrefix(),
+                peer=address,
+                allow=self._allow,
+            )
+            return
         try:
             # An accepted socket does not inherit the listener's accept
             # timeout (the kernel gives it a fresh one), so none is reset here.
             skt.setblocking(True)
             self._sessionno += 1
-            protocol = self.factory.buildProtocol(self._family.address(peer))
+            protocol = self.factory.buildProtocol(address)
         except BaseException:
             _log.failure(
                 "{prefix} could not accept a connection", prefix=self._logPrefix()
