@@ -303,7 +303,7 @@ def test_hybridvsock_strings_listen_on_path_underscore_port(
     ("description", "message"),
     [
         ("vsock:", "port must be a decimal number, got ''"),
-        ("vsock:backlog=5", "port is required"),
+        ("vsock:backlog=5", "give one of port .*, fd or systemd .*, got none"),
         ("vsock:port=65536x", "port must be a decimal number"),
         ("vsock:port=-1", "port must be a decimal number"),
         ("vsock:port=4294967295", "port must be an integer from 0 to 4294967294"),
@@ -404,10 +404,10 @@ _IO = "[:io=reactor|threads]"
     [
         (
             VSockServerParser,
-            f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>] "
-            f"{_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
+            f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
+            f"[:fd=<n>][:systemd=<index|name>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
-            ("port", "cid", "backlog", "io", "allow"),
+            ("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
         ),
         (
             VSockClientParser,
@@ -466,7 +466,10 @@ def test_usage_and_accepted_names_come_from_the_declarations(
     # The forms docs/endpoint-strings.rst shows, with the notes errors add.
     grammar = parser.grammar
     assert grammar.usage == usage
-    assert grammar.positional == grammar.required == positional
+    assert grammar.positional == positional
+    # vsock: servers need a port unless they take an inherited socket.
+    required = () if parser is VSockServerParser else positional
+    assert grammar.required == required
     assert grammar.accepted == accepted
 
 

@@ -15,6 +15,8 @@ naming the option and what it accepts.
     vsock:port=5000:cid=local     only connections to CID 1
     vsock:port=5000:io=threads    blocking I/O on threads of its own
     vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
+    vsock:systemd=0               the first socket systemd passed (or a name)
+    vsock:fd=3                    an inherited listening socket
 
 ``vsock:`` client strings::
 
@@ -150,6 +152,12 @@ def _path(form: str) -> Option[str]:
     return Option("path", parse_text, form, positional=True)
 
 
+def _parse_descriptor(text: str, name: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit():
+        raise ValueError(f"{name} must be a descriptor number, 0 or more, got {text!r}")
+    return int(text)
+
+
 class VSockServerParser(ServerStringParser):
     """The ``vsock:`` prefix for ``serverFromString``."""
 
@@ -157,7 +165,8 @@ class VSockServerParser(ServerStringParser):
         "vsock",
         "endpoints:VSockServerEndpoint",
         (
-            _PORT,
+            # No port when an inherited socket (fd, systemd) is given.
+            Option("port", _parse_port, "<port>", default=None, positional=True),
             Option(
                 "cid",
                 _parse_listening_cid,
@@ -174,6 +183,8 @@ class VSockServerParser(ServerStringParser):
                 default=None,
                 note=CID_ALLOW_FORMS,
             ),
+            Option("fd", _parse_descriptor, "<n>", default=None),
+            Option("systemd", parse_text, "<index|name>", default=None),
         ),
     )
 

@@ -19,13 +19,14 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, error
 from twisted.internet.endpoints import UNIXClientEndpoint, _WrappingFactory
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
 from .._checks import IOEngine
 from .._sockets.hyperv import sockaddr_for
 from .._sockets.unix import in_filesystem
+from .._sockets.vsock import adopt_listening_vsock
 from ..address import PORT_ANY
 from ..allow import PeerAllowList
 from ..hyperv_ids import HyperVAddress
@@ -33,6 +34,7 @@ from .reactor import UNIXPort, VSockConnector, VSockPort
 from .threads import UNIX, VSOCK, HyperVFamily, ThreadedConnector, ThreadedPort
 
 __all__ = [
+    "adopt_vsock",
     "connect_hyperv",
     "connect_unix",
     "connect_vsock",
@@ -76,6 +78,48 @@ def listen_vsock(
         )
     else:
         listening = VSockPort(port, factory, cid, backlog, reactor, allow)
+    listening.startListening()
+    return listening
+
+
+def adopt_vsock(
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    fd: int,
+    option: str,
+    io: IOEngine,
+    allow: PeerAllowList | None = None,
+) -> IListeningPort:
+    """
+    Accept on ``fd``, an inherited descriptor that must be a listening
+    AF_VSOCK stream socket; the port takes it over and closes it when it
+    stops.
+
+    :param option: how the user named the descriptor (``"fd=3"``), for the
+        errors.
+    :param allow: as for :func:`listen_vsock`.
+    :raises CannotListenError: naming ``option`` and what the descriptor is
+        if it is no listening AF_VSOCK stream socket.
+    """
+    try:
+        skt = adopt_listening_vsock(fd, option)
+    except ValueError as e:
+        raise error.CannotListenError(None, option, e) from e
+    listening: VSockPort | ThreadedPort
+    if io == _THREADS:
+        listening = ThreadedPort(
+            VSOCK,
+            skt.getsockname(),
+            factory,
+            0,
+            reactor,
+            interface=option,
+            allow=allow,
+            adopted=skt,
+        )
+    else:
+        listening = VSockPort.adopting(skt, factory, reactor, allow)
     listening.startListening()
     return listening
 

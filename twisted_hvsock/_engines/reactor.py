@@ -226,6 +226,25 @@ class VSockPort(tcp.Port):
         self._reuseAddress = False
         self._reusePort = False
 
+    @classmethod
+    def adopting(
+        cls,
+        skt: socket.socket,
+        factory: IProtocolFactory,
+        reactor: Any,
+        allow: PeerAllowList | None = None,
+    ) -> VSockPort:
+        """
+        A port that accepts on ``skt``, an AF_VSOCK socket that listens
+        already (an inherited one), through Twisted's own support for a
+        pre-existing listening socket; the port owns ``skt``.
+        """
+        cid, port = skt.getsockname()
+        adopted = cls(port, factory, cid, 0, reactor, allow)
+        skt.setblocking(False)
+        adopted._preexistingSocket = skt
+        return adopted
+
     def createInternetSocket(self) -> socket.socket:
         return new_vsock_socket()
 

@@ -82,6 +82,8 @@ class ThreadedPort:
         a socket file's mode while no connection can reach it yet).
     :param allow: the peers to hand to the factory; any other is closed at
         once and counted in :attr:`refused`. ``None`` accepts every peer.
+    :param adopted: a socket that listens already (an inherited one), to
+        accept on instead of binding ``sockaddr``; the port owns it.
     :ivar refused: how many connections ``allow`` refused.
     """
 
@@ -97,8 +99,10 @@ class ThreadedPort:
         port: object = None,
         bound: Callable[[], None] | None = None,
         allow: PeerAllowList | None = None,
+        adopted: socket.socket | None = None,
     ) -> None:
         self._family = family
+        self._adopted = adopted
         self._allow = allow
         self.refused = 0
         self._bound = bound
@@ -126,10 +130,45 @@ class ThreadedPort:
 
     def startListening(self) -> None:
         """
-        Bind, listen and start accepting.
+        Bind, listen and start accepting (or, for an ``adopted`` socket,
+        start accepting on it).
 
         :raises CannotListenError: saying why not.
         """
+        skt = self._adopt() if self._adopted is not None else self._bind_and_listen()
+        self.socket = skt
+        self._calls = SocketCalls(skt, self._family.close_cancels_blocked_calls)
+        self._registry = registry(self.reactor)
+        self._registry.add(self)
+        self._listening = True
+        self.factory.doStart()
+        _log.info(
+            "{prefix} starting on {address}",
+            prefix=self._logPrefix(),
+            address=self._host,
+        )
+        self._thread = threading.Thread(
+            target=self._accept_loop,
+            name=f"hvsock {self._family.name} accept",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _adopt(self) -> socket.socket:
+        """The socket given listening already, made ready for the accept thread."""
+        skt, self._adopted = self._adopted, None
+        assert skt is not None
+        try:
+            skt.setblocking(True)
+            if not self._family.accept_wakes_on_shutdown:
+                self._family.set_accept_timeout(skt, ACCEPT_CHECK_INTERVAL)
+            self._host = self._family.address(skt.getsockname())
+        except OSError as e:
+            skt.close()
+            raise error.CannotListenError(self._interface, self._port, e) from e
+        return skt
+
+    def _bind_and_listen(self) -> socket.socket:
         try:
             skt = self._family.new_socket()
         except OSError as e:
@@ -155,23 +194,7 @@ class ThreadedPort:
                 raise
             reason = self._family.listen_error(e, self._sockaddr)
             raise error.CannotListenError(self._interface, self._port, reason) from e
-        self.socket = skt
-        self._calls = SocketCalls(skt, self._family.close_cancels_blocked_calls)
-        self._registry = registry(self.reactor)
-        self._registry.add(self)
-        self._listening = True
-        self.factory.doStart()
-        _log.info(
-            "{prefix} starting on {address}",
-            prefix=self._logPrefix(),
-            address=self._host,
-        )
-        self._thread = threading.Thread(
-            target=self._accept_loop,
-            name=f"hvsock {self._family.name} accept",
-            daemon=True,
-        )
-        self._thread.start()
+        return skt
 
     def _logPrefix(self) -> str:
         return log_prefix(self.factory)
