@@ -405,15 +405,25 @@ _IO = "[:io=reactor|threads]"
         (
             VSockServerParser,
             f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
-            f"[:fd=<n>][:systemd=<index|name>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
+            "[:fd=<n>][:systemd=<index|name>][:privateKey=<PEM file>]"
+            "[:certKey=<PEM file>][:extraCertChain=<PEM file>]"
+            f"[:trustRoots=<PEM file|dir>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
-            ("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
+            (
+                *("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
+                *("privateKey", "certKey", "extraCertChain", "trustRoots"),
+            ),
         ),
         (
             VSockClientParser,
-            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO} {_CIDS}",
+            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}"
+            "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
+            f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS}",
             ("cid", "port"),
-            ("cid", "port", "timeout", "io"),
+            (
+                *("cid", "port", "timeout", "io", "tls", "hostname"),
+                *("trustRoots", "certificate", "privateKey"),
+            ),
         ),
         (
             HyperVServerParser,

@@ -17,12 +17,14 @@ naming the option and what it accepts.
     vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
     vsock:systemd=0               the first socket systemd passed (or a name)
     vsock:fd=3                    an inherited listening socket
+    vsock:443:privateKey=key.pem:certKey=cert.pem    TLS, as Twisted's ssl:
 
 ``vsock:`` client strings::
 
     vsock:3:5000                  connect to CID 3, port 5000
     vsock:cid=host:port=5000:timeout=5
     vsock:3:5000:io=threads
+    vsock:3:443:tls=yes:hostname=web.example:trustRoots=ca.pem
 
 ``hvsock:`` server strings (Hyper-V sockets; see ``docs/hyperv.rst``)::
 
@@ -148,6 +150,11 @@ _IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
 _MODE = Option("mode", parse_mode, "<octal>", default=0o600)
 
 
+def _pem(name: str, form: str = "<PEM file>") -> Option[str | None]:
+    # A file the TLS options read (twisted_hvsock.tls), as Twisted's ssl: has.
+    return Option(name, parse_text, form, default=None)
+
+
 def _path(form: str) -> Option[str]:
     return Option("path", parse_text, form, positional=True)
 
@@ -163,7 +170,7 @@ class VSockServerParser(ServerStringParser):
 
     grammar = Grammar(
         "vsock",
-        "endpoints:VSockServerEndpoint",
+        "tls:vsock_server",
         (
             # No port when an inherited socket (fd, systemd) is given.
             Option("port", _parse_port, "<port>", default=None, positional=True),
@@ -185,6 +192,10 @@ class VSockServerParser(ServerStringParser):
             ),
             Option("fd", _parse_descriptor, "<n>", default=None),
             Option("systemd", parse_text, "<index|name>", default=None),
+            _pem("privateKey"),
+            _pem("certKey"),
+            _pem("extraCertChain"),
+            _pem("trustRoots", "<PEM file|dir>"),
         ),
     )
 
@@ -194,7 +205,7 @@ class VSockClientParser(ClientStringParser):
 
     grammar = Grammar(
         "vsock",
-        "endpoints:VSockClientEndpoint",
+        "tls:vsock_client",
         (
             Option(
                 "cid",
@@ -206,6 +217,11 @@ class VSockClientParser(ClientStringParser):
             _PORT,
             _TIMEOUT,
             _IO,
+            Option("tls", parse_boolean, "yes|no", default=False),
+            Option("hostname", parse_text, "<name>", default=None),
+            _pem("trustRoots", "<PEM file|dir>"),
+            _pem("certificate"),
+            _pem("privateKey"),
         ),
     )
 
