@@ -397,6 +397,16 @@ def test_errors_quote_the_accepted_form(
 _CIDS = "(cid: a number or any|hypervisor|local|host)"
 _VMS = "(vm: a GUID or wildcard|zero|broadcast|children|loopback|parent"
 _IO = "[:io=reactor|threads]"
+_SERVER_TLS = (
+    "[:privateKey=<PEM file>][:certKey=<PEM file>][:extraCertChain=<PEM file>]"
+    "[:trustRoots=<PEM file|dir>]"
+)
+_CLIENT_TLS = (
+    "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
+    "[:certificate=<PEM file>][:privateKey=<PEM file>]"
+)
+_SERVER_TLS_NAMES = ("privateKey", "certKey", "extraCertChain", "trustRoots")
+_CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey")
 
 
 @pytest.mark.parametrize(
@@ -441,29 +451,31 @@ _IO = "[:io=reactor|threads]"
         ),
         (
             HyperkitServerParser,
-            f"hyperkit:[path=]<dir>:[port=]<port>[:backlog=<n>][:mode=<octal>]{_IO}",
+            f"hyperkit:[path=]<dir>:[port=]<port>[:backlog=<n>][:mode=<octal>]{_IO}"
+            + _SERVER_TLS,
             ("path", "port"),
-            ("path", "port", "backlog", "mode", "io"),
+            ("path", "port", "backlog", "mode", "io", *_SERVER_TLS_NAMES),
         ),
         (
             HyperkitClientParser,
             "hyperkit:[path=]<dir>:[port=]<port>[:cid=<cid>][:timeout=<seconds>]"
-            f"{_IO} {_CIDS}",
+            f"{_IO}{_CLIENT_TLS} {_CIDS}",
             ("path", "port"),
-            ("path", "port", "cid", "timeout", "io"),
+            ("path", "port", "cid", "timeout", "io", *_CLIENT_TLS_NAMES),
         ),
         (
             HybridVSockServerParser,
             "hybridvsock:[path=]<uds_path>:[port=]<port>[:backlog=<n>]"
-            f"[:mode=<octal>]{_IO}",
+            f"[:mode=<octal>]{_IO}{_SERVER_TLS}",
             ("path", "port"),
-            ("path", "port", "backlog", "mode", "io"),
+            ("path", "port", "backlog", "mode", "io", *_SERVER_TLS_NAMES),
         ),
         (
             HybridVSockClientParser,
-            f"hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]{_IO}",
+            "hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]"
+            f"{_IO}{_CLIENT_TLS}",
             ("path", "port"),
-            ("path", "port", "timeout", "io"),
+            ("path", "port", "timeout", "io", *_CLIENT_TLS_NAMES),
         ),
     ],
 )

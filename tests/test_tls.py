@@ -272,6 +272,35 @@ async def test_a_client_certificate_is_required_and_checked(
     assert intact is served
 
 
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+@pytest_twisted.ensureDeferred
+async def test_a_hyperkit_string_serves_tls(pems: dict[str, str], io: str) -> None:
+    # The Unix-socket backends take the same words: the "guest" connects to
+    # the socket file hyperkit would connect to for guest port 80.
+    for directory in short_directory():
+        server = serverFromString(
+            reactor,
+            f"hyperkit:path={directory}:port=80:io={io}:privateKey={pems['server']}",
+        )
+        options = client_tls_options("web.example", trustRoots=pems["server-ca"])
+        client = wrapClientTLS(
+            options, UNIXClientEndpoint(reactor, f"{directory}/00000002.00000050")
+        )
+        intact, _ = await exchange(server, client)
+        assert intact
+
+
+def test_unix_backend_client_strings_take_tls(pems: dict[str, str]) -> None:
+    for prefix in ["hyperkit:path=/tmp/vm", "hybridvsock:path=/tmp/v.sock"]:
+        plain = clientFromString(MemoryReactor(), f"{prefix}:port=80")
+        tls = clientFromString(
+            MemoryReactor(), f"{prefix}:port=80:tls=yes:hostname=web.example"
+        )
+        assert type(tls) is not type(plain)
+        with pytest.raises(ValueError, match="^hostname is required"):
+            clientFromString(MemoryReactor(), f"{prefix}:port=80:tls=yes")
+
+
 # Kernel tier: the same through vsock: strings over CID 1 inside the guest.
 
 kernel = pytest.mark.kernel

@@ -155,6 +155,22 @@ def _pem(name: str, form: str = "<PEM file>") -> Option[str | None]:
     return Option(name, parse_text, form, default=None)
 
 
+# The TLS words of Twisted's ssl: (servers) and tls: (clients) strings.
+_SERVER_TLS = (
+    _pem("privateKey"),
+    _pem("certKey"),
+    _pem("extraCertChain"),
+    _pem("trustRoots", "<PEM file|dir>"),
+)
+_CLIENT_TLS = (
+    Option("tls", parse_boolean, "yes|no", default=False),
+    Option("hostname", parse_text, "<name>", default=None),
+    _pem("trustRoots", "<PEM file|dir>"),
+    _pem("certificate"),
+    _pem("privateKey"),
+)
+
+
 def _path(form: str) -> Option[str]:
     return Option("path", parse_text, form, positional=True)
 
@@ -192,10 +208,7 @@ class VSockServerParser(ServerStringParser):
             ),
             Option("fd", _parse_descriptor, "<n>", default=None),
             Option("systemd", parse_text, "<index|name>", default=None),
-            _pem("privateKey"),
-            _pem("certKey"),
-            _pem("extraCertChain"),
-            _pem("trustRoots", "<PEM file|dir>"),
+            *_SERVER_TLS,
         ),
     )
 
@@ -217,11 +230,7 @@ class VSockClientParser(ClientStringParser):
             _PORT,
             _TIMEOUT,
             _IO,
-            Option("tls", parse_boolean, "yes|no", default=False),
-            Option("hostname", parse_text, "<name>", default=None),
-            _pem("trustRoots", "<PEM file|dir>"),
-            _pem("certificate"),
-            _pem("privateKey"),
+            *_CLIENT_TLS,
         ),
     )
 
@@ -287,8 +296,8 @@ class HyperkitServerParser(ServerStringParser):
 
     grammar = Grammar(
         "hyperkit",
-        "hyperkit:HyperkitServerEndpoint",
-        (_path("<dir>"), _PORT, _BACKLOG, _MODE, _IO),
+        "tls:hyperkit_server",
+        (_path("<dir>"), _PORT, _BACKLOG, _MODE, _IO, *_SERVER_TLS),
     )
 
 
@@ -297,7 +306,7 @@ class HyperkitClientParser(ClientStringParser):
 
     grammar = Grammar(
         "hyperkit",
-        "hyperkit:HyperkitClientEndpoint",
+        "tls:hyperkit_client",
         (
             _path("<dir>"),
             _PORT,
@@ -305,6 +314,7 @@ class HyperkitClientParser(ClientStringParser):
             Option("cid", _parse_connecting_cid, "<cid>", default=3, note=_CID_NOTE),
             _TIMEOUT,
             _IO,
+            *_CLIENT_TLS,
         ),
     )
 
@@ -314,8 +324,8 @@ class HybridVSockServerParser(ServerStringParser):
 
     grammar = Grammar(
         "hybridvsock",
-        "hybrid_vsock:HybridVSockServerEndpoint",
-        (_path("<uds_path>"), _PORT, _BACKLOG, _MODE, _IO),
+        "tls:hybrid_vsock_server",
+        (_path("<uds_path>"), _PORT, _BACKLOG, _MODE, _IO, *_SERVER_TLS),
     )
 
 
@@ -324,6 +334,6 @@ class HybridVSockClientParser(ClientStringParser):
 
     grammar = Grammar(
         "hybridvsock",
-        "hybrid_vsock:HybridVSockClientEndpoint",
-        (_path("<uds_path>"), _PORT, _TIMEOUT, _IO),
+        "tls:hybrid_vsock_client",
+        (_path("<uds_path>"), _PORT, _TIMEOUT, _IO, *_CLIENT_TLS),
     )

@@ -2,6 +2,9 @@
 TLS over this package's stream endpoints, from the words Twisted's own
 ``ssl:`` and ``tls:`` endpoint strings use.
 
+The same words work on the Unix-socket backends, ``hyperkit:`` and
+``hybridvsock:``.
+
 Servers: ``vsock:port=443:privateKey=key.pem:certKey=cert.pem``, with
 ``extraCertChain`` for intermediate certificates and ``trustRoots`` to
 require client certificates signed by those roots. Clients:
@@ -18,6 +21,8 @@ the files and builds the options. It needs Twisted's ``tls`` extra
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = [
     "TLSServerEndpoint",
     "client_tls_options",
+    "hybrid_vsock_client",
+    "hybrid_vsock_server",
+    "hyperkit_client",
+    "hyperkit_server",
     "load_certificates",
     "server_tls_options",
     "vsock_client",
@@ -214,25 +223,14 @@ class TLSServerEndpoint:
         )
 
 
-def vsock_server(
-    reactor: Any,
-    *,
-    privateKey: str | None = None,
-    certKey: str | None = None,
-    extraCertChain: str | None = None,
-    trustRoots: str | None = None,
-    **options: Any,
+def _server(
+    endpoint: IStreamServerEndpoint,
+    privateKey: str | None,
+    certKey: str | None,
+    extraCertChain: str | None,
+    trustRoots: str | None,
 ) -> IStreamServerEndpoint:
-    """
-    The endpoint of a ``vsock:`` server string: a
-    :class:`~twisted_hvsock.endpoints.VSockServerEndpoint` built from
-    ``options``, under TLS if ``privateKey`` is given.
-
-    :raises ValueError: naming the option at fault.
-    """
-    from .endpoints import VSockServerEndpoint
-
-    endpoint = VSockServerEndpoint(reactor, **options)
+    """``endpoint``, under TLS if ``privateKey`` is given."""
     if privateKey is None:
         for name, value in [
             ("certKey", certKey),
@@ -247,26 +245,15 @@ def vsock_server(
     )
 
 
-def vsock_client(
-    reactor: Any,
-    *,
-    tls: bool = False,
-    hostname: str | None = None,
-    trustRoots: str | None = None,
-    certificate: str | None = None,
-    privateKey: str | None = None,
-    **options: Any,
+def _client(
+    endpoint: IStreamClientEndpoint,
+    tls: bool,
+    hostname: str | None,
+    trustRoots: str | None,
+    certificate: str | None,
+    privateKey: str | None,
 ) -> IStreamClientEndpoint:
-    """
-    The endpoint of a ``vsock:`` client string: a
-    :class:`~twisted_hvsock.endpoints.VSockClientEndpoint` built from
-    ``options``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``.
-
-    :raises ValueError: naming the option at fault.
-    """
-    from .endpoints import VSockClientEndpoint
-
-    endpoint = VSockClientEndpoint(reactor, **options)
+    """``endpoint``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``."""
     if not tls:
         for name, value in [
             ("hostname", hostname),
@@ -283,3 +270,71 @@ def vsock_client(
         client_tls_options(hostname or "", trustRoots, certificate, privateKey),
         endpoint,
     )
+
+
+def _server_builder(module: str, name: str) -> Callable[..., IStreamServerEndpoint]:
+    def build(
+        reactor: Any,
+        *,
+        privateKey: str | None = None,
+        certKey: str | None = None,
+        extraCertChain: str | None = None,
+        trustRoots: str | None = None,
+        **options: Any,
+    ) -> IStreamServerEndpoint:
+        endpoint_class = getattr(importlib.import_module(module, __package__), name)
+        return _server(
+            endpoint_class(reactor, **options),
+            privateKey,
+            certKey,
+            extraCertChain,
+            trustRoots,
+        )
+
+    build.__doc__ = f"""
+    The endpoint of a server string: a :class:`{module[1:]}.{name}` built
+    from ``options``, under TLS if ``privateKey`` is given.
+
+    :raises ValueError: naming the option at fault.
+    """
+    return build
+
+
+def _client_builder(module: str, name: str) -> Callable[..., IStreamClientEndpoint]:
+    def build(
+        reactor: Any,
+        *,
+        tls: bool = False,
+        hostname: str | None = None,
+        trustRoots: str | None = None,
+        certificate: str | None = None,
+        privateKey: str | None = None,
+        **options: Any,
+    ) -> IStreamClientEndpoint:
+        endpoint_class = getattr(importlib.import_module(module, __package__), name)
+        return _client(
+            endpoint_class(reactor, **options),
+            tls,
+            hostname,
+            trustRoots,
+            certificate,
+            privateKey,
+        )
+
+    build.__doc__ = f"""
+    The endpoint of a client string: a :class:`{module[1:]}.{name}` built
+    from ``options``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``.
+
+    :raises ValueError: naming the option at fault.
+    """
+    return build
+
+
+# What the endpoint-string grammars (parsers.py) build: each prefix's
+# endpoint, wrapped in TLS when the string asks for it.
+vsock_server = _server_builder(".endpoints", "VSockServerEndpoint")
+vsock_client = _client_builder(".endpoints", "VSockClientEndpoint")
+hyperkit_server = _server_builder(".hyperkit", "HyperkitServerEndpoint")
+hyperkit_client = _client_builder(".hyperkit", "HyperkitClientEndpoint")
+hybrid_vsock_server = _server_builder(".hybrid_vsock", "HybridVSockServerEndpoint")
+hybrid_vsock_client = _client_builder(".hybrid_vsock", "HybridVSockClientEndpoint")
