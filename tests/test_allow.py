@@ -17,6 +17,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.address import UNIXAddress
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Factory, Protocol
@@ -37,7 +38,7 @@ from twisted_hvsock.allow import (
     parse_vm_allow,
 )
 from twisted_hvsock.endpoints import VSockServerEndpoint
-from twisted_hvsock.hyperv_endpoints import HyperVServerEndpoint
+from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import VM_LOOPBACK, VM_PARENT, HyperVAddress
 
 from .support.fake_hyperv import FakeHyperV
@@ -350,3 +351,46 @@ async def test_a_thousand_refusals_leave_nothing_behind(io: str) -> None:
         assert (factory.built, port.refused) == (0, 1001)
     finally:
         await port.stopListening()
+
+
+class Collect(Protocol):
+    """Collects what arrives; ``ended`` fires with it once the connection ends."""
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.ended: Deferred[bytes] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.ended.callback(self.received)
+
+
+@pytest.mark.parametrize("listed", [True, False])
+@pytest_twisted.ensureDeferred
+async def test_an_af_hyperv_listener_checks_the_peer_s_vm_id(
+    monkeypatch: pytest.MonkeyPatch, refusals: list[LogEvent], listed: bool
+) -> None:
+    # Windows' AF_HYPERV, faked: the threads engine, and a peer whose VM ID
+    # is this partition's (a loopback connection).
+    fake = FakeHyperV()
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", fake.module)
+    allow = str(fake.partition_id) if listed else "parent"
+    factory = Built()
+    port: Any = await HyperVServerEndpoint(reactor, SERVICE, allow=allow).listen(
+        factory
+    )
+    try:
+        client = Collect()
+        await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
+            Factory.forProtocol(lambda: client)
+        )
+        received = await client.ended
+    finally:
+        await port.stopListening()
+    assert received == (b"hello" if listed else b"")
+    assert (factory.built, port.refused) == ((1, 0) if listed else (0, 1))
+    assert [event["peer"].vm_id for event in refusals] == (
+        [] if listed else [fake.partition_id]
+    )
