@@ -272,7 +272,9 @@ def _client(
     )
 
 
-def _server_builder(module: str, name: str) -> Callable[..., IStreamServerEndpoint]:
+def _server_builder(
+    module: str, name: str, builder: str
+) -> Callable[..., IStreamServerEndpoint]:
     def build(
         reactor: Any,
         *,
@@ -292,15 +294,18 @@ def _server_builder(module: str, name: str) -> Callable[..., IStreamServerEndpoi
         )
 
     build.__doc__ = f"""
-    The endpoint of a server string: a :class:`{module[1:]}.{name}` built
+    The endpoint of a server string: a :class:`~twisted_hvsock{module}.{name}` built
     from ``options``, under TLS if ``privateKey`` is given.
 
     :raises ValueError: naming the option at fault.
     """
+    build.__name__ = build.__qualname__ = builder
     return build
 
 
-def _client_builder(module: str, name: str) -> Callable[..., IStreamClientEndpoint]:
+def _client_builder(
+    module: str, name: str, builder: str
+) -> Callable[..., IStreamClientEndpoint]:
     def build(
         reactor: Any,
         *,
@@ -322,19 +327,28 @@ def _client_builder(module: str, name: str) -> Callable[..., IStreamClientEndpoi
         )
 
     build.__doc__ = f"""
-    The endpoint of a client string: a :class:`{module[1:]}.{name}` built
+    The endpoint of a client string: a :class:`~twisted_hvsock{module}.{name}` built
     from ``options``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``.
 
     :raises ValueError: naming the option at fault.
     """
+    build.__name__ = build.__qualname__ = builder
     return build
 
 
 # What the endpoint-string grammars (parsers.py) build: each prefix's
 # endpoint, wrapped in TLS when the string asks for it.
-vsock_server = _server_builder(".endpoints", "VSockServerEndpoint")
-vsock_client = _client_builder(".endpoints", "VSockClientEndpoint")
-hyperkit_server = _server_builder(".hyperkit", "HyperkitServerEndpoint")
-hyperkit_client = _client_builder(".hyperkit", "HyperkitClientEndpoint")
-hybrid_vsock_server = _server_builder(".hybrid_vsock", "HybridVSockServerEndpoint")
-hybrid_vsock_client = _client_builder(".hybrid_vsock", "HybridVSockClientEndpoint")
+vsock_server = _server_builder(".endpoints", "VSockServerEndpoint", "vsock_server")
+vsock_client = _client_builder(".endpoints", "VSockClientEndpoint", "vsock_client")
+hyperkit_server = _server_builder(
+    ".hyperkit", "HyperkitServerEndpoint", "hyperkit_server"
+)
+hyperkit_client = _client_builder(
+    ".hyperkit", "HyperkitClientEndpoint", "hyperkit_client"
+)
+hybrid_vsock_server = _server_builder(
+    ".hybrid_vsock", "HybridVSockServerEndpoint", "hybrid_vsock_server"
+)
+hybrid_vsock_client = _client_builder(
+    ".hybrid_vsock", "HybridVSockClientEndpoint", "hybrid_vsock_client"
+)
