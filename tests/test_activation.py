@@ -183,7 +183,10 @@ def fetch(port: int, request: bytes = b"") -> bytes:
         # A hang guard: twistd takes tens of seconds to start in the guest.
         client.settimeout(600)
         client.connect((CID_LOCAL, port))
-        client.sendall(request)
+        if request:
+            # Only then: a server that writes and closes at once may be gone
+            # before a send, which would fail with EPIPE, empty or not.
+            client.sendall(request)
         received = b""
         while chunk := client.recv(65536):
             received += chunk
