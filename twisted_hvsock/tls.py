@@ -30,6 +30,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocolFactory,
+    IReactorFDSet,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
@@ -276,7 +277,7 @@ def _server_builder(
     module: str, name: str, builder: str
 ) -> Callable[..., IStreamServerEndpoint]:
     def build(
-        reactor: Any,
+        reactor: IReactorFDSet,
         *,
         privateKey: str | None = None,
         certKey: str | None = None,
@@ -307,7 +308,7 @@ def _client_builder(
     module: str, name: str, builder: str
 ) -> Callable[..., IStreamClientEndpoint]:
     def build(
-        reactor: Any,
+        reactor: IReactorFDSet,
         *,
         tls: bool = False,
         hostname: str | None = None,
