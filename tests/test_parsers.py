@@ -30,6 +30,7 @@ from twisted_hvsock._options import (
 )
 from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST
+from twisted_hvsock.allow import CID_ALLOW_FORMS, VM_ALLOW_FORMS
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (
     HybridVSockClientEndpoint,
@@ -302,7 +303,7 @@ def test_hybridvsock_strings_listen_on_path_underscore_port(
     ("description", "message"),
     [
         ("vsock:", "port must be a decimal number, got ''"),
-        ("vsock:backlog=5", "port is required"),
+        ("vsock:backlog=5", "give one of port .*, fd or systemd .*, got none"),
         ("vsock:port=65536x", "port must be a decimal number"),
         ("vsock:port=-1", "port must be a decimal number"),
         ("vsock:port=4294967295", "port must be an integer from 0 to 4294967294"),
@@ -396,6 +397,16 @@ def test_errors_quote_the_accepted_form(
 _CIDS = "(cid: a number or any|hypervisor|local|host)"
 _VMS = "(vm: a GUID or wildcard|zero|broadcast|children|loopback|parent"
 _IO = "[:io=reactor|threads]"
+_SERVER_TLS = (
+    "[:privateKey=<PEM file>][:certKey=<PEM file>][:extraCertChain=<PEM file>]"
+    "[:trustRoots=<PEM file|dir>]"
+)
+_CLIENT_TLS = (
+    "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
+    "[:certificate=<PEM file>][:privateKey=<PEM file>]"
+)
+_SERVER_TLS_NAMES = ("privateKey", "certKey", "extraCertChain", "trustRoots")
+_CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey")
 
 
 @pytest.mark.parametrize(
@@ -403,21 +414,33 @@ _IO = "[:io=reactor|threads]"
     [
         (
             VSockServerParser,
-            f"vsock:[port=]<port>[:cid=<cid>][:backlog=<n>]{_IO} {_CIDS}",
+            f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
+            "[:fd=<n>][:systemd=<index|name>][:privateKey=<PEM file>]"
+            "[:certKey=<PEM file>][:extraCertChain=<PEM file>]"
+            f"[:trustRoots=<PEM file|dir>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
-            ("port", "cid", "backlog", "io"),
+            (
+                *("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
+                *("privateKey", "certKey", "extraCertChain", "trustRoots"),
+            ),
         ),
         (
             VSockClientParser,
-            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO} {_CIDS}",
+            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}"
+            "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
+            f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS}",
             ("cid", "port"),
-            ("cid", "port", "timeout", "io"),
+            (
+                *("cid", "port", "timeout", "io", "tls", "hostname"),
+                *("trustRoots", "certificate", "privateKey"),
+            ),
         ),
         (
             HyperVServerParser,
-            f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO} {_VMS})",
+            f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO}"
+            f"[:allow=<vms>] {_VMS}; allow: {VM_ALLOW_FORMS})",
             ("service",),
-            ("service", "vm", "backlog", "io"),
+            ("service", "vm", "backlog", "io", "allow"),
         ),
         (
             HyperVClientParser,
@@ -428,29 +451,31 @@ _IO = "[:io=reactor|threads]"
         ),
         (
             HyperkitServerParser,
-            f"hyperkit:[path=]<dir>:[port=]<port>[:backlog=<n>][:mode=<octal>]{_IO}",
+            f"hyperkit:[path=]<dir>:[port=]<port>[:backlog=<n>][:mode=<octal>]{_IO}"
+            + _SERVER_TLS,
             ("path", "port"),
-            ("path", "port", "backlog", "mode", "io"),
+            ("path", "port", "backlog", "mode", "io", *_SERVER_TLS_NAMES),
         ),
         (
             HyperkitClientParser,
             "hyperkit:[path=]<dir>:[port=]<port>[:cid=<cid>][:timeout=<seconds>]"
-            f"{_IO} {_CIDS}",
+            f"{_IO}{_CLIENT_TLS} {_CIDS}",
             ("path", "port"),
-            ("path", "port", "cid", "timeout", "io"),
+            ("path", "port", "cid", "timeout", "io", *_CLIENT_TLS_NAMES),
         ),
         (
             HybridVSockServerParser,
             "hybridvsock:[path=]<uds_path>:[port=]<port>[:backlog=<n>]"
-            f"[:mode=<octal>]{_IO}",
+            f"[:mode=<octal>]{_IO}{_SERVER_TLS}",
             ("path", "port"),
-            ("path", "port", "backlog", "mode", "io"),
+            ("path", "port", "backlog", "mode", "io", *_SERVER_TLS_NAMES),
         ),
         (
             HybridVSockClientParser,
-            f"hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]{_IO}",
+            "hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]"
+            f"{_IO}{_CLIENT_TLS}",
             ("path", "port"),
-            ("path", "port", "timeout", "io"),
+            ("path", "port", "timeout", "io", *_CLIENT_TLS_NAMES),
         ),
     ],
 )
@@ -463,7 +488,10 @@ def test_usage_and_accepted_names_come_from_the_declarations(
     # The forms docs/endpoint-strings.rst shows, with the notes errors add.
     grammar = parser.grammar
     assert grammar.usage == usage
-    assert grammar.positional == grammar.required == positional
+    assert grammar.positional == positional
+    # vsock: servers need a port unless they take an inherited socket.
+    required = () if parser is VSockServerParser else positional
+    assert grammar.required == required
     assert grammar.accepted == accepted
 
 

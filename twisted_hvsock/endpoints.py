@@ -25,9 +25,11 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
+from ._activation import inherited_listeners, systemd_descriptor
 from ._checks import IOEngine, check_backlog, check_io, check_timeout
-from ._engines import connect_vsock, listen_vsock
+from ._engines import adopt_vsock, connect_vsock, listen_vsock
 from .address import CID_ANY, VSockAddress, check_cid, check_port
+from .allow import PeerAllowList, check_allow
 
 __all__ = ["IOEngine", "VSockClientEndpoint", "VSockServerEndpoint"]
 
@@ -35,35 +37,80 @@ __all__ = ["IOEngine", "VSockClientEndpoint", "VSockServerEndpoint"]
 @implementer(IStreamServerEndpoint)
 class VSockServerEndpoint:
     """
-    Listens for AF_VSOCK connections.
+    Listens for AF_VSOCK connections, on a new socket or on one this
+    process inherited listening (socket activation).
 
     :param reactor: a reactor providing ``IReactorFDSet`` (every POSIX reactor).
     :param port: the port to listen on; 0 lets the kernel choose one, which
-        the listening port's ``getHost()`` reports.
+        the listening port's ``getHost()`` reports. Exactly one of ``port``,
+        ``fd`` and ``systemd`` is given.
     :param cid: the CID to listen on; the default, :data:`CID_ANY`, accepts
         connections addressed to any of this machine's CIDs.
     :param backlog: how many connections the kernel queues before accepting;
         by default the longest queue it allows (``net.core.somaxconn``).
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.
-    :raises ValueError: naming the argument that is out of range.
+    :param allow: the peers to accept, as a
+        :class:`~twisted_hvsock.allow.PeerAllowList` or its text (``"3,5-9"``,
+        ``"host"``; see :func:`~twisted_hvsock.allow.parse_cid_allow`). A
+        connection from any other CID is closed before a protocol is built,
+        logged, and counted in the listening port's ``refused``. By default
+        every peer is accepted.
+    :param fd: accept on this descriptor, a listening AF_VSOCK stream
+        socket the process inherited (from a supervisor); the port takes it
+        over. It is checked when listening: ``CannotListenError`` names
+        ``fd`` if it is anything else.
+    :param systemd: accept on a descriptor systemd passed (the
+        ``sd_listen_fds`` protocol): its index from 0, or its name
+        (``FileDescriptorName=``); checked as ``fd`` is.
+    :raises ValueError: naming the argument that is out of range, or
+        ``systemd`` when no such descriptor was passed.
     """
 
     def __init__(
         self,
         reactor: IReactorFDSet,
-        port: int,
+        port: int | None = None,
         cid: int = CID_ANY,
         backlog: int | None = None,
         io: IOEngine | None = None,
+        allow: PeerAllowList | str | None = None,
+        fd: int | None = None,
+        systemd: int | str | None = None,
     ) -> None:
         self._reactor = reactor
-        self._port = check_port(port)
+        sources = {"port": port, "fd": fd, "systemd": systemd}
+        given = [name for name, value in sources.items() if value is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give one of port (to listen on), fd or systemd (to accept on "
+                f"an inherited listening socket), got {' and '.join(given) or 'none'}"
+            )
+        self._fd: int | None = None
+        self._option = ""
+        if port is None and (cid != CID_ANY or backlog is not None):
+            raise ValueError(
+                f"cid and backlog: the socket {given[0]} names is bound and "
+                "listening already; leave them out"
+            )
+        if fd is not None:
+            if isinstance(fd, bool) or not isinstance(fd, int) or fd < 0:
+                raise ValueError(
+                    f"fd must be a descriptor number, 0 or more, got {fd!r}"
+                )
+            self._fd, self._option = fd, f"fd={fd}"
+        elif systemd is not None:
+            self._fd = systemd_descriptor(str(systemd), inherited_listeners())
+            self._option = f"systemd={systemd}"
+        self._port = 0 if port is None else check_port(port)
         self._cid = check_cid(cid, allow_any=True)
         self._backlog = check_backlog(backlog)
         self._io = check_io(io, reactor)
+        self._allow = check_allow(allow)
 
     def __repr__(self) -> str:
+        if self._fd is not None:
+            return f"<VSockServerEndpoint {self._option}>"
         return f"<VSockServerEndpoint {VSockAddress(self._cid, self._port)}>"
 
     def listen(
@@ -75,6 +122,16 @@ class VSockServerEndpoint:
         :return: a Deferred firing with the listening port, or failing with
             ``CannotListenError`` that says why.
         """
+        if self._fd is not None:
+            return defer.execute(
+                adopt_vsock,
+                self._reactor,
+                protocolFactory,
+                fd=self._fd,
+                option=self._option,
+                io=self._io,
+                allow=self._allow,
+            )
         return defer.execute(
             listen_vsock,
             self._reactor,
@@ -83,6 +140,7 @@ class VSockServerEndpoint:
             port=self._port,
             backlog=self._backlog,
             io=self._io,
+            allow=self._allow,
         )
 
 

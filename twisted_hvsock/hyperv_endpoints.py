@@ -36,6 +36,7 @@ from ._checks import IOEngine, check_backlog, check_io, check_timeout
 from ._engines import connect_hyperv, listen_hyperv
 from ._sockets.hyperv import hyperv_backend, unavailable_error
 from .address import CID_ANY, CID_HOST, CID_LOCAL
+from .allow import PeerAllowList, check_allow
 from .endpoints import VSockClientEndpoint, VSockServerEndpoint
 from .hyperv_ids import (
     VM_LOOPBACK,
@@ -92,6 +93,24 @@ def _guest_cid(vm_id: uuid.UUID, cids: dict[uuid.UUID, int], role: str) -> int:
     return cids[vm_id]
 
 
+def _guest_allow(allow: PeerAllowList | None) -> PeerAllowList | None:
+    """
+    A Hyper-V allow-list as the CIDs a Linux guest's AF_VSOCK peers have:
+    the parent partition is CID 2, loopback CID 1; a guest has no others.
+    """
+    if allow is None:
+        return None
+    unknown = [vm for vm in allow.vm_ids if vm not in _GUEST_CONNECT_CIDS]
+    if unknown:
+        accepted = " or ".join(_vm_label(vm) for vm in _GUEST_CONNECT_CIDS)
+        raise ValueError(
+            f"allow: a Linux guest's peers are only {accepted}, "
+            f"got {_vm_label(unknown[0])}"
+        )
+    cids = sorted(_GUEST_CONNECT_CIDS[vm] for vm in allow.vm_ids)
+    return PeerAllowList(cid_ranges=tuple((cid, cid) for cid in cids))
+
+
 def _any_reactor(reactor: IReactorCore) -> IReactorFDSet:
     """
     ``reactor`` as the vsock endpoints' type: in a Linux guest, where the
@@ -118,6 +137,14 @@ class HyperVServerEndpoint:
         by default the longest queue it allows (``net.core.somaxconn``).
     :param io: the I/O engine. AF_HYPERV sockets always use ``"threads"``;
         in a Linux guest, as for ``vsock:``, ``"reactor"`` is the default.
+    :param allow: the peers to accept, as a
+        :class:`~twisted_hvsock.allow.PeerAllowList` of VM IDs or its text
+        (``"parent"``, ``"<GUID>,loopback"``; see
+        :func:`~twisted_hvsock.allow.parse_vm_allow`). A connection from any
+        other VM is closed before a protocol is built, logged, and counted
+        in the listening port's ``refused``. In a Linux guest only
+        ``parent`` (CID 2) and ``loopback`` (CID 1) can be peers. By default
+        every peer is accepted.
     :raises ValueError: naming the argument that is out of range, or that a
         Linux guest cannot express.
     """
@@ -129,6 +156,7 @@ class HyperVServerEndpoint:
         vm_id: uuid.UUID = VM_WILDCARD,
         backlog: int | None = None,
         io: IOEngine | None = None,
+        allow: PeerAllowList | str | None = None,
     ) -> None:
         self._reactor = reactor
         self._service_id = _check_service_id(service_id)
@@ -136,6 +164,7 @@ class HyperVServerEndpoint:
             raise ValueError(f"vm_id must be a uuid.UUID, got {vm_id!r}")
         self._vm_id = vm_id
         self._backlog = check_backlog(backlog)
+        self._allow = check_allow(allow, hyperv=True)
         self._backend = hyperv_backend()
         self._vsock: VSockServerEndpoint | None = None
         if self._backend == "af_vsock":
@@ -145,6 +174,7 @@ class HyperVServerEndpoint:
                 cid=_guest_cid(vm_id, _GUEST_LISTEN_CIDS, "listens"),
                 backlog=self._backlog,
                 io=io,
+                allow=_guest_allow(self._allow),
             )
         else:
             check_io(io, reactor, pollable=False)
@@ -176,6 +206,7 @@ class HyperVServerEndpoint:
             protocolFactory,
             address=HyperVAddress(self._vm_id, self._service_id),
             backlog=self._backlog,
+            allow=self._allow,
         )
 
 

@@ -14,17 +14,23 @@ naming the option and what it accepts.
     vsock:port=0                  any free port
     vsock:port=5000:cid=local     only connections to CID 1
     vsock:port=5000:io=threads    blocking I/O on threads of its own
+    vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
+    vsock:systemd=0               the first socket systemd passed (or a name)
+    vsock:fd=3                    an inherited listening socket
+    vsock:443:privateKey=key.pem:certKey=cert.pem    TLS, as Twisted's ssl:
 
 ``vsock:`` client strings::
 
     vsock:3:5000                  connect to CID 3, port 5000
     vsock:cid=host:port=5000:timeout=5
     vsock:3:5000:io=threads
+    vsock:3:443:tls=yes:hostname=web.example:trustRoots=ca.pem
 
 ``hvsock:`` server strings (Hyper-V sockets; see ``docs/hyperv.rst``)::
 
     hvsock:service=5000           the Linux template's service for port 5000
     hvsock:service=3049197c-9a4e-4fbf-9367-97f792f16994:vm=children
+    hvsock:service=5000:allow=parent    only the host may connect
 
 ``hvsock:`` client strings::
 
@@ -65,6 +71,7 @@ from ._options import (
     parse_text,
 )
 from .address import CID_ANY, CID_NAMES, parse_cid, parse_port
+from .allow import CID_ALLOW_FORMS, VM_ALLOW_FORMS, parse_cid_allow, parse_vm_allow
 from .hyperv_ids import VM_NAMES, VM_WILDCARD, parse_service_id, parse_vm_id
 
 __all__ = [
@@ -143,8 +150,35 @@ _IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
 _MODE = Option("mode", parse_mode, "<octal>", default=0o600)
 
 
+def _pem(name: str, form: str = "<PEM file>") -> Option[str | None]:
+    # A file the TLS options read (twisted_hvsock.tls), as Twisted's ssl: has.
+    return Option(name, parse_text, form, default=None)
+
+
+# The TLS words of Twisted's ssl: (servers) and tls: (clients) strings.
+_SERVER_TLS = (
+    _pem("privateKey"),
+    _pem("certKey"),
+    _pem("extraCertChain"),
+    _pem("trustRoots", "<PEM file|dir>"),
+)
+_CLIENT_TLS = (
+    Option("tls", parse_boolean, "yes|no", default=False),
+    Option("hostname", parse_text, "<name>", default=None),
+    _pem("trustRoots", "<PEM file|dir>"),
+    _pem("certificate"),
+    _pem("privateKey"),
+)
+
+
 def _path(form: str) -> Option[str]:
     return Option("path", parse_text, form, positional=True)
+
+
+def _parse_descriptor(text: str, name: str) -> int:
+    if not text.strip().isascii() or not text.strip().isdigit():
+        raise ValueError(f"{name} must be a descriptor number, 0 or more, got {text!r}")
+    return int(text)
 
 
 class VSockServerParser(ServerStringParser):
@@ -152,9 +186,10 @@ class VSockServerParser(ServerStringParser):
 
     grammar = Grammar(
         "vsock",
-        "endpoints:VSockServerEndpoint",
+        "tls:vsock_server",
         (
-            _PORT,
+            # No port when an inherited socket (fd, systemd) is given.
+            Option("port", _parse_port, "<port>", default=None, positional=True),
             Option(
                 "cid",
                 _parse_listening_cid,
@@ -164,6 +199,16 @@ class VSockServerParser(ServerStringParser):
             ),
             _BACKLOG,
             _IO,
+            Option(
+                "allow",
+                parse_cid_allow,
+                "<cids>",
+                default=None,
+                note=CID_ALLOW_FORMS,
+            ),
+            Option("fd", _parse_descriptor, "<n>", default=None),
+            Option("systemd", parse_text, "<index|name>", default=None),
+            *_SERVER_TLS,
         ),
     )
 
@@ -173,7 +218,7 @@ class VSockClientParser(ClientStringParser):
 
     grammar = Grammar(
         "vsock",
-        "endpoints:VSockClientEndpoint",
+        "tls:vsock_client",
         (
             Option(
                 "cid",
@@ -185,6 +230,7 @@ class VSockClientParser(ClientStringParser):
             _PORT,
             _TIMEOUT,
             _IO,
+            *_CLIENT_TLS,
         ),
     )
 
@@ -212,6 +258,13 @@ class HyperVServerParser(ServerStringParser):
             ),
             _BACKLOG,
             _IO,
+            Option(
+                "allow",
+                parse_vm_allow,
+                "<vms>",
+                default=None,
+                note=VM_ALLOW_FORMS,
+            ),
         ),
     )
 
@@ -243,8 +296,8 @@ class HyperkitServerParser(ServerStringParser):
 
     grammar = Grammar(
         "hyperkit",
-        "hyperkit:HyperkitServerEndpoint",
-        (_path("<dir>"), _PORT, _BACKLOG, _MODE, _IO),
+        "tls:hyperkit_server",
+        (_path("<dir>"), _PORT, _BACKLOG, _MODE, _IO, *_SERVER_TLS),
     )
 
 
@@ -253,7 +306,7 @@ class HyperkitClientParser(ClientStringParser):
 
     grammar = Grammar(
         "hyperkit",
-        "hyperkit:HyperkitClientEndpoint",
+        "tls:hyperkit_client",
         (
             _path("<dir>"),
             _PORT,
@@ -261,6 +314,7 @@ class HyperkitClientParser(ClientStringParser):
             Option("cid", _parse_connecting_cid, "<cid>", default=3, note=_CID_NOTE),
             _TIMEOUT,
             _IO,
+            *_CLIENT_TLS,
         ),
     )
 
@@ -270,8 +324,8 @@ class HybridVSockServerParser(ServerStringParser):
 
     grammar = Grammar(
         "hybridvsock",
-        "hybrid_vsock:HybridVSockServerEndpoint",
-        (_path("<uds_path>"), _PORT, _BACKLOG, _MODE, _IO),
+        "tls:hybrid_vsock_server",
+        (_path("<uds_path>"), _PORT, _BACKLOG, _MODE, _IO, *_SERVER_TLS),
     )
 
 
@@ -280,6 +334,6 @@ class HybridVSockClientParser(ClientStringParser):
 
     grammar = Grammar(
         "hybridvsock",
-        "hybrid_vsock:HybridVSockClientEndpoint",
-        (_path("<uds_path>"), _PORT, _TIMEOUT, _IO),
+        "tls:hybrid_vsock_client",
+        (_path("<uds_path>"), _PORT, _TIMEOUT, _IO, *_CLIENT_TLS),
     )

@@ -5,6 +5,10 @@ When the guest cannot run on this machine the tier is skipped with one loud
 line, except under CI (``CI=true``), where that is a failure: CI must prove
 the AF_VSOCK claims against a real kernel.
 
+Before the guest boots, the Go peer of the foreign-peer tests is built here
+on the host (``tests/peers/build.py``); the guest runs it from the shared
+checkout. If it cannot be built, those tests skip loudly, or fail under CI.
+
 Usage: ``python tests/vm/kernel_tier.py [--nested] [PYTEST ARGS...]``
 
 With ``--nested`` it runs the nested tier instead: the tests marked
@@ -20,6 +24,7 @@ import sys
 from pathlib import Path
 
 RUN = Path(__file__).with_name("run")
+BUILD_PEERS = Path(__file__).parents[1] / "peers" / "build.py"
 
 
 def guest_unavailable_reason() -> str | None:
@@ -49,6 +54,11 @@ def main(pytest_args: list[str]) -> int:
         pytest_args = ["tests/nested", *pytest_args[1:]]
         command = [str(RUN), "--nested", sys.executable, "-m", "pytest", "-m", "nested"]
     else:
+        build = subprocess.run(
+            [sys.executable, str(BUILD_PEERS)], capture_output=True, text=True
+        )
+        if build.returncode != 0:
+            print(f"!!! {build.stderr.strip()}", flush=True)
         command = [str(RUN), sys.executable, "-m", "pytest", "-m", "kernel"]
     return subprocess.call([*command, *pytest_args])
 

@@ -19,19 +19,22 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet import defer
+from twisted.internet import defer, error
 from twisted.internet.endpoints import UNIXClientEndpoint, _WrappingFactory
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
 from .._checks import IOEngine
 from .._sockets.hyperv import sockaddr_for
 from .._sockets.unix import in_filesystem
+from .._sockets.vsock import adopt_listening_vsock
 from ..address import PORT_ANY
+from ..allow import PeerAllowList
 from ..hyperv_ids import HyperVAddress
 from .reactor import UNIXPort, VSockConnector, VSockPort
 from .threads import UNIX, VSOCK, HyperVFamily, ThreadedConnector, ThreadedPort
 
 __all__ = [
+    "adopt_vsock",
     "connect_hyperv",
     "connect_unix",
     "connect_vsock",
@@ -51,11 +54,14 @@ def listen_vsock(
     port: int,
     backlog: int,
     io: IOEngine,
+    allow: PeerAllowList | None = None,
 ) -> IListeningPort:
     """
     Listen on the AF_VSOCK address ``(cid, port)``; port 0 lets the kernel
     choose.
 
+    :param allow: the peers handed to ``factory``; the port closes any other
+        before a protocol is built, and counts it in its ``refused``.
     :raises CannotListenError: saying why not.
     """
     listening: VSockPort | ThreadedPort
@@ -68,9 +74,52 @@ def listen_vsock(
             reactor,
             interface=cid,
             port=port,
+            allow=allow,
         )
     else:
-        listening = VSockPort(port, factory, cid, backlog, reactor)
+        listening = VSockPort(port, factory, cid, backlog, reactor, allow)
+    listening.startListening()
+    return listening
+
+
+def adopt_vsock(
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    fd: int,
+    option: str,
+    io: IOEngine,
+    allow: PeerAllowList | None = None,
+) -> IListeningPort:
+    """
+    Accept on ``fd``, an inherited descriptor that must be a listening
+    AF_VSOCK stream socket; the port takes it over and closes it when it
+    stops.
+
+    :param option: how the user named the descriptor (``"fd=3"``), for the
+        errors.
+    :param allow: as for :func:`listen_vsock`.
+    :raises CannotListenError: naming ``option`` and what the descriptor is
+        if it is no listening AF_VSOCK stream socket.
+    """
+    try:
+        skt = adopt_listening_vsock(fd, option)
+    except ValueError as e:
+        raise error.CannotListenError(None, option, e) from e
+    listening: VSockPort | ThreadedPort
+    if io == _THREADS:
+        listening = ThreadedPort(
+            VSOCK,
+            skt.getsockname(),
+            factory,
+            0,
+            reactor,
+            interface=option,
+            allow=allow,
+            adopted=skt,
+        )
+    else:
+        listening = VSockPort.adopting(skt, factory, reactor, allow)
     listening.startListening()
     return listening
 
@@ -173,10 +222,13 @@ def listen_hyperv(
     *,
     address: HyperVAddress,
     backlog: int,
+    allow: PeerAllowList | None = None,
 ) -> IListeningPort:
     """
     Listen on the AF_HYPERV ``address``, on threads: Windows cannot poll
     these sockets.
+
+    :param allow: the peers handed to ``factory``, as for :func:`listen_vsock`.
 
     :raises CannotListenError: saying why not.
     """
@@ -188,6 +240,7 @@ def listen_hyperv(
         reactor,
         interface=str(address.vm_id),
         port=str(address.service_id),
+        allow=allow,
     )
     port.startListening()
     return port

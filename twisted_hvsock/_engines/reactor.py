@@ -18,8 +18,17 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from twisted.internet import base, error, tcp, unix
-from twisted.internet.interfaces import IProtocolFactory, IReactorTime
+from twisted.internet.interfaces import (
+    IAddress,
+    ILoggingContext,
+    IProtocol,
+    IProtocolFactory,
+    IReactorTime,
+)
+from twisted.logger import Logger
+from twisted.python import reflect
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from .._sockets.unix import FileIdentity, remove_socket_file, socket_file_identity
 from .._sockets.vsock import (
@@ -30,6 +39,7 @@ from .._sockets.vsock import (
     set_linger_zero,
 )
 from ..address import PORT_ANY, VSockAddress
+from ..allow import PeerAllowList
 
 __all__ = ["UNIXPort", "VSockClient", "VSockConnector", "VSockPort", "VSockServer"]
 
@@ -37,6 +47,8 @@ __all__ = ["UNIXPort", "VSockClient", "VSockConnector", "VSockPort", "VSockServe
 # TCP reads 64 KiB and sends 128 KiB, which costs a reactor turn per quarter
 # buffer; under emulation those turns, not the copies, bound bulk transfer).
 _IO_SIZE = 256 * 1024
+
+_log = Logger()
 
 
 class _VSockConnection(tcp.Connection):
@@ -136,12 +148,57 @@ class VSockServer(_VSockConnection, tcp.Server):
         pass
 
 
+@implementer(IProtocolFactory, ILoggingContext)
+class _AllowedPeers:
+    """
+    The factory a port with an allow-list accepts through: Twisted's
+    ``tcp.Port.doRead`` closes an accepted socket at once when
+    ``buildProtocol`` returns ``None``, so a refused peer never reaches the
+    wrapped factory and needs no accept loop of ours.
+    """
+
+    def __init__(
+        self, factory: IProtocolFactory, allow: PeerAllowList, port: VSockPort
+    ) -> None:
+        self.wrapped = factory
+        self._allow = allow
+        self._port = port
+
+    def logPrefix(self) -> str:
+        if ILoggingContext.providedBy(self.wrapped):
+            prefix: str = self.wrapped.logPrefix()
+            return prefix
+        return reflect.qual(self.wrapped.__class__)
+
+    def doStart(self) -> None:
+        self.wrapped.doStart()
+
+    def doStop(self) -> None:
+        self.wrapped.doStop()
+
+    def buildProtocol(self, addr: IAddress) -> IProtocol | None:
+        if self._allow.allows(addr):
+            return self.wrapped.buildProtocol(addr)
+        self._port.refused += 1
+        _log.info(
+            "{prefix} refused a connection from {peer}: not in allow={allow}",
+            prefix=self.logPrefix(),
+            peer=addr,
+            allow=self._allow,
+        )
+        return None
+
+
 class VSockPort(tcp.Port):
     """
     A listening AF_VSOCK socket.
 
     ``interface`` holds the CID bound to, so Twisted's ``startListening``
     binds the ``(cid, port)`` pair AF_VSOCK expects.
+
+    :param allow: the peers to hand to the factory; any other is closed at
+        once and counted in :attr:`refused`. ``None`` accepts every peer.
+    :ivar refused: how many connections ``allow`` refused.
     """
 
     transport = VSockServer
@@ -154,16 +211,39 @@ class VSockPort(tcp.Port):
         cid: int,
         backlog: int,
         reactor: Any,
+        allow: PeerAllowList | None = None,
     ) -> None:
         base.BasePort.__init__(self, reactor=reactor)
         # TCP's "port 0 means any free port" maps to vsock's own wildcard.
         self._requested_port = port
         self.port = PORT_ANY if port == 0 else port
         self.interface = cid  # type: ignore[assignment]
+        self.refused = 0
+        if allow is not None:
+            factory = _AllowedPeers(factory, allow, self)
         self.factory = factory  # type: ignore[assignment]  # tcp.Port narrows it
         self.backlog = backlog
         self._reuseAddress = False
         self._reusePort = False
+
+    @classmethod
+    def adopting(
+        cls,
+        skt: socket.socket,
+        factory: IProtocolFactory,
+        reactor: Any,
+        allow: PeerAllowList | None = None,
+    ) -> VSockPort:
+        """
+        A port that accepts on ``skt``, an AF_VSOCK socket that listens
+        already (an inherited one), through Twisted's own support for a
+        pre-existing listening socket; the port owns ``skt``.
+        """
+        cid, port = skt.getsockname()
+        adopted = cls(port, factory, cid, 0, reactor, allow)
+        skt.setblocking(False)
+        adopted._preexistingSocket = skt
+        return adopted
 
     def createInternetSocket(self) -> socket.socket:
         return new_vsock_socket()

@@ -196,3 +196,49 @@ def explain_connect_error(
             f"no vsock transport reaches CID {cid} ({os.strerror(err.osError)})",
         )
     return err
+
+
+def adopt_listening_vsock(fd: int, option: str) -> socket.socket:
+    """
+    Take over ``fd``, an inherited descriptor that must be a listening
+    AF_VSOCK stream socket, as a socket object that owns it.
+
+    :param option: how the user named the descriptor (``"fd=3"``,
+        ``"systemd=web"``), for the errors.
+    :raises ValueError: naming ``option`` and what the descriptor is
+        instead; the descriptor is then left as it was.
+    """
+    try:
+        skt = socket.socket(fileno=fd)
+    except OSError as e:
+        if e.errno == errno.EBADF:
+            raise ValueError(f"{option}: descriptor {fd} is not open") from None
+        if e.errno == errno.ENOTSOCK:
+            raise ValueError(
+                f"{option}: descriptor {fd} is not a socket (a file or a pipe?)"
+            ) from None
+        raise ValueError(f"{option}: descriptor {fd}: {e.strerror}") from None
+    try:
+        if skt.family != vsock_family() or skt.type != socket.SOCK_STREAM:
+            raise ValueError(
+                f"{option}: descriptor {fd} is a {_name(skt.family)} "
+                f"{_name(skt.type)} socket, not an AF_VSOCK SOCK_STREAM one"
+            )
+        listening = _libc_getsockopt(skt, socket.SOL_SOCKET, socket.SO_ACCEPTCONN, 4)
+        if not int.from_bytes(listening, sys.byteorder):
+            raise ValueError(
+                f"{option}: descriptor {fd} is an AF_VSOCK socket that is not "
+                "listening (bind and listen it before passing it on)"
+            )
+    except BaseException:
+        skt.detach()  # the descriptor stays the caller's, open
+        raise
+    # It had to be inheritable to reach this process; no child of ours
+    # should hold the listener open too.
+    skt.set_inheritable(False)
+    return skt
+
+
+def _name(constant: int) -> str:
+    """A socket family or type by its name, where Python knows it."""
+    return getattr(constant, "name", str(constant))

@@ -24,6 +24,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from ...allow import PeerAllowList
 from .families import SocketFamily
 from .plumbing import (
     ACCEPT_CHECK_INTERVAL,
@@ -79,6 +80,11 @@ class ThreadedPort:
     :param port: what ``CannotListenError`` names as the port.
     :param bound: called once the socket is bound, before it listens (to set
         a socket file's mode while no connection can reach it yet).
+    :param allow: the peers to hand to the factory; any other is closed at
+        once and counted in :attr:`refused`. ``None`` accepts every peer.
+    :param adopted: a socket that listens already (an inherited one), to
+        accept on instead of binding ``sockaddr``; the port owns it.
+    :ivar refused: how many connections ``allow`` refused.
     """
 
     def __init__(
@@ -92,8 +98,13 @@ class ThreadedPort:
         interface: object = "",
         port: object = None,
         bound: Callable[[], None] | None = None,
+        allow: PeerAllowList | None = None,
+        adopted: socket.socket | None = None,
     ) -> None:
         self._family = family
+        self._adopted = adopted
+        self._allow = allow
+        self.refused = 0
         self._bound = bound
         self._sockaddr = sockaddr
         self.factory = factory
@@ -119,10 +130,45 @@ class ThreadedPort:
 
     def startListening(self) -> None:
         """
-        Bind, listen and start accepting.
+        Bind, listen and start accepting (or, for an ``adopted`` socket,
+        start accepting on it).
 
         :raises CannotListenError: saying why not.
         """
+        skt = self._adopt() if self._adopted is not None else self._bind_and_listen()
+        self.socket = skt
+        self._calls = SocketCalls(skt, self._family.close_cancels_blocked_calls)
+        self._registry = registry(self.reactor)
+        self._registry.add(self)
+        self._listening = True
+        self.factory.doStart()
+        _log.info(
+            "{prefix} starting on {address}",
+            prefix=self._logPrefix(),
+            address=self._host,
+        )
+        self._thread = threading.Thread(
+            target=self._accept_loop,
+            name=f"hvsock {self._family.name} accept",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _adopt(self) -> socket.socket:
+        """The socket given listening already, made ready for the accept thread."""
+        skt, self._adopted = self._adopted, None
+        assert skt is not None
+        try:
+            skt.setblocking(True)
+            if not self._family.accept_wakes_on_shutdown:
+                self._family.set_accept_timeout(skt, ACCEPT_CHECK_INTERVAL)
+            self._host = self._family.address(skt.getsockname())
+        except OSError as e:
+            skt.close()
+            raise error.CannotListenError(self._interface, self._port, e) from e
+        return skt
+
+    def _bind_and_listen(self) -> socket.socket:
         try:
             skt = self._family.new_socket()
         except OSError as e:
@@ -148,23 +194,7 @@ class ThreadedPort:
                 raise
             reason = self._family.listen_error(e, self._sockaddr)
             raise error.CannotListenError(self._interface, self._port, reason) from e
-        self.socket = skt
-        self._calls = SocketCalls(skt, self._family.close_cancels_blocked_calls)
-        self._registry = registry(self.reactor)
-        self._registry.add(self)
-        self._listening = True
-        self.factory.doStart()
-        _log.info(
-            "{prefix} starting on {address}",
-            prefix=self._logPrefix(),
-            address=self._host,
-        )
-        self._thread = threading.Thread(
-            target=self._accept_loop,
-            name=f"hvsock {self._family.name} accept",
-            daemon=True,
-        )
-        self._thread.start()
+        return skt
 
     def _logPrefix(self) -> str:
         return log_prefix(self.factory)
@@ -223,12 +253,23 @@ class ThreadedPort:
         if self._stop_requested.is_set():
             skt.close()
             return
+        address = self._family.address(peer)
+        if self._allow is not None and not self._allow.allows(address):
+            skt.close()
+            self.refused += 1
+            _log.info(
+                "{prefix} refused a connection from {peer}: not in allow={allow}",
+                prefix=self._logPrefix(),
+                peer=address,
+                allow=self._allow,
+            )
+            return
         try:
             # An accepted socket does not inherit the listener's accept
             # timeout (the kernel gives it a fresh one), so none is reset here.
             skt.setblocking(True)
             self._sessionno += 1
-            protocol = self.factory.buildProtocol(self._family.address(peer))
+            protocol = self.factory.buildProtocol(address)
         except BaseException:
             _log.failure(
                 "{prefix} could not accept a connection", prefix=self._logPrefix()

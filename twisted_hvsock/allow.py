@@ -1,0 +1,164 @@
+"""
+Peer allow-lists: which peers a listener hands to its protocol factory.
+
+A listener given an allow-list (``vsock:port=80:allow=3,5-9``) checks each
+accepted connection's peer against it before any protocol is built; a peer
+not on the list is closed at once, logged and counted on the listening
+port's ``refused`` attribute.
+
+The lists are values: this module needs no socket and imports on every
+operating system.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IAddress
+
+from .address import CID_ANY, CID_NAMES, VSockAddress, parse_cid
+from .hyperv_ids import VM_LOOPBACK, VM_PARENT, HyperVAddress, parse_guid
+
+__all__ = [
+    "CID_ALLOW_FORMS",
+    "CID_ALLOW_NAMES",
+    "VM_ALLOW_FORMS",
+    "VM_ALLOW_NAMES",
+    "PeerAllowList",
+    "check_allow",
+    "parse_cid_allow",
+    "parse_vm_allow",
+]
+
+#: The names a CID allow-list accepts: every CID name but the wildcard,
+#: which is no peer.
+CID_ALLOW_NAMES: dict[str, int] = {
+    name: cid for name, cid in CID_NAMES.items() if cid != CID_ANY
+}
+#: The names a Hyper-V allow-list accepts: the partitions a peer can be.
+VM_ALLOW_NAMES: dict[str, uuid.UUID] = {"parent": VM_PARENT, "loopback": VM_LOOPBACK}
+
+#: What a CID allow-list may hold, quoted in its errors.
+CID_ALLOW_FORMS = (
+    f"comma-separated CIDs, <low>-<high> ranges and {'|'.join(CID_ALLOW_NAMES)}, "
+    "e.g. 3,5-9,host"
+)
+#: What a Hyper-V allow-list may hold, quoted in its errors.
+VM_ALLOW_FORMS = f"comma-separated VM GUIDs and {'|'.join(VM_ALLOW_NAMES)}, e.g. parent"
+
+
+@dataclass(frozen=True)
+class PeerAllowList:
+    """
+    The peers a listener accepts.
+
+    :param cid_ranges: inclusive ``(low, high)`` CID ranges, for AF_VSOCK
+        peers (:class:`~twisted_hvsock.address.VSockAddress`).
+    :param vm_ids: VM IDs, for Hyper-V socket peers
+        (:class:`~twisted_hvsock.hyperv_ids.HyperVAddress`).
+    """
+
+    cid_ranges: tuple[tuple[int, int], ...] = ()
+    vm_ids: frozenset[uuid.UUID] = frozenset()
+
+    def allows(self, peer: IAddress) -> bool:
+        """
+        Whether ``peer``, an accepted connection's address, is on the list;
+        an address of any other kind is not.
+        """
+        if isinstance(peer, VSockAddress):
+            return any(low <= peer.cid <= high for low, high in self.cid_ranges)
+        if isinstance(peer, HyperVAddress):
+            return peer.vm_id in self.vm_ids
+        return False
+
+    def __str__(self) -> str:
+        # The list as an allow= option spells it; parsing it gives it back.
+        pieces = [
+            str(low) if low == high else f"{low}-{high}"
+            for low, high in self.cid_ranges
+        ]
+        pieces.extend(str(vm_id) for vm_id in sorted(self.vm_ids, key=str))
+        return ",".join(pieces)
+
+
+def _items(text: str, name: str, forms: str) -> list[str]:
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or not all(items):
+        raise ValueError(f"{name} must be {forms}, got {text!r}")
+    return items
+
+
+def _cid(text: str, name: str) -> int:
+    named = CID_ALLOW_NAMES.get(text.lower())
+    if named is not None:
+        return named
+    return parse_cid(text, allow_any=False, name=name)
+
+
+def parse_cid_allow(text: str, name: str = "allow") -> PeerAllowList:
+    """
+    Parse a CID allow-list: ``3``, ``3,5-9``, ``host,local``.
+
+    :param text: comma-separated CIDs, inclusive ranges ``<low>-<high>``,
+        or the names ``hypervisor`` (0), ``local`` (1) and ``host`` (2).
+    :raises ValueError: naming ``name`` and the accepted forms.
+    """
+    ranges = set()
+    for item in _items(text, name, CID_ALLOW_FORMS):
+        low_text, dash, high_text = item.partition("-")
+        try:
+            low = _cid(low_text.strip(), name)
+            high = _cid(high_text.strip(), name) if dash else low
+        except ValueError:
+            raise ValueError(
+                f"{name} must be {CID_ALLOW_FORMS}, got {text!r}"
+            ) from None
+        if low > high:
+            raise ValueError(
+                f"{name}: the range {item!r} runs backwards; "
+                f"{name} must be {CID_ALLOW_FORMS}"
+            )
+        ranges.add((low, high))
+    return PeerAllowList(cid_ranges=tuple(sorted(ranges)))
+
+
+def parse_vm_allow(text: str, name: str = "allow") -> PeerAllowList:
+    """
+    Parse a Hyper-V allow-list: ``parent``,
+    ``1b4e28ba-2fa1-11d2-883f-0016d3cca427,loopback``.
+
+    :param text: comma-separated VM GUIDs or the names ``parent`` and
+        ``loopback``.
+    :raises ValueError: naming ``name`` and the accepted forms.
+    """
+    vm_ids = set()
+    for item in _items(text, name, VM_ALLOW_FORMS):
+        named = VM_ALLOW_NAMES.get(item.lower())
+        if named is not None:
+            vm_ids.add(named)
+            continue
+        try:
+            vm_ids.add(parse_guid(item, name))
+        except ValueError:
+            raise ValueError(f"{name} must be {VM_ALLOW_FORMS}, got {text!r}") from None
+    return PeerAllowList(vm_ids=frozenset(vm_ids))
+
+
+def check_allow(value: object, *, hyperv: bool = False) -> PeerAllowList | None:
+    """
+    Check the ``allow`` argument of a server endpoint and return the list.
+
+    :param value: ``None`` (accept every peer), a :class:`PeerAllowList`,
+        or its text, parsed by :func:`parse_cid_allow` (or, for ``hyperv``,
+        :func:`parse_vm_allow`).
+    :param hyperv: whether the listener is a Hyper-V one.
+    :raises ValueError: naming ``allow`` and the accepted forms.
+    """
+    if value is None or isinstance(value, PeerAllowList):
+        return value
+    if isinstance(value, str):
+        return parse_vm_allow(value) if hyperv else parse_cid_allow(value)
+    forms = VM_ALLOW_FORMS if hyperv else CID_ALLOW_FORMS
+    raise ValueError(f"allow must be a PeerAllowList or text of {forms}, got {value!r}")

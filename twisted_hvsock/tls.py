@@ -1,0 +1,355 @@
+"""
+TLS over this package's stream endpoints, from the words Twisted's own
+``ssl:`` and ``tls:`` endpoint strings use.
+
+The same words work on the Unix-socket backends, ``hyperkit:`` and
+``hybridvsock:``.
+
+Servers: ``vsock:port=443:privateKey=key.pem:certKey=cert.pem``, with
+``extraCertChain`` for intermediate certificates and ``trustRoots`` to
+require client certificates signed by those roots. Clients:
+``vsock:3:443:tls=yes:hostname=web.example``, with ``trustRoots`` (default:
+the platform's trust store) and ``certificate``/``privateKey`` for a client
+certificate. A vsock peer has no DNS name, so ``hostname`` is the name its
+certificate must carry, and is required.
+
+All the TLS is Twisted's (``TLSMemoryBIOFactory``, ``wrapClientTLS``,
+``optionsForClientTLS``, ``CertificateOptions``); this module only reads
+the files and builds the options. It needs Twisted's ``tls`` extra
+(pyOpenSSL), imported only when TLS is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorFDSet,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from zope.interface import implementer
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import (
+        IOpenSSLClientConnectionCreator,
+        IOpenSSLServerConnectionCreator,
+    )
+    from twisted.internet.ssl import Certificate, PrivateCertificate
+
+__all__ = [
+    "TLSServerEndpoint",
+    "client_tls_options",
+    "hybrid_vsock_client",
+    "hybrid_vsock_server",
+    "hyperkit_client",
+    "hyperkit_server",
+    "load_certificates",
+    "server_tls_options",
+    "vsock_client",
+    "vsock_server",
+]
+
+
+def _read(path: str, name: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"{name}: cannot read {path!r}: {e.strerror}") from None
+
+
+def load_certificates(path: str, name: str) -> list[Certificate]:
+    """
+    Every certificate in the PEM file ``path``, or in the PEM files of the
+    directory ``path``.
+
+    :raises ValueError: naming ``name`` if none can be read.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from twisted.internet.ssl import Certificate
+
+    files = sorted(Path(path).iterdir()) if Path(path).is_dir() else [Path(path)]
+    found: list[Certificate] = []
+    for file in files:
+        data = _read(str(file), name)
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            continue
+        try:
+            certificates = x509.load_pem_x509_certificates(data)
+        except ValueError:
+            raise ValueError(f"{name}: {str(file)!r} holds a bad certificate") from None
+        found.extend(
+            Certificate.loadPEM(c.public_bytes(Encoding.PEM)) for c in certificates
+        )
+    if not found:
+        raise ValueError(f"{name}: no PEM certificate in {path!r}")
+    return found
+
+
+def _private_certificate(
+    key_path: str, cert_path: str, name: str
+) -> PrivateCertificate:
+    from OpenSSL.crypto import Error as OpenSSLError
+    from twisted.internet.ssl import PrivateCertificate
+
+    key, cert = _read(key_path, name), _read(cert_path, name)
+    try:
+        loaded: PrivateCertificate = PrivateCertificate.loadPEM(  # type: ignore[no-untyped-call]
+            key + b"\n" + cert
+        )
+        return loaded
+    except (OpenSSLError, ValueError):
+        raise ValueError(
+            f"{name}: {key_path!r} and {cert_path!r} must hold a PEM private key "
+            "and its certificate"
+        ) from None
+
+
+def server_tls_options(
+    privateKey: str,
+    certKey: str | None = None,
+    extraCertChain: str | None = None,
+    trustRoots: str | None = None,
+) -> IOpenSSLServerConnectionCreator:
+    """
+    A TLS server's options, as Twisted's ``ssl:`` strings build them.
+
+    :param privateKey: the PEM file of the server's private key.
+    :param certKey: the PEM file of its certificate; by default
+        ``privateKey`` (one file holding both).
+    :param extraCertChain: a PEM file of intermediate certificates to send
+        with it.
+    :param trustRoots: a PEM file or directory: if given, a client must
+        present a certificate signed by one of these.
+    :raises ValueError: naming the option whose file cannot be used.
+    """
+    from twisted.internet.ssl import CertificateOptions, trustRootFromCertificates
+
+    server = _private_certificate(privateKey, certKey or privateKey, "privateKey")
+    chain = (
+        []
+        if extraCertChain is None
+        else load_certificates(extraCertChain, "extraCertChain")
+    )
+    options: dict[str, Any] = {}
+    if trustRoots is not None:
+        roots = load_certificates(trustRoots, "trustRoots")
+        options["trustRoot"] = trustRootFromCertificates(roots)  # type: ignore[no-untyped-call]
+    return CertificateOptions(
+        privateKey=server.privateKey.original,
+        certificate=server.original,
+        extraCertChain=[c.original for c in chain],
+        **options,
+    )
+
+
+def client_tls_options(
+    hostname: str,
+    trustRoots: str | None = None,
+    certificate: str | None = None,
+    privateKey: str | None = None,
+) -> IOpenSSLClientConnectionCreator:
+    """
+    A TLS client's options, through Twisted's ``optionsForClientTLS``.
+
+    :param hostname: the name the server's certificate must carry.
+    :param trustRoots: a PEM file or directory of the certificates to trust;
+        by default the platform's trust store.
+    :param certificate: the PEM file of a client certificate to present.
+    :param privateKey: the PEM file of its key; by default ``certificate``.
+    :raises ValueError: naming the option at fault.
+    """
+    from twisted.internet.ssl import optionsForClientTLS, trustRootFromCertificates
+
+    if not hostname:
+        raise ValueError(
+            "hostname is required with tls=yes: the name the "
+            "server's certificate must carry"
+        )
+    trust = (
+        None
+        if trustRoots is None
+        else trustRootFromCertificates(  # type: ignore[no-untyped-call]
+            load_certificates(trustRoots, "trustRoots")
+        )
+    )
+    if privateKey is not None and certificate is None:
+        raise ValueError("privateKey: a client key goes with certificate=<PEM file>")
+    client = (
+        None
+        if certificate is None
+        else _private_certificate(privateKey or certificate, certificate, "certificate")
+    )
+    return optionsForClientTLS(hostname, trust, client)
+
+
+@implementer(IStreamServerEndpoint)
+class TLSServerEndpoint:
+    """
+    Listens on ``endpoint`` and speaks TLS on every connection it accepts,
+    through Twisted's ``TLSMemoryBIOFactory``.
+
+    :param endpoint: the endpoint to listen on.
+    :param options: the server's TLS options (see :func:`server_tls_options`).
+    """
+
+    def __init__(
+        self, endpoint: IStreamServerEndpoint, options: IOpenSSLServerConnectionCreator
+    ) -> None:
+        self._endpoint = endpoint
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"<TLSServerEndpoint over {self._endpoint!r}>"
+
+    def listen(
+        self, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IListeningPort]:
+        """
+        Start listening.
+
+        :return: what the wrapped endpoint's ``listen`` returns.
+        """
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        return self._endpoint.listen(
+            TLSMemoryBIOFactory(self._options, False, protocolFactory)
+        )
+
+
+def _server(
+    endpoint: IStreamServerEndpoint,
+    privateKey: str | None,
+    certKey: str | None,
+    extraCertChain: str | None,
+    trustRoots: str | None,
+) -> IStreamServerEndpoint:
+    """``endpoint``, under TLS if ``privateKey`` is given."""
+    if privateKey is None:
+        for name, value in [
+            ("certKey", certKey),
+            ("extraCertChain", extraCertChain),
+            ("trustRoots", trustRoots),
+        ]:
+            if value is not None:
+                raise ValueError(f"{name}: TLS needs privateKey=<PEM file> too")
+        return endpoint
+    return TLSServerEndpoint(
+        endpoint, server_tls_options(privateKey, certKey, extraCertChain, trustRoots)
+    )
+
+
+def _client(
+    endpoint: IStreamClientEndpoint,
+    tls: bool,
+    hostname: str | None,
+    trustRoots: str | None,
+    certificate: str | None,
+    privateKey: str | None,
+) -> IStreamClientEndpoint:
+    """``endpoint``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``."""
+    if not tls:
+        for name, value in [
+            ("hostname", hostname),
+            ("trustRoots", trustRoots),
+            ("certificate", certificate),
+            ("privateKey", privateKey),
+        ]:
+            if value is not None:
+                raise ValueError(f"{name}: only with tls=yes")
+        return endpoint
+    from twisted.internet.endpoints import wrapClientTLS
+
+    return wrapClientTLS(
+        client_tls_options(hostname or "", trustRoots, certificate, privateKey),
+        endpoint,
+    )
+
+
+def _server_builder(
+    module: str, name: str, builder: str
+) -> Callable[..., IStreamServerEndpoint]:
+    def build(
+        reactor: IReactorFDSet,
+        *,
+        privateKey: str | None = None,
+        certKey: str | None = None,
+        extraCertChain: str | None = None,
+        trustRoots: str | None = None,
+        **options: Any,
+    ) -> IStreamServerEndpoint:
+        endpoint_class = getattr(importlib.import_module(module, __package__), name)
+        return _server(
+            endpoint_class(reactor, **options),
+            privateKey,
+            certKey,
+            extraCertChain,
+            trustRoots,
+        )
+
+    build.__doc__ = f"""
+    The endpoint of a server string: a :class:`~twisted_hvsock{module}.{name}` built
+    from ``options``, under TLS if ``privateKey`` is given.
+
+    :raises ValueError: naming the option at fault.
+    """
+    build.__name__ = build.__qualname__ = builder
+    return build
+
+
+def _client_builder(
+    module: str, name: str, builder: str
+) -> Callable[..., IStreamClientEndpoint]:
+    def build(
+        reactor: IReactorFDSet,
+        *,
+        tls: bool = False,
+        hostname: str | None = None,
+        trustRoots: str | None = None,
+        certificate: str | None = None,
+        privateKey: str | None = None,
+        **options: Any,
+    ) -> IStreamClientEndpoint:
+        endpoint_class = getattr(importlib.import_module(module, __package__), name)
+        return _client(
+            endpoint_class(reactor, **options),
+            tls,
+            hostname,
+            trustRoots,
+            certificate,
+            privateKey,
+        )
+
+    build.__doc__ = f"""
+    The endpoint of a client string: a :class:`~twisted_hvsock{module}.{name}` built
+    from ``options``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``.
+
+    :raises ValueError: naming the option at fault.
+    """
+    build.__name__ = build.__qualname__ = builder
+    return build
+
+
+# What the endpoint-string grammars (parsers.py) build: each prefix's
+# endpoint, wrapped in TLS when the string asks for it.
+vsock_server = _server_builder(".endpoints", "VSockServerEndpoint", "vsock_server")
+vsock_client = _client_builder(".endpoints", "VSockClientEndpoint", "vsock_client")
+hyperkit_server = _server_builder(
+    ".hyperkit", "HyperkitServerEndpoint", "hyperkit_server"
+)
+hyperkit_client = _client_builder(
+    ".hyperkit", "HyperkitClientEndpoint", "hyperkit_client"
+)
+hybrid_vsock_server = _server_builder(
+    ".hybrid_vsock", "HybridVSockServerEndpoint", "hybrid_vsock_server"
+)
+hybrid_vsock_client = _client_builder(
+    ".hybrid_vsock", "HybridVSockClientEndpoint", "hybrid_vsock_client"
+)
