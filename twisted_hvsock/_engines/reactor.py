@@ -32,6 +32,7 @@ from zope.interface import implementer
 
 from .._sockets.unix import FileIdentity, remove_socket_file, socket_file_identity
 from .._sockets.vsock import (
+    connected_address,
     explain_connect_error,
     explain_listen_error,
     new_vsock_socket,
@@ -135,7 +136,7 @@ class VSockServer(_VSockConnection, tcp.Server):
     """
 
     def getHost(self) -> VSockAddress:
-        return VSockAddress(*self.socket.getsockname())
+        return VSockAddress(*connected_address(self.socket))
 
     def getPeer(self) -> VSockAddress:
         return VSockAddress(*cast("tuple[int, int]", self.client))
@@ -309,7 +310,7 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
         super().connectionLost(reason)
 
     def getHost(self) -> VSockAddress:
-        return VSockAddress(*self.socket.getsockname())
+        return VSockAddress(*connected_address(self.socket))
 
     def getPeer(self) -> VSockAddress:
         return VSockAddress(*self.realAddress)

@@ -19,6 +19,7 @@ import sys
 
 from twisted.internet import error
 
+from ..address import CID_ANY, CID_HOST, CID_LOCAL, local_cid
 from ..errors import VSockUnavailableError
 from . import LINGER_ZERO, TIMEVAL, timeval
 
@@ -242,3 +243,29 @@ def adopt_listening_vsock(fd: int, option: str) -> socket.socket:
 def _name(constant: int) -> str:
     """A socket family or type by its name, where Python knows it."""
     return getattr(constant, "name", str(constant))
+
+
+def connected_address(skt: socket.socket) -> tuple[int, int]:
+    """
+    The ``(cid, port)`` a connected AF_VSOCK socket is bound to.
+
+    A client socket is bound implicitly, to the any-CID wildcard, and over
+    virtio-vsock ``getsockname()`` goes on reporting the wildcard once it is
+    connected (seen in the nested test tier, on both sides of the device).
+    The CID it stands for is the one the kernel picked the transport by: the
+    loopback's own for a peer at CID 1, the host's for a peer that is a
+    guest (the host side of its device), and otherwise, for a guest reaching
+    its host or hypervisor, this guest's own CID.
+    """
+    cid, port = skt.getsockname()
+    if cid != CID_ANY:
+        return cid, port
+    peer_cid = skt.getpeername()[0]
+    if peer_cid == CID_LOCAL:
+        return CID_LOCAL, port
+    if peer_cid > CID_HOST:
+        return CID_HOST, port
+    try:
+        return local_cid(), port
+    except OSError:
+        return cid, port

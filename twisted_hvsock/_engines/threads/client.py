@@ -86,7 +86,7 @@ class ThreadedClient(TLSTransport):
             return
         try:
             self._family.connected(self.socket)
-            self._host = self._family.address(self.socket.getsockname())
+            self._host = self._family.local_address(self.socket)
         except OSError as e:
             self.failIfNotConnected(connect_error_for(e))
             return

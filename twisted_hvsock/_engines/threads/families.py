@@ -52,6 +52,10 @@ class SocketFamily:
         """The ``IAddress`` for a socket address of this family."""
         raise NotImplementedError
 
+    def local_address(self, skt: socket.socket) -> IAddress:
+        """The ``IAddress`` a connected socket of this family is bound to."""
+        return self.address(skt.getsockname())
+
     def prepare_connect(self, skt: socket.socket, timeout: float | None) -> None:
         """Make ``connect`` give up after ``timeout`` seconds, if it can."""
 
@@ -106,6 +110,9 @@ class _VSockFamily(SocketFamily):
     def address(self, sockaddr: Any) -> IAddress:
         cid, port = sockaddr
         return VSockAddress(cid, port)
+
+    def local_address(self, skt: socket.socket) -> IAddress:
+        return VSockAddress(*vsock.connected_address(skt))
 
     def prepare_connect(self, skt: socket.socket, timeout: float | None) -> None:
         # A little over the endpoint's own timeout, so Twisted's TimeoutError

@@ -57,7 +57,7 @@ class ThreadedServer(TLSTransport):
     ) -> None:
         super().__init__(skt, family, reactor)
         self._peer = family.address(peer)
-        self._host = family.address(skt.getsockname())
+        self._host = family.local_address(skt)
         self.sessionno = sessionno
 
     def _make_logstr(self, protocol: IProtocol) -> str:

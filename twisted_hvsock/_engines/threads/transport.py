@@ -375,7 +375,7 @@ class ThreadedTransport(ConnectionThreads):
     # transports, which also claim it, these are the family's own.
     def getHost(self) -> IAddress:  # type: ignore[override]
         if self._host is None:
-            self._host = self._family.address(self.socket.getsockname())
+            self._host = self._family.local_address(self.socket)
         return self._host
 
     def getPeer(self) -> IAddress:  # type: ignore[override]
