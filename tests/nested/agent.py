@@ -27,12 +27,7 @@ from twisted.plugin import getPlugins
 
 from twisted_hvsock import endpoints  # noqa: F401
 
-from . import peer
-
-#: The port the agent listens on, on every CID of the inner guest.
-AGENT_PORT = 7000
-#: What the agent prints on its standard output once it listens.
-READY = "agent ready"
+from . import AGENT_PORT, READY, peer
 
 
 def _read_request(connection: socket.socket) -> dict[str, Any] | None:

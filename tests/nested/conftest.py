@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .agent import AGENT_PORT, READY
+from . import AGENT_PORT, READY
 
 RUN = Path(__file__).resolve().parents[1] / "vm" / "run"
 #: The inner guest's CID; the outer guest is CID 2 (the host) to it.
