@@ -37,8 +37,11 @@ def payload(size: int, seed: int = 16) -> bytes:
 
 
 @implementer(IHalfCloseableProtocol)
-class _Echo(protocol.Protocol):
-    """Echoes until the peer half-closes, then closes; reports its addresses."""
+class _Counting(protocol.Protocol):
+    """
+    Counts and hashes what it receives, closes once the peer has half-closed,
+    and reports its addresses and counts when the connection ends.
+    """
 
     def __init__(self, done: defer.Deferred[dict[str, Any]]) -> None:
         self._done = done
@@ -57,7 +60,6 @@ class _Echo(protocol.Protocol):
     def dataReceived(self, data: bytes) -> None:
         self._received += len(data)
         self._digest.update(data)
-        self.transport.write(data)  # type: ignore[union-attr]
 
     def readConnectionLost(self) -> None:
         self.transport.loseConnection()  # type: ignore[union-attr]
@@ -65,58 +67,47 @@ class _Echo(protocol.Protocol):
     def writeConnectionLost(self) -> None:
         pass
 
+    def report(self, reason: Any) -> dict[str, Any]:
+        """What :meth:`connectionLost` reports."""
+        return {
+            **self._addresses,
+            "received": self._received,
+            "sha256": self._digest.hexdigest(),
+        }
+
     def connectionLost(self, reason: Any) -> None:
-        self._done.callback(
-            {
-                **self._addresses,
-                "received": self._received,
-                "sha256": self._digest.hexdigest(),
-            }
-        )
+        self._done.callback(self.report(reason))
 
 
-@implementer(IHalfCloseableProtocol)
-class _Sender(protocol.Protocol):
+class _Echo(_Counting):
+    """Echoes until the peer half-closes, then closes."""
+
+    def dataReceived(self, data: bytes) -> None:
+        super().dataReceived(data)
+        self.transport.write(data)  # type: ignore[union-attr]
+
+
+class _Sender(_Counting):
     """Sends its data, half-closes, and reads the echo to its end."""
 
     def __init__(self, data: bytes, done: defer.Deferred[dict[str, Any]]) -> None:
+        super().__init__(done)
         self._data = data
-        self._done = done
-        self._received = 0
-        self._digest = hashlib.sha256()
-        self._addresses: dict[str, str] = {}
 
     def connectionMade(self) -> None:
+        super().connectionMade()
         transport: Any = self.transport
-        self._addresses = {
-            "host": str(transport.getHost()),
-            "peer": str(transport.getPeer()),
-        }
         view = memoryview(self._data)
         for start in range(0, len(view), CHUNK):
             transport.write(bytes(view[start : start + CHUNK]))
         transport.loseWriteConnection()
 
-    def dataReceived(self, data: bytes) -> None:
-        self._received += len(data)
-        self._digest.update(data)
-
-    def readConnectionLost(self) -> None:
-        self.transport.loseConnection()  # type: ignore[union-attr]
-
-    def writeConnectionLost(self) -> None:
-        pass
-
-    def connectionLost(self, reason: Any) -> None:
-        self._done.callback(
-            {
-                **self._addresses,
-                "sent_sha256": hashlib.sha256(self._data).hexdigest(),
-                "received": self._received,
-                "sha256": self._digest.hexdigest(),
-                "reason": reason.type.__name__,
-            }
-        )
+    def report(self, reason: Any) -> dict[str, Any]:
+        return {
+            **super().report(reason),
+            "sent_sha256": hashlib.sha256(self._data).hexdigest(),
+            "reason": reason.type.__name__,
+        }
 
 
 async def _serve_echo(reactor: Any, engine: str, port: int) -> None:
