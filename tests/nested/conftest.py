@@ -84,8 +84,7 @@ class InnerGuest:
 
 
 #: Boots of the inner guest to try: under KVM inside an emulated guest, an
-#: inner boot sometimes stops early (a "PCI: Fatal" or a silent reset) or
-#: never becomes ready; another boot of the same guest then succeeds.
+#: inner boot sometimes stops early or never becomes ready (docs/testing.rst).
 INNER_BOOTS = 3
 #: The longest an inner boot may take to have its agent ready.
 READY_TIMEOUT = 600
@@ -114,18 +113,18 @@ def _boot_inner() -> subprocess.Popen[str] | None:
     if ready.is_set():
         return process
     process.terminate()  # tests/vm/run kills its QEMU and prints the console
-    process.wait(timeout=60)
+    status = process.wait(timeout=60)
+    sys.stderr.write(f"nested tier: an inner boot failed, exit status {status}\n")
     return None
 
 
 @pytest.fixture(scope="session")
 def inner() -> Iterator[InnerGuest]:
     """The inner guest, booted with its agent for the whole session."""
-    for attempt in range(1, INNER_BOOTS + 1):
+    for _ in range(INNER_BOOTS):
         process = _boot_inner()
         if process is not None:
             break
-        sys.stderr.write(f"nested tier: inner boot {attempt} failed\n")
     else:
         pytest.fail(f"the inner guest failed {INNER_BOOTS} boots in a row")
     guest = InnerGuest()
