@@ -68,7 +68,11 @@ class RelayProtocol(Protocol):
         partner = self.partner
         assert partner is not None
         if partner.read_ended:
-            # Both directions are done: close, flushing what is queued.
+            # Both directions are done: close, flushing what is queued. My
+            # transport produces nothing more for my partner's, and a
+            # consumer with a producer still registered may wait for it
+            # before closing (TLS does).
+            partner.transport.unregisterProducer()
             partner.transport.loseConnection()
             self.transport.loseConnection()
         else:

@@ -13,10 +13,13 @@ the platform's trust store) and ``certificate``/``privateKey`` for a client
 certificate. A vsock peer has no DNS name, so ``hostname`` is the name its
 certificate must carry, and is required.
 
-All the TLS is Twisted's (``TLSMemoryBIOFactory``, ``wrapClientTLS``,
-``optionsForClientTLS``, ``CertificateOptions``); this module only reads
-the files and builds the options. It needs Twisted's ``tls`` extra
-(pyOpenSSL), imported only when TLS is asked for.
+All the TLS is Twisted's (``TLSMemoryBIOFactory``, ``optionsForClientTLS``,
+``CertificateOptions``); this module reads the files and builds the
+options, and its endpoints add half-close: ``loseWriteConnection`` sends
+``close_notify`` and reading goes on, and under TLS 1.3 a peer's
+``close_notify`` reaches an ``IHalfCloseableProtocol`` as
+``readConnectionLost``. It needs Twisted's ``tls`` extra (pyOpenSSL),
+imported only when TLS is asked for.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
+    IProtocol,
     IProtocolFactory,
     IReactorFDSet,
     IStreamClientEndpoint,
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from twisted.internet.ssl import Certificate, PrivateCertificate
 
 __all__ = [
+    "TLSClientEndpoint",
     "TLSServerEndpoint",
     "client_tls_options",
     "hybrid_vsock_client",
@@ -217,11 +222,50 @@ class TLSServerEndpoint:
 
         :return: what the wrapped endpoint's ``listen`` returns.
         """
-        from twisted.protocols.tls import TLSMemoryBIOFactory
+        from ._tls_half_close import HalfCloseableTLSFactory
 
         return self._endpoint.listen(
-            TLSMemoryBIOFactory(self._options, False, protocolFactory)
+            HalfCloseableTLSFactory(self._options, False, protocolFactory)
         )
+
+
+@implementer(IStreamClientEndpoint)
+class TLSClientEndpoint:
+    """
+    Connects through ``endpoint`` and speaks TLS over the connection, as
+    Twisted's ``wrapClientTLS`` does, with half-close added.
+
+    :param endpoint: the endpoint to connect through.
+    :param options: the client's TLS options (see :func:`client_tls_options`).
+    """
+
+    def __init__(
+        self, endpoint: IStreamClientEndpoint, options: IOpenSSLClientConnectionCreator
+    ) -> None:
+        self._endpoint = endpoint
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"<TLSClientEndpoint over {self._endpoint!r}>"
+
+    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+        """
+        Connect, and start the handshake.
+
+        :return: a ``Deferred`` firing with the protocol ``protocolFactory``
+            built, once the connection underneath is made.
+        """
+        from ._tls_half_close import HalfCloseableTLSFactory
+
+        connecting = self._endpoint.connect(
+            HalfCloseableTLSFactory(self._options, True, protocolFactory)
+        )
+        return connecting.addCallback(_protocol_under_tls)
+
+
+def _protocol_under_tls(tls: IProtocol) -> IProtocol:
+    wrapped: IProtocol = tls.wrappedProtocol  # type: ignore[attr-defined]
+    return wrapped
 
 
 def _server(
@@ -254,7 +298,7 @@ def _client(
     certificate: str | None,
     privateKey: str | None,
 ) -> IStreamClientEndpoint:
-    """``endpoint``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``."""
+    """``endpoint``, under TLS if ``tls``."""
     if not tls:
         for name, value in [
             ("hostname", hostname),
@@ -265,11 +309,9 @@ def _client(
             if value is not None:
                 raise ValueError(f"{name}: only with tls=yes")
         return endpoint
-    from twisted.internet.endpoints import wrapClientTLS
-
-    return wrapClientTLS(
-        client_tls_options(hostname or "", trustRoots, certificate, privateKey),
+    return TLSClientEndpoint(
         endpoint,
+        client_tls_options(hostname or "", trustRoots, certificate, privateKey),
     )
 
 
@@ -329,7 +371,7 @@ def _client_builder(
 
     build.__doc__ = f"""
     The endpoint of a client string: a :class:`~twisted_hvsock{module}.{name}` built
-    from ``options``, under TLS (Twisted's ``wrapClientTLS``) if ``tls``.
+    from ``options``, under TLS (a :class:`TLSClientEndpoint`) if ``tls``.
 
     :raises ValueError: naming the option at fault.
     """

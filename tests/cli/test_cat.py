@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,23 @@ from ..support.hvsock_cli import (
     vsock_port_of,
     write_file,
 )
+from ..support.tls import self_signed
 from ..support.vsock import free_vsock_port
 
 MiB = 1024 * 1024
 
 
 def exchange(
-    tmp_path: Path, listen_address: str, connect_address: str | None = None
+    tmp_path: Path,
+    listen_address: str,
+    connect_address: str | Callable[[int], str] | None = None,
 ) -> None:
     """
     ``cat -l`` and ``cat`` send each other a file at once; each must print
     exactly the other's file, and both must exit 0.
+
+    ``connect_address`` is where ``cat`` connects: by default the
+    listener's vsock port on CID 1; a callable builds it from that port.
     """
     to_listener = write_file(tmp_path / "a", os.urandom(MiB))
     to_client = write_file(tmp_path / "b", os.urandom(MiB))
@@ -39,7 +46,12 @@ def exchange(
         listener, address = start_listener(
             "cat", "-l", listen_address, stdin=stdin, stdout=stdout
         )
-    target = connect_address or f"vsock://1:{vsock_port_of(address)}"
+    if connect_address is None:
+        target = f"vsock://1:{vsock_port_of(address)}"
+    elif callable(connect_address):
+        target = connect_address(vsock_port_of(address))
+    else:
+        target = connect_address
     with (
         open(to_listener, "rb") as stdin,
         open(tmp_path / "client.out", "wb") as stdout,
@@ -134,6 +146,24 @@ def test_cat_bad_address_gives_one_line_and_usage_hint() -> None:
 @pytest.mark.kernel
 def test_cat_relays_both_ways_over_vsock(tmp_path: Path) -> None:
     exchange(tmp_path, "vsock:port=0")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+def test_cat_relays_both_ways_through_tls_over_vsock(tmp_path: Path, io: str) -> None:
+    # TLS half-close: each side's end of input sends close_notify, and the
+    # other direction keeps flowing until it ends too.
+    private, public = self_signed("guest.example")
+    (tmp_path / "guest.pem").write_bytes(private.dumpPEM())
+    (tmp_path / "guest-ca.pem").write_bytes(public.dumpPEM())
+    exchange(
+        tmp_path,
+        f"vsock:port=0:io={io}:privateKey={tmp_path}/guest.pem",
+        lambda port: (
+            f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example"
+            f":trustRoots={tmp_path}/guest-ca.pem"
+        ),
+    )
 
 
 @pytest.mark.kernel

@@ -1,0 +1,326 @@
+"""
+Half-close through TLS: ``close_notify`` ends one direction, over real Unix
+sockets on the host and AF_VSOCK in the guest on both engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet import error, reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import (
+    UNIXClientEndpoint,
+    UNIXServerEndpoint,
+    clientFromString,
+    serverFromString,
+)
+from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import CertificateOptions, PrivateCertificate, TLSVersion
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from twisted_hvsock.tls import (
+    TLSClientEndpoint,
+    TLSServerEndpoint,
+    client_tls_options,
+    server_tls_options,
+)
+
+from .support.streams import DigestAfterHalfClose, SendAndCollect, digest, payload
+from .support.tls import self_signed
+from .support.unix import short_directory
+from .support.vsock import free_vsock_port
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def pems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """``server.pem`` (key and certificate for web.example) and its root."""
+    directory = tmp_path_factory.mktemp("pems")
+    private, public = self_signed("web.example")
+    (directory / "server.pem").write_bytes(private.dumpPEM())
+    (directory / "server-ca.pem").write_bytes(public.dumpPEM())
+    return {
+        "server": str(directory / "server.pem"),
+        "server-ca": str(directory / "server-ca.pem"),
+    }
+
+
+@pytest.fixture
+def socket_path() -> Iterator[str]:
+    for directory in short_directory():
+        yield f"{directory}/s"
+
+
+def client_options(pems: dict[str, str]) -> Any:
+    return client_tls_options("web.example", trustRoots=pems["server-ca"])
+
+
+@implementer(IHalfCloseableProtocol)
+class Recorder(Protocol):
+    """
+    Records what happens to a connection, in order: ``data``,
+    ``readConnectionLost``, ``writeConnectionLost``, ``connectionLost``;
+    ``on_data`` and ``on_read_end`` let a test act at those moments.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.received = b""
+        # Fires with the exception that ended the connection.
+        self.lost: Deferred[BaseException] = Deferred()
+        self.on_data: Any = None
+        self.on_read_end: Any = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if not self.events or self.events[-1] != "data":
+            self.events.append("data")
+        self.received += data
+        if self.on_data is not None:
+            self.on_data(self)
+
+    def readConnectionLost(self) -> None:
+        self.events.append("readConnectionLost")
+        if self.on_read_end is not None:
+            self.on_read_end(self)
+
+    def writeConnectionLost(self) -> None:
+        self.events.append("writeConnectionLost")
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        assert reason is not None
+        self.events.append("connectionLost")
+        self.lost.callback(reason.value)
+
+
+def reply_then(close: str, reply: bytes) -> Any:
+    """What a server does once the client's writing ends."""
+
+    def act(protocol: Recorder) -> None:
+        protocol.transport.write(reply)  # type: ignore[union-attr]
+        getattr(protocol.transport, close)()
+
+    return act
+
+
+@pytest.mark.parametrize("size", [4, MiB])
+@pytest.mark.parametrize("close", ["loseConnection", "loseWriteConnection"])
+@pytest_twisted.ensureDeferred
+async def test_half_close_through_tls_keeps_the_other_direction(
+    pems: dict[str, str], socket_path: str, size: int, close: str
+) -> None:
+    request, reply = payload(size), payload(size)
+    server = Recorder()
+    server.on_read_end = reply_then(close, reply)
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
+    ).listen(Factory.forProtocol(lambda: server))
+    try:
+        client = Recorder()
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+        client.transport.write(request)  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await client.lost
+        await server.lost
+    finally:
+        await port.stopListening()
+    assert digest(server.received) == digest(request)
+    assert digest(client.received) == digest(reply)
+    assert isinstance(reason, error.ConnectionDone)
+    assert client.events == [
+        "writeConnectionLost",
+        "data",
+        "readConnectionLost",
+        "connectionLost",
+    ]
+    assert server.events[:2] == ["data", "readConnectionLost"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_half_close_before_the_handshake_ends_waits_for_it(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    # `hvsock cat < /dev/null`: stdin ends before TLS is set up.
+    server = Recorder()
+    server.on_read_end = reply_then("loseConnection", b"reply")
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
+    ).listen(Factory.forProtocol(lambda: server))
+    try:
+        client = Recorder()
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    assert server.received == b"" and client.received == b"reply"
+    assert isinstance(reason, error.ConnectionDone)
+
+
+@pytest_twisted.ensureDeferred
+async def test_under_tls_1_2_a_half_close_ends_the_connection(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    # RFC 5246 says a close_notify ends the connection; the server gets no
+    # readConnectionLost and cannot answer.
+    identity = PrivateCertificate.loadPEM(Path(pems["server"]).read_bytes())
+    tls_1_2 = CertificateOptions(
+        privateKey=identity.privateKey.original,
+        certificate=identity.original,
+        lowerMaximumSecurityTo=TLSVersion.TLSv1_2,
+    )
+    server = Recorder()
+    server.on_read_end = reply_then("loseConnection", b"reply")
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), tls_1_2
+    ).listen(Factory.forProtocol(lambda: server))
+    try:
+        client = Recorder()
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        server_reason = await server.lost
+        await client.lost
+    finally:
+        await port.stopListening()
+    assert server.received == b"request"
+    assert "readConnectionLost" not in server.events
+    assert isinstance(server_reason, error.ConnectionDone)
+    assert client.received == b""
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stream_cut_short_without_close_notify_is_a_lost_connection(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    # Twisted's own TLS server half-closes the socket under TLS, so no
+    # close_notify is sent: the client must not take that as an end.
+    def cut_short(protocol: Recorder) -> None:
+        protocol.transport.loseWriteConnection()  # type: ignore[union-attr]
+
+    server = Recorder()
+    server.on_data = cut_short
+    port = await UNIXServerEndpoint(reactor, socket_path).listen(
+        TLSMemoryBIOFactory(
+            server_tls_options(pems["server"]),
+            False,
+            Factory.forProtocol(lambda: server),
+        )
+    )
+    try:
+        client = Recorder()
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        reason = await client.lost
+        server.transport.loseConnection()  # type: ignore[union-attr]
+        await server.lost
+    finally:
+        await port.stopListening()
+    assert isinstance(reason, error.ConnectionLost)
+    assert "readConnectionLost" not in client.events
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_connection_the_factory_declines_is_closed(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    declining = Factory()
+    declining.buildProtocol = lambda addr: None  # type: ignore[method-assign]
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
+    ).listen(declining)
+    try:
+        client = Recorder()
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    assert client.received == b""
+    assert not isinstance(reason, error.ConnectionDone)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_protocol_without_half_close_still_gets_all_the_data(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    # The server's protocol is not half-closeable: the client's
+    # close_notify ends its connection, after all the data.
+    class Collect(Protocol):
+        def __init__(self) -> None:
+            self.received = b""
+            self.lost: Deferred[BaseException] = Deferred()
+
+        def dataReceived(self, data: bytes) -> None:
+            self.received += data
+
+        def connectionLost(self, reason: Failure | None = None) -> None:
+            assert reason is not None
+            self.lost.callback(reason.value)
+
+    request = payload(MiB)
+    server = Collect()
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
+    ).listen(Factory.forProtocol(lambda: server))
+    try:
+        client = Recorder()
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+        client.transport.write(request)  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await server.lost
+        await client.lost
+    finally:
+        await port.stopListening()
+    assert digest(server.received) == digest(request)
+    assert isinstance(reason, error.ConnectionDone)
+
+
+# Kernel tier: the same over AF_VSOCK (CID 1) in the guest, from the
+# endpoint strings, on both engines.
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+@pytest_twisted.ensureDeferred
+async def test_16_mib_through_a_tls_half_close_over_vsock(
+    pems: dict[str, str], io: str
+) -> None:
+    port_number = free_vsock_port()
+    server = serverFromString(
+        reactor, f"vsock:{port_number}:io={io}:privateKey={pems['server']}"
+    )
+    client = clientFromString(
+        reactor,
+        f"vsock:local:{port_number}:io={io}:tls=yes:hostname=web.example"
+        f":trustRoots={pems['server-ca']}",
+    )
+    request = payload(16 * MiB)
+    port = await server.listen(Factory.forProtocol(DigestAfterHalfClose))
+    try:
+        sender = SendAndCollect(request)
+        await client.connect(Factory.forProtocol(lambda: sender))
+        arrived = await sender.finished
+    finally:
+        await port.stopListening()
+    answer = f"{digest(request)} {len(request)}".encode()
+    assert arrived == (digest(answer), len(answer))
