@@ -11,6 +11,7 @@ import sys
 import types
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ from twisted_hvsock.endpoints import VSockServerEndpoint
 from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import VM_LOOPBACK, VM_PARENT, HyperVAddress
 
-from .support.fake_hyperv import FakeHyperV
+from .support.fake_hyperv import FakeHyperV, FakePowerShell
 from .support.leaks import busy_threads, counts_settle, open_fds
 from .support.unix import short_directory
 from .support.vsock import CID_LOCAL
@@ -93,7 +94,23 @@ def test_vm_lists_take_guids_and_the_partition_names() -> None:
     assert parse_vm_allow(str(allow)) == allow
 
 
-@pytest.mark.parametrize("text", ["", "children", "wildcard", "3", "parent,", "x"])
+def test_anything_else_in_a_vm_list_is_a_vm_name() -> None:
+    allow = parse_vm_allow("parent,My VM,web-3")
+    assert allow.vm_ids == {VM_PARENT}
+    assert allow.vm_names == {"My VM", "web-3"}
+    assert parse_vm_allow(str(allow)) == allow
+    assert not allow.allows(HyperVAddress(VM, SERVICE))  # until resolved
+
+
+def test_a_resolved_list_holds_the_named_vms_ids() -> None:
+    allow = parse_vm_allow("parent,web")
+    resolved = allow.resolved({"web": VM}.__getitem__)
+    assert resolved == PeerAllowList(vm_ids=frozenset({VM_PARENT, VM}))
+    assert resolved.allows(HyperVAddress(VM, SERVICE))
+    assert resolved.resolved(lambda name: 1 / 0) is resolved  # nothing to look up
+
+
+@pytest.mark.parametrize("text", ["", "children", "wildcard", "parent,", "a,,b"])
 def test_bad_vm_lists_name_allow_and_the_accepted_forms(text: str) -> None:
     with pytest.raises(ValueError, match="^allow must be ") as raised:
         parse_vm_allow(text)
@@ -175,6 +192,12 @@ def test_in_a_linux_guest_an_hvsock_list_becomes_cids() -> None:
 def test_in_a_linux_guest_a_vm_guid_cannot_be_a_peer() -> None:
     with pytest.raises(ValueError, match="^allow: a Linux guest's peers are only"):
         serverFromString(MemoryReactor(), f"hvsock:80:allow={VM}")
+
+
+@pytest.mark.usefixtures("linux_guest")
+def test_in_a_linux_guest_a_vm_name_cannot_be_looked_up() -> None:
+    with pytest.raises(ValueError, match="^allow: VM names such as 'MyVM' are"):
+        serverFromString(MemoryReactor(), "hvsock:80:allow=parent,MyVM")
 
 
 class Built(Factory):
@@ -394,3 +417,50 @@ async def test_an_af_hyperv_listener_checks_the_peer_s_vm_id(
     assert [event["peer"].vm_id for event in refusals] == (
         [] if listed else [fake.partition_id]
     )
+
+
+@pytest.mark.parametrize("listed", [True, False])
+@pytest_twisted.ensureDeferred
+async def test_an_af_hyperv_listener_looks_up_vm_names_when_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    refusals: list[LogEvent],
+    listed: bool,
+) -> None:
+    fake = FakeHyperV()
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", fake.module)
+    powershell = FakePowerShell(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    powershell.add_vm("This VM", fake.partition_id)
+    powershell.add_vm("Other VM", uuid.uuid4())
+    endpoint = HyperVServerEndpoint(
+        reactor, SERVICE, allow="This VM" if listed else "Other VM,parent"
+    )
+    assert powershell.calls == []  # not until listening starts
+    factory = Built()
+    port: Any = await endpoint.listen(factory)
+    try:
+        client = Collect()
+        await HyperVClientEndpoint(reactor, VM_LOOPBACK, SERVICE).connect(
+            Factory.forProtocol(lambda: client)
+        )
+        received = await client.ended
+    finally:
+        await port.stopListening()
+    assert received == (b"hello" if listed else b"")
+    assert (factory.built, port.refused) == ((1, 0) if listed else (0, 1))
+    assert [call["name"] for call in powershell.calls] == (
+        ["This VM"] if listed else ["Other VM"]
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_vm_name_in_allow_fails_the_listen_naming_allow(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_hyperv_socket, "_socket_module", FakeHyperV().module)
+    FakePowerShell(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    endpoint = serverFromString(reactor, "hvsock:service=80:allow=parent,NoSuchVM")
+    with pytest.raises(ValueError, match="^allow: no Hyper-V VM is named 'NoSuchVM'"):
+        await endpoint.listen(Built())

@@ -13,12 +13,13 @@ operating system.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from twisted.internet.interfaces import IAddress
 
 from .address import CID_ANY, CID_NAMES, VSockAddress, parse_cid
-from .hyperv_ids import VM_LOOPBACK, VM_PARENT, HyperVAddress, parse_guid
+from .hyperv_ids import VM_LOOPBACK, VM_NAMES, VM_PARENT, HyperVAddress, parse_guid
 
 __all__ = [
     "CID_ALLOW_FORMS",
@@ -45,7 +46,10 @@ CID_ALLOW_FORMS = (
     "e.g. 3,5-9,host"
 )
 #: What a Hyper-V allow-list may hold, quoted in its errors.
-VM_ALLOW_FORMS = f"comma-separated VM GUIDs and {'|'.join(VM_ALLOW_NAMES)}, e.g. parent"
+VM_ALLOW_FORMS = (
+    f"comma-separated VM GUIDs, VM names and {'|'.join(VM_ALLOW_NAMES)}, "
+    "e.g. parent,MyVM"
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,14 @@ class PeerAllowList:
         peers (:class:`~twisted_hvsock.address.VSockAddress`).
     :param vm_ids: VM IDs, for Hyper-V socket peers
         (:class:`~twisted_hvsock.hyperv_ids.HyperVAddress`).
+    :param vm_names: Hyper-V VMs' display names, looked up on the Windows
+        host when the listener starts (see :meth:`resolved`); until then
+        they match no peer.
     """
 
     cid_ranges: tuple[tuple[int, int], ...] = ()
     vm_ids: frozenset[uuid.UUID] = frozenset()
+    vm_names: frozenset[str] = frozenset()
 
     def allows(self, peer: IAddress) -> bool:
         """
@@ -80,7 +88,20 @@ class PeerAllowList:
             for low, high in self.cid_ranges
         ]
         pieces.extend(str(vm_id) for vm_id in sorted(self.vm_ids, key=str))
+        pieces.extend(sorted(self.vm_names))
         return ",".join(pieces)
+
+    def resolved(self, vm_id_of: Callable[[str], uuid.UUID]) -> PeerAllowList:
+        """
+        This list with each VM name replaced by its VM's ID.
+
+        :param vm_id_of: gives the ID of the VM with a name, or raises
+            (:func:`~twisted_hvsock.hyperv_vm_names.resolve_vm_name`).
+        """
+        if not self.vm_names:
+            return self
+        ids = {vm_id_of(name) for name in sorted(self.vm_names)}
+        return replace(self, vm_ids=self.vm_ids | ids, vm_names=frozenset())
 
 
 def _items(text: str, name: str, forms: str) -> list[str]:
@@ -127,23 +148,31 @@ def parse_cid_allow(text: str, name: str = "allow") -> PeerAllowList:
 def parse_vm_allow(text: str, name: str = "allow") -> PeerAllowList:
     """
     Parse a Hyper-V allow-list: ``parent``,
-    ``1b4e28ba-2fa1-11d2-883f-0016d3cca427,loopback``.
+    ``1b4e28ba-2fa1-11d2-883f-0016d3cca427,loopback``, ``parent,MyVM``.
 
-    :param text: comma-separated VM GUIDs or the names ``parent`` and
-        ``loopback``.
+    :param text: comma-separated VM GUIDs, the names ``parent`` and
+        ``loopback``, or VMs' display names: anything else but the other
+        well-known partitions (``wildcard``, ``children``, ...), which are
+        no peer.
     :raises ValueError: naming ``name`` and the accepted forms.
     """
     vm_ids = set()
+    vm_names = set()
     for item in _items(text, name, VM_ALLOW_FORMS):
         named = VM_ALLOW_NAMES.get(item.lower())
         if named is not None:
             vm_ids.add(named)
-            continue
-        try:
-            vm_ids.add(parse_guid(item, name))
-        except ValueError:
-            raise ValueError(f"{name} must be {VM_ALLOW_FORMS}, got {text!r}") from None
-    return PeerAllowList(vm_ids=frozenset(vm_ids))
+        elif item.lower() in VM_NAMES:
+            raise ValueError(
+                f"{name} must be {VM_ALLOW_FORMS}, got {text!r} "
+                f"({item!r} is no single peer)"
+            )
+        else:
+            try:
+                vm_ids.add(parse_guid(item, name))
+            except ValueError:
+                vm_names.add(item)
+    return PeerAllowList(vm_ids=frozenset(vm_ids), vm_names=frozenset(vm_names))
 
 
 def check_allow(value: object, *, hyperv: bool = False) -> PeerAllowList | None:

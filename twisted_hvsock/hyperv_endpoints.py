@@ -16,6 +16,7 @@ Most users build these through endpoint strings::
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import cast
 
@@ -100,6 +101,11 @@ def _guest_allow(allow: PeerAllowList | None) -> PeerAllowList | None:
     """
     if allow is None:
         return None
+    if allow.vm_names:
+        raise ValueError(
+            f"allow: VM names such as {min(allow.vm_names)!r} are looked up on "
+            "the Windows host; a Linux guest's peers are only parent or loopback"
+        )
     unknown = [vm for vm in allow.vm_ids if vm not in _GUEST_CONNECT_CIDS]
     if unknown:
         accepted = " or ".join(_vm_label(vm) for vm in _GUEST_CONNECT_CIDS)
@@ -142,9 +148,12 @@ class HyperVServerEndpoint:
         (``"parent"``, ``"<GUID>,loopback"``; see
         :func:`~twisted_hvsock.allow.parse_vm_allow`). A connection from any
         other VM is closed before a protocol is built, logged, and counted
-        in the listening port's ``refused``. In a Linux guest only
-        ``parent`` (CID 2) and ``loopback`` (CID 1) can be peers. By default
-        every peer is accepted.
+        in the listening port's ``refused``. VM names are looked up once,
+        when listening starts (this needs Hyper-V's PowerShell module and
+        Administrator rights, as for a client's VM name); a VM renamed later
+        is still the VM it was. In a Linux guest only ``parent`` (CID 2)
+        and ``loopback`` (CID 1) can be peers. By default every peer is
+        accepted.
     :raises ValueError: naming the argument that is out of range, or that a
         Linux guest cannot express.
     """
@@ -194,19 +203,35 @@ class HyperVServerEndpoint:
         Start listening.
 
         :return: a Deferred firing with the listening port, or failing with
-            ``CannotListenError`` that says why, or ``HyperVUnavailableError``.
+            ``CannotListenError`` that says why, ``HyperVUnavailableError``,
+            or, for a VM name in ``allow``, ``ValueError`` (no such VM) or
+            ``HyperVAdminRequiredError``.
         """
         if self._vsock is not None:
             return self._vsock.listen(protocolFactory)
         if self._backend is None:
             return defer.fail(unavailable_error())
-        return defer.execute(
-            listen_hyperv,
+        if self._allow is None or not self._allow.vm_names:
+            return defer.execute(self._listen_with, self._allow, protocolFactory)
+        # The lookups block (PowerShell): run them in a thread, as a client's.
+        reactor = cast(IReactorThreads, self._reactor)
+        resolving: defer.Deferred[PeerAllowList] = threads.deferToThreadPool(
+            reactor,
+            reactor.getThreadPool(),
+            self._allow.resolved,
+            functools.partial(resolve_vm_name, option="allow"),
+        )
+        return resolving.addCallback(self._listen_with, protocolFactory)
+
+    def _listen_with(
+        self, allow: PeerAllowList | None, protocolFactory: IProtocolFactory
+    ) -> IListeningPort:
+        return listen_hyperv(
             self._reactor,
             protocolFactory,
             address=HyperVAddress(self._vm_id, self._service_id),
             backlog=self._backlog,
-            allow=self._allow,
+            allow=allow,
         )
 
 

@@ -43,14 +43,15 @@ LOOKUP_SCRIPT = (
 _LOOKUP_TIMEOUT = 60
 
 
-def resolve_vm_name(name: str) -> uuid.UUID:
+def resolve_vm_name(name: str, option: str = "vm") -> uuid.UUID:
     """
     The ID of the VM whose display name is ``name`` (blocks: call it from a
     thread, as :class:`~twisted_hvsock.hyperv_endpoints.HyperVClientEndpoint`
     does).
 
-    :raises ValueError: naming ``vm`` when no VM, or more than one, has that
-        name.
+    :param option: the option the name came from, for the errors.
+    :raises ValueError: naming ``option`` when no VM, or more than one, has
+        that name.
     :raises HyperVAdminRequiredError: without the rights Get-VM needs.
     :raises HyperVUnavailableError: without PowerShell and Hyper-V.
     """
@@ -85,10 +86,10 @@ def resolve_vm_name(name: str) -> uuid.UUID:
             "shell or membership of Hyper-V Administrators; or give the VM's ID"
         )
     if done.returncode == NOT_FOUND_STATUS:
-        raise ValueError(f"vm: no Hyper-V VM is named {name!r}")
+        raise ValueError(f"{option}: no Hyper-V VM is named {name!r}")
     if done.returncode == 0 and len(ids) > 1:
         raise ValueError(
-            f"vm: {len(ids)} VMs are named {name!r}; give the VM's ID instead"
+            f"{option}: {len(ids)} VMs are named {name!r}; give the VM's ID instead"
         )
     if done.returncode == 0 and len(ids) == 1:
         try:
