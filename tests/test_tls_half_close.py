@@ -19,7 +19,11 @@ from twisted.internet.endpoints import (
     clientFromString,
     serverFromString,
 )
-from twisted.internet.interfaces import IHalfCloseableProtocol
+from twisted.internet.interfaces import (
+    IHalfCloseableProtocol,
+    IListeningPort,
+    IProtocolFactory,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import CertificateOptions, PrivateCertificate, TLSVersion
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -101,6 +105,30 @@ class Recorder(Protocol):
         self.lost.callback(reason.value)
 
 
+async def connected(
+    socket_path: str,
+    server_options: Any,
+    server: IProtocolFactory,
+    client: Protocol,
+    pems: dict[str, str],
+) -> IListeningPort:
+    """
+    A TLS listener at ``socket_path`` serving ``server``, and ``client``
+    connected to it through TLS; the caller stops the listener.
+    """
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), server_options
+    ).listen(server)
+    try:
+        await TLSClientEndpoint(
+            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
+        ).connect(Factory.forProtocol(lambda: client))
+    except BaseException:
+        await port.stopListening()
+        raise
+    return port
+
+
 def reply_then(close: str, reply: bytes) -> Any:
     """What a server does once the client's writing ends."""
 
@@ -120,14 +148,15 @@ async def test_half_close_through_tls_keeps_the_other_direction(
     request, reply = payload(size), payload(size)
     server = Recorder()
     server.on_read_end = reply_then(close, reply)
-    port = await TLSServerEndpoint(
-        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
-    ).listen(Factory.forProtocol(lambda: server))
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
     try:
-        client = Recorder()
-        await TLSClientEndpoint(
-            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
-        ).connect(Factory.forProtocol(lambda: client))
         client.transport.write(request)  # type: ignore[union-attr]
         client.transport.loseWriteConnection()  # type: ignore[union-attr]
         reason = await client.lost
@@ -153,14 +182,15 @@ async def test_half_close_before_the_handshake_ends_waits_for_it(
     # `hvsock cat < /dev/null`: stdin ends before TLS is set up.
     server = Recorder()
     server.on_read_end = reply_then("loseConnection", b"reply")
-    port = await TLSServerEndpoint(
-        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
-    ).listen(Factory.forProtocol(lambda: server))
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
     try:
-        client = Recorder()
-        await TLSClientEndpoint(
-            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
-        ).connect(Factory.forProtocol(lambda: client))
         client.transport.loseWriteConnection()  # type: ignore[union-attr]
         reason = await client.lost
     finally:
@@ -183,14 +213,11 @@ async def test_under_tls_1_2_a_half_close_ends_the_connection(
     )
     server = Recorder()
     server.on_read_end = reply_then("loseConnection", b"reply")
-    port = await TLSServerEndpoint(
-        UNIXServerEndpoint(reactor, socket_path), tls_1_2
-    ).listen(Factory.forProtocol(lambda: server))
+    client = Recorder()
+    port = await connected(
+        socket_path, tls_1_2, Factory.forProtocol(lambda: server), client, pems
+    )
     try:
-        client = Recorder()
-        await TLSClientEndpoint(
-            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
-        ).connect(Factory.forProtocol(lambda: client))
         client.transport.write(b"request")  # type: ignore[union-attr]
         client.transport.loseWriteConnection()  # type: ignore[union-attr]
         server_reason = await server.lost
@@ -242,14 +269,11 @@ async def test_a_connection_the_factory_declines_is_closed(
 ) -> None:
     declining = Factory()
     declining.buildProtocol = lambda addr: None  # type: ignore[method-assign]
-    port = await TLSServerEndpoint(
-        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
-    ).listen(declining)
+    client = Recorder()
+    port = await connected(
+        socket_path, server_tls_options(pems["server"]), declining, client, pems
+    )
     try:
-        client = Recorder()
-        await TLSClientEndpoint(
-            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
-        ).connect(Factory.forProtocol(lambda: client))
         reason = await client.lost
     finally:
         await port.stopListening()
@@ -277,14 +301,15 @@ async def test_a_protocol_without_half_close_still_gets_all_the_data(
 
     request = payload(MiB)
     server = Collect()
-    port = await TLSServerEndpoint(
-        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
-    ).listen(Factory.forProtocol(lambda: server))
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
     try:
-        client = Recorder()
-        await TLSClientEndpoint(
-            UNIXClientEndpoint(reactor, socket_path), client_options(pems)
-        ).connect(Factory.forProtocol(lambda: client))
         client.transport.write(request)  # type: ignore[union-attr]
         client.transport.loseWriteConnection()  # type: ignore[union-attr]
         reason = await server.lost
