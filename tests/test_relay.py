@@ -27,7 +27,7 @@ from twisted_hvsock.tls import (
 )
 
 from .support.streams import digest, payload
-from .support.tls import self_signed
+from .support.tls import write_self_signed
 from .support.unix import short_directory
 
 MiB = 1024 * 1024
@@ -36,9 +36,7 @@ MiB = 1024 * 1024
 @pytest.fixture
 def places(tmp_path: Any) -> Iterator[tuple[str, str]]:
     """A directory with a server's PEM files, and one for sockets."""
-    private, public = self_signed("web.example")
-    (tmp_path / "server.pem").write_bytes(private.dumpPEM())
-    (tmp_path / "server-ca.pem").write_bytes(public.dumpPEM())
+    write_self_signed(tmp_path, "server", "web.example")
     for sockets in short_directory():
         yield str(tmp_path), sockets
 

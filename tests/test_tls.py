@@ -41,7 +41,7 @@ from twisted_hvsock.tls import (
 from twisted_hvsock.web import vsock_agent
 
 from .support.streams import digest, payload
-from .support.tls import self_signed
+from .support.tls import write_self_signed
 from .support.unix import short_directory
 from .support.vsock import free_vsock_port
 
@@ -59,11 +59,7 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ("client", "client.example"),
         ("other", "web.example"),
     ]:
-        private, public = self_signed(hostname)
-        (directory / f"{who}.pem").write_bytes(private.dumpPEM())
-        (directory / f"{who}-ca.pem").write_bytes(public.dumpPEM())
-        files[who] = str(directory / f"{who}.pem")
-        files[f"{who}-ca"] = str(directory / f"{who}-ca.pem")
+        files[who], files[f"{who}-ca"] = write_self_signed(directory, who, hostname)
     (directory / "roots").mkdir()
     (directory / "roots" / "a.pem").write_bytes(Path(files["server-ca"]).read_bytes())
     (directory / "roots" / "b.pem").write_bytes(Path(files["client-ca"]).read_bytes())

@@ -38,7 +38,7 @@ from twisted_hvsock.tls import (
 )
 
 from .support.streams import DigestAfterHalfClose, SendAndCollect, digest, payload
-from .support.tls import self_signed
+from .support.tls import write_self_signed
 from .support.unix import short_directory
 from .support.vsock import free_vsock_port
 
@@ -48,14 +48,10 @@ MiB = 1024 * 1024
 @pytest.fixture(scope="module")
 def pems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """``server.pem`` (key and certificate for web.example) and its root."""
-    directory = tmp_path_factory.mktemp("pems")
-    private, public = self_signed("web.example")
-    (directory / "server.pem").write_bytes(private.dumpPEM())
-    (directory / "server-ca.pem").write_bytes(public.dumpPEM())
-    return {
-        "server": str(directory / "server.pem"),
-        "server-ca": str(directory / "server-ca.pem"),
-    }
+    server, root = write_self_signed(
+        tmp_path_factory.mktemp("pems"), "server", "web.example"
+    )
+    return {"server": server, "server-ca": root}
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from ..support.hvsock_cli import (
     vsock_port_of,
     write_file,
 )
-from ..support.tls import self_signed
+from ..support.tls import write_self_signed
 from ..support.vsock import free_vsock_port
 
 MiB = 1024 * 1024
@@ -153,15 +153,12 @@ def test_cat_relays_both_ways_over_vsock(tmp_path: Path) -> None:
 def test_cat_relays_both_ways_through_tls_over_vsock(tmp_path: Path, io: str) -> None:
     # TLS half-close: each side's end of input sends close_notify, and the
     # other direction keeps flowing until it ends too.
-    private, public = self_signed("guest.example")
-    (tmp_path / "guest.pem").write_bytes(private.dumpPEM())
-    (tmp_path / "guest-ca.pem").write_bytes(public.dumpPEM())
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
     exchange(
         tmp_path,
-        f"vsock:port=0:io={io}:privateKey={tmp_path}/guest.pem",
+        f"vsock:port=0:io={io}:privateKey={identity}",
         lambda port: (
-            f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example"
-            f":trustRoots={tmp_path}/guest-ca.pem"
+            f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example:trustRoots={root}"
         ),
     )
 

@@ -5,6 +5,7 @@ Certificates for TLS tests.
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -48,3 +49,16 @@ def self_signed(hostname: str) -> tuple[ssl.PrivateCertificate, ssl.Certificate]
         ssl.PrivateCertificate.loadPEM(cert_pem + key_pem),
         ssl.Certificate.loadPEM(cert_pem),
     )
+
+
+def write_self_signed(directory: Path, who: str, hostname: str) -> tuple[str, str]:
+    """
+    Write ``<who>.pem`` (a key and its certificate for ``hostname``) and
+    ``<who>-ca.pem`` (the certificate alone: self-signed, it is its own
+    root) into ``directory``; their paths.
+    """
+    private, public = self_signed(hostname)
+    identity, root = directory / f"{who}.pem", directory / f"{who}-ca.pem"
+    identity.write_bytes(private.dumpPEM())
+    root.write_bytes(public.dumpPEM())
+    return str(identity), str(root)
