@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,39 +63,90 @@ class Lines:
             self._closing()
 
 
+#: The foreign peer the inner guest runs (tests/peers/build.py builds it).
+VSOCKPEER = Path(__file__).resolve().parents[2] / "build" / "peers" / "vsockpeer"
+
+
+class InnerCommand:
+    """One command the inner guest's agent runs, over its own connection."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self._connection = connection
+        self._output = connection.makefile("rb")
+        self._sender: threading.Thread | None = None
+
+    def readline(self) -> bytes:
+        """The next line of the command's output."""
+        return self._output.readline()
+
+    def send(self, data: bytes) -> None:
+        """Send data to the command's stdin from a thread, then half-close."""
+
+        def send_all() -> None:
+            self._connection.sendall(data)
+            self._connection.shutdown(socket.SHUT_WR)
+
+        self._sender = threading.Thread(target=send_all, daemon=True)
+        self._sender.start()
+
+    def finish(self) -> tuple[bytes, int]:
+        """The rest of the command's output, and its exit status."""
+        try:
+            output = self._output.read()
+            if self._sender is not None:
+                self._sender.join(timeout=60)
+        finally:
+            self._output.close()
+            self._connection.close()
+        output, marker, status = output.rpartition(b"exit=")
+        assert marker, f"the agent ended without an exit status: {status[-200:]!r}"
+        return output, int(status)
+
+
 class InnerGuest:
     """The inner guest, through its agent."""
 
     cid = INNER_CID
 
-    def start(self, role: str, *args: object) -> Lines:
-        """Start a scenario end in the inner guest."""
-        connection = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-        connection.settimeout(600)
-        connection.connect((INNER_CID, AGENT_PORT))
-        connection.sendall(
-            json.dumps({"role": role, "args": list(args)}).encode() + b"\n"
-        )
-        return Lines(connection.makefile("r"), connection.close)
+    def start(self, *words: object) -> InnerCommand:
+        """Start a shell command in the inner guest (its stderr on stdout)."""
+        line = " ".join(map(str, words)) + " 2>&1\n"
+        deadline = time.monotonic() + AGENT_START_TIMEOUT
+        while True:
+            connection = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+            connection.settimeout(600)
+            try:
+                connection.connect((INNER_CID, AGENT_PORT))
+                break
+            except (ConnectionRefusedError, ConnectionResetError):
+                # The agent says it is ready just before socat listens.
+                connection.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        connection.sendall(line.encode())
+        return InnerCommand(connection)
 
-    def quit(self) -> None:
-        with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as connection:
-            connection.connect((INNER_CID, AGENT_PORT))
-            connection.sendall(b'{"role": "quit"}\n')
+    def peer(self, *args: object) -> InnerCommand:
+        """Start the Go peer (tests/peers/vsockpeer) in the inner guest."""
+        return self.start(VSOCKPEER, *args)
 
 
-#: Boots of the inner guest to try: under KVM inside an emulated guest, an
-#: inner boot sometimes stops early or never becomes ready (docs/testing.rst).
-INNER_BOOTS = 3
-#: The longest an inner boot may take to have its agent ready.
-READY_TIMEOUT = 600
+#: Boots of the inner guest to try before failing.
+INNER_BOOTS = 2
+#: The longest an inner boot may take to have its agent ready: about three
+#: and a half minutes here, emulated inside an emulated guest.
+READY_TIMEOUT = 900
+#: How long after its ready line the agent may take to accept a connection.
+AGENT_START_TIMEOUT = 120
 
 
 def _boot_inner() -> subprocess.Popen[str] | None:
     """One boot of the inner guest: the process once ready, or None."""
+    agent = Path(__file__).with_name("agent.sh")
     command = [
         str(RUN), "--guest-cid", str(INNER_CID), "--timeout", str(INNER_TIMEOUT),
-        sys.executable, "-m", "tests.nested.agent",
+        "sh", str(agent), str(AGENT_PORT), READY,
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -121,18 +173,22 @@ def _boot_inner() -> subprocess.Popen[str] | None:
 @pytest.fixture(scope="session")
 def inner() -> Iterator[InnerGuest]:
     """The inner guest, booted with its agent for the whole session."""
+    if not VSOCKPEER.exists():
+        message = f"FOREIGN PEER MISSING: {VSOCKPEER} (tests/peers/build.py)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     for _ in range(INNER_BOOTS):
         process = _boot_inner()
         if process is not None:
             break
     else:
         pytest.fail(f"the inner guest failed {INNER_BOOTS} boots in a row")
-    guest = InnerGuest()
     try:
-        yield guest
+        yield InnerGuest()
     finally:
-        guest.quit()
-        assert process.wait(timeout=300) == 0
+        process.terminate()  # the agent serves until stopped
+        process.wait(timeout=120)
 
 
 def outer(role: str, *args: object) -> Lines:

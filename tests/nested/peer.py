@@ -3,8 +3,8 @@ One end of a nested-tier scenario, on either I/O engine, reporting what it
 saw as JSON lines on its standard output.
 
 The outer guest runs it as ``python -m tests.nested.peer ROLE ...``; the
-inner guest's agent (:mod:`.agent`) runs the same functions in a forked
-child whose standard output is the connection the outer test asked on.
+inner guest's end is the Go peer (tests/peers/vsockpeer), which the agent
+(``agent.sh``) runs.
 """
 
 from __future__ import annotations
@@ -156,7 +156,33 @@ async def _try_connect(reactor: Any, engine: str, cid: int, port: int) -> None:
         say(error=None)
 
 
+class _Abort(protocol.Protocol):
+    """Aborts the connection as soon as it is made."""
+
+    def __init__(self, done: defer.Deferred[str]) -> None:
+        self._done = done
+
+    def connectionMade(self) -> None:
+        transport: Any = self.transport
+        transport.abortConnection()
+
+    def connectionLost(self, reason: Any) -> None:
+        self._done.callback(reason.type.__name__)
+
+
+async def _abort(reactor: Any, engine: str, cid: int, port: int) -> None:
+    from twisted.internet.endpoints import clientFromString
+
+    done: defer.Deferred[str] = defer.Deferred()
+    endpoint = clientFromString(
+        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
+    )
+    await endpoint.connect(protocol.Factory.forProtocol(lambda: _Abort(done)))
+    say(reason=await done)
+
+
 ROLES = {
+    "abort": _abort,
     "serve-echo": _serve_echo,
     "send-echo": _send_echo,
     "try-connect": _try_connect,
