@@ -24,7 +24,7 @@ RUN = Path(__file__).resolve().parents[1] / "vm" / "run"
 #: The inner guest's CID; the outer guest is CID 2 (the host) to it.
 INNER_CID = 3
 #: The longest a whole session may keep the inner guest.
-INNER_TIMEOUT = 1200
+INNER_TIMEOUT = 3600
 
 
 def in_outer_guest() -> bool:
