@@ -36,6 +36,11 @@ def guest_unavailable_reason() -> str | None:
     return lines[-1] if lines else f"tests/vm/run --check exited {check.returncode}"
 
 
+#: The longest the nested tier may take (about 17 minutes on two cores), so
+#: that a hung guest fails the run instead of outlasting CI.
+NESTED_TIMEOUT = 2700
+
+
 def main(pytest_args: list[str]) -> int:
     reason = guest_unavailable_reason()
     if reason is not None:
@@ -59,7 +64,10 @@ def main(pytest_args: list[str]) -> int:
         print(f"!!! {build.stderr.strip()}", flush=True)
     if pytest_args[:1] == ["--nested"]:
         pytest_args = ["tests/nested", *pytest_args[1:]]
-        command = [str(RUN), "--nested", sys.executable, "-m", "pytest", "-m", "nested"]
+        command = [
+            str(RUN), "--nested", "--timeout", str(NESTED_TIMEOUT),
+            sys.executable, "-m", "pytest", "-m", "nested",
+        ]  # fmt: skip
     else:
         command = [str(RUN), sys.executable, "-m", "pytest", "-m", "kernel"]
     return subprocess.call([*command, *pytest_args])
