@@ -7,10 +7,21 @@
 #
 #     tests/nested/agent.sh PORT READY-LINE
 #
+# It prints READY-LINE once socat listens, which socat's log says at -d -d.
 # -t: after the test half-closes, wait for the command's output to end
 # instead of socat's default half a second.
 set -eu
 port=$1
-echo "$2"
-exec socat -t 900 "VSOCK-LISTEN:$port,fork,reuseaddr" \
-    SYSTEM:'read -r line; eval "$line"; echo "exit=$?"'
+ready=$2
+socat -d -d -t 900 "VSOCK-LISTEN:$port,fork,reuseaddr" \
+    SYSTEM:'read -r line; eval "$line"; echo "exit=$?"' 2>&1 >/dev/null | {
+    while read -r message; do
+        case $message in
+        *"listening on"*)
+            echo "$ready"
+            break
+            ;;
+        esac
+    done
+    cat >/dev/null # socat's log, until it ends
+}

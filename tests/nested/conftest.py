@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,19 +110,9 @@ class InnerGuest:
     def start(self, *words: object) -> InnerCommand:
         """Start a shell command in the inner guest (its stderr on stdout)."""
         line = " ".join(map(str, words)) + " 2>&1\n"
-        deadline = time.monotonic() + AGENT_START_TIMEOUT
-        while True:
-            connection = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
-            connection.settimeout(600)
-            try:
-                connection.connect((INNER_CID, AGENT_PORT))
-                break
-            except (ConnectionRefusedError, ConnectionResetError):
-                # The agent says it is ready just before socat listens.
-                connection.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        connection = socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)
+        connection.settimeout(600)
+        connection.connect((INNER_CID, AGENT_PORT))
         connection.sendall(line.encode())
         return InnerCommand(connection)
 
@@ -137,8 +126,6 @@ INNER_BOOTS = 2
 #: The longest an inner boot may take to have its agent ready: about three
 #: and a half minutes here, emulated inside an emulated guest.
 READY_TIMEOUT = 900
-#: How long after its ready line the agent may take to accept a connection.
-AGENT_START_TIMEOUT = 120
 
 
 def _boot_inner() -> subprocess.Popen[str] | None:
