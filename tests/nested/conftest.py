@@ -123,8 +123,8 @@ class InnerGuest:
 
 #: Boots of the inner guest to try before failing.
 INNER_BOOTS = 2
-#: The longest an inner boot may take to have its agent ready: about three
-#: and a half minutes here, emulated inside an emulated guest.
+#: The longest an inner boot may take to have its agent ready: three to
+#: five minutes here, emulated inside an emulated guest.
 READY_TIMEOUT = 900
 
 

@@ -110,6 +110,15 @@ class _Sender(_Counting):
         }
 
 
+def _client(reactor: Any, engine: str, cid: int, port: int) -> Any:
+    """Our client endpoint to ``cid:port`` on ``engine``."""
+    from twisted.internet.endpoints import clientFromString
+
+    return clientFromString(
+        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
+    )
+
+
 async def _serve_echo(reactor: Any, engine: str, port: int) -> None:
     from twisted.internet.endpoints import serverFromString
 
@@ -124,27 +133,19 @@ async def _serve_echo(reactor: Any, engine: str, port: int) -> None:
 
 
 async def _send_echo(reactor: Any, engine: str, cid: int, port: int, size: int) -> None:
-    from twisted.internet.endpoints import clientFromString
-
     from twisted_hvsock.address import local_cid
 
     done: defer.Deferred[dict[str, Any]] = defer.Deferred()
     data = payload(size)
     factory = protocol.Factory.forProtocol(lambda: _Sender(data, done))
-    endpoint = clientFromString(
-        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
-    )
+    endpoint = _client(reactor, engine, cid, port)
     await endpoint.connect(factory)
     report = await done
     say(local_cid=local_cid(), **report)
 
 
 async def _try_connect(reactor: Any, engine: str, cid: int, port: int) -> None:
-    from twisted.internet.endpoints import clientFromString
-
-    endpoint = clientFromString(
-        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
-    )
+    endpoint = _client(reactor, engine, cid, port)
     try:
         connected = await endpoint.connect(
             protocol.Factory.forProtocol(protocol.Protocol)
@@ -171,12 +172,8 @@ class _Abort(protocol.Protocol):
 
 
 async def _abort(reactor: Any, engine: str, cid: int, port: int) -> None:
-    from twisted.internet.endpoints import clientFromString
-
     done: defer.Deferred[str] = defer.Deferred()
-    endpoint = clientFromString(
-        reactor, f"vsock:cid={cid}:port={port}:io={engine}:timeout=60"
-    )
+    endpoint = _client(reactor, engine, cid, port)
     await endpoint.connect(protocol.Factory.forProtocol(lambda: _Abort(done)))
     say(reason=await done)
 
