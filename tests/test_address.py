@@ -85,7 +85,7 @@ def test_cid_any_is_only_for_listening() -> None:
 @pytest.mark.parametrize("port", [-1, 2**32 - 1, 2**32, True, "80", 1.0])
 def test_check_port_rejects_what_is_not_a_user_port(port: object) -> None:
     with pytest.raises(
-        ValueError, match="^port must be an integer from 0 to 4294967294"
+        ValueError, match="^port must be a whole number from 0 to 4294967294"
     ):
         check_port(port)
 

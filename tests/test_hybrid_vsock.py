@@ -6,6 +6,7 @@ and in every awkward way a client must survive; on both I/O engines.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
@@ -16,8 +17,10 @@ import pytest_twisted
 from twisted.internet import error, reactor
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import CancelledError
+from twisted.internet.endpoints import clientFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
+from twisted.internet.testing import MemoryReactor
 
 from twisted_hvsock._checks import default_backlog
 from twisted_hvsock.hybrid_vsock import (
@@ -280,11 +283,27 @@ async def test_failed_handshakes_leave_no_descriptor_or_thread_behind(
 
 
 @pytest_twisted.ensureDeferred
-async def test_no_vmm_socket_is_a_connect_error(sockdir: str, io: str) -> None:
-    with pytest.raises(error.ConnectError):
-        await HybridVSockClientEndpoint(
-            reactor, os.path.join(sockdir, "absent.sock"), GUEST_PORT, io=io
-        ).connect(Factory.forProtocol(Protocol))
+async def test_no_vmm_socket_is_a_connect_error_naming_the_path(
+    sockdir: str, io: str
+) -> None:
+    path = os.path.join(sockdir, "absent.sock")
+    with pytest.raises(error.ConnectError) as raised:
+        await HybridVSockClientEndpoint(reactor, path, GUEST_PORT, io=io).connect(
+            Factory.forProtocol(Protocol)
+        )
+    # In words, with the file it tried; not "2: No such file or directory".
+    assert f"the VMM socket {path!r}" in str(raised.value)
+    assert "No such file or directory" in str(raised.value)
+    assert ": 2:" not in str(raised.value)
+    assert raised.value.errno == errno.ENOENT  # type: ignore[attr-defined]
+
+
+def test_a_path_with_a_nul_byte_is_refused_not_cut_short() -> None:
+    # The kernel would connect to the path up to the NUL.
+    with pytest.raises(ValueError, match="^path '/run/v.sock\\\\x00x' holds a NUL"):
+        HybridVSockClientEndpoint(MemoryReactor(), "/run/v.sock\0x", GUEST_PORT)
+    with pytest.raises(ValueError, match="NUL byte"):
+        clientFromString(MemoryReactor(), "hybridvsock:path=/run/v.sock\0x:port=5")
 
 
 @pytest.mark.parametrize(("mode", "expected"), [(None, 0o600), (0o660, 0o660)])

@@ -97,6 +97,19 @@ async def test_a_guest_port_nobody_listens_on_shows_up_as_the_end_of_the_data(
 
 
 @pytest_twisted.ensureDeferred
+async def test_no_hyperkit_is_a_connect_error_naming_the_connect_socket(
+    sockdir: str, io: str
+) -> None:
+    # The user gave the directory: the error says which file in it was tried.
+    with pytest.raises(error.ConnectError) as raised:
+        await HyperkitClientEndpoint(reactor, sockdir, 80, io=io).connect(
+            Factory.forProtocol(Protocol)
+        )
+    connect = os.path.join(sockdir, "connect")
+    assert f"hyperkit's socket {connect!r}: No such file" in str(raised.value)
+
+
+@pytest_twisted.ensureDeferred
 async def test_16_mib_each_way_arrive_intact_guest_to_host(
     sockdir: str, io: str
 ) -> None:

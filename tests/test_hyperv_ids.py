@@ -73,7 +73,7 @@ def test_services_by_guid_or_port() -> None:
         ValueError, match="service must be a GUID or a decimal vsock port"
     ):
         parse_service_id("http")
-    with pytest.raises(ValueError, match="at most 4294967295"):
+    with pytest.raises(ValueError, match="from 0 to 4294967295"):
         parse_service_id("4294967296")
 
 

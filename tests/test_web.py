@@ -131,11 +131,26 @@ def test_other_schemes_are_not_supported(url: bytes) -> None:
     [
         (b"http+vsock://3/x", "the port is missing"),
         (b"https+vsock://host/", "the port is missing"),
-        (b"http+vsock://3:/", "port must be a decimal number, got ''"),
-        (b"http+vsock://3:http/", "port must be a decimal number, got 'http'"),
-        (b"http+vsock://3:4294967295/", "port must be an integer"),
-        (b"http+vsock://guest:80/", "cid must be a number or one of"),
-        (b"http+vsock://:80/", "cid must be a number or one of"),
+        (
+            b"http+vsock://3:/",
+            "port must be a whole number from 0 to 4294967294, got ''",
+        ),
+        (
+            b"http+vsock://3:http/",
+            "port must be a whole number from 0 to 4294967294, got 'http'",
+        ),
+        (
+            b"http+vsock://3:4294967295/",
+            "port must be a whole number from 0 to 4294967294",
+        ),
+        (
+            b"http+vsock://guest:80/",
+            "cid must be a whole number from 0 to 4294967294 or one of",
+        ),
+        (
+            b"http+vsock://:80/",
+            "cid must be a whole number from 0 to 4294967294 or one of",
+        ),
         (b"http+vsock://any:80/", "only for listening"),
     ],
 )

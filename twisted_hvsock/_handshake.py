@@ -96,13 +96,32 @@ class _Attempt:
     def _connect_failed(self, reason: Failure) -> None:
         self.connecting = None
         if not self.result.called:
-            self.result.errback(reason)
+            self.result.errback(_naming(reason, self.peer))
 
     def _cancel(self, _: object) -> None:
         if self.handshake is not None and self.handshake.transport is not None:
             self.handshake.give_up()
         elif self.connecting is not None:
             self.connecting.cancel()
+
+
+def _naming(reason: Failure, peer: str) -> Failure:
+    """
+    ``reason``, with ``peer`` named in it if it is a ``ConnectError``: the
+    socket's own error (``2: No such file or directory``) does not say which
+    file the connect tried. The error keeps its class, and its ``errno`` says
+    what the socket said, for callers that tell errors apart.
+    """
+    failed = reason.value
+    if not isinstance(failed, error.ConnectError):
+        return reason
+    said = failed.args[0] if failed.args and failed.args[0] else ""
+    number = failed.osError if isinstance(failed.osError, int) else None
+    if not said and failed.osError is not None and number is None:
+        said = str(failed.osError)
+    named = type(failed)(string=f"{peer}: {said}" if said else peer)
+    named.errno = number  # type: ignore[attr-defined]
+    return Failure(named)
 
 
 class _Handshake(Protocol):

@@ -108,6 +108,20 @@ class VSockAddress:
         return cls(cid, port)
 
 
+def _range_error(name: str, top: int, shown: str, names: str = "") -> ValueError:
+    choices = f" or one of {names}" if names else ""
+    return ValueError(
+        f"{name} must be a whole number from 0 to {top}{choices}, got {shown}"
+    )
+
+
+def _shown(value: object) -> str:
+    # Long texts are summarised: an error message is read, not scrolled.
+    if isinstance(value, str) and len(value) > 20:
+        return f"a {len(value)}-character text"
+    return repr(value)
+
+
 def check_cid(cid: object, *, allow_any: bool, name: str = "cid") -> int:
     """
     Check that ``cid`` is a CID and return it.
@@ -118,10 +132,10 @@ def check_cid(cid: object, *, allow_any: bool, name: str = "cid") -> int:
     """
     top = _MAX_U32 if allow_any else _MAX_U32 - 1
     if isinstance(cid, bool) or not isinstance(cid, int) or not 0 <= cid <= top:
-        hint = "" if allow_any else " (any, 4294967295, is only for listening)"
-        raise ValueError(
-            f"{name} must be an integer from 0 to {top}{hint}, got {cid!r}"
-        )
+        error = _range_error(name, top, _shown(cid))
+        if not allow_any and cid == _MAX_U32:
+            error = ValueError(f"{error} (any, {_MAX_U32}, is only for listening)")
+        raise error
     return cid
 
 
@@ -136,20 +150,25 @@ def check_port(port: object, *, name: str = "port") -> int:
     """
     top = _MAX_U32 - 1
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= top:
-        raise ValueError(f"{name} must be an integer from 0 to {top}, got {port!r}")
+        raise _range_error(name, top, _shown(port))
     return port
 
 
-def _whole_number(digits: str, name: str) -> int:
+def _whole_number(text: str, name: str, top: int, names: str = "") -> int:
     """
-    ``int(digits)`` for a 32-bit field; longer texts are refused before
-    Python's own limit on huge conversions could answer for the option.
+    ``text`` as a decimal number from 0 to ``top``, or a ``ValueError`` that
+    names ``name`` and the range (and ``names``, the words also accepted).
+    Long texts are refused before Python's own limit on huge conversions
+    could answer for the option.
     """
-    if len(digits.lstrip("0")) > len(str(_MAX_U32)):
-        raise ValueError(
-            f"{name} must be at most {_MAX_U32}, got a {len(digits)}-digit number"
-        )
-    return int(digits)
+    if (
+        text.isascii()
+        and text.isdigit()
+        and len(text.lstrip("0")) <= len(str(top))
+        and int(text) <= top
+    ):
+        return int(text)
+    raise _range_error(name, top, _shown(text), names)
 
 
 def parse_cid(text: str, *, allow_any: bool = True, name: str = "cid") -> int:
@@ -163,11 +182,8 @@ def parse_cid(text: str, *, allow_any: bool = True, name: str = "cid") -> int:
     named = CID_NAMES.get(text.strip().lower())
     if named is not None:
         return check_cid(named, allow_any=allow_any, name=name)
-    if not text.isascii() or not text.isdigit():
-        raise ValueError(
-            f"{name} must be a number or one of {', '.join(CID_NAMES)}, got {text!r}"
-        )
-    return check_cid(_whole_number(text, name), allow_any=allow_any, name=name)
+    top = _MAX_U32 if allow_any else _MAX_U32 - 1
+    return _whole_number(text, name, top, ", ".join(CID_NAMES))
 
 
 def parse_port(text: str, *, allow_any: bool = False, name: str = "port") -> int:
@@ -177,12 +193,7 @@ def parse_port(text: str, *, allow_any: bool = False, name: str = "port") -> int
     :param allow_any: whether 4294967295 (``PORT_ANY``) is accepted.
     :raises ValueError: naming ``name`` and the accepted range.
     """
-    if not text.isascii() or not text.isdigit():
-        raise ValueError(f"{name} must be a decimal number, got {text!r}")
-    port = _whole_number(text, name)
-    if allow_any and port == PORT_ANY:
-        return port
-    return check_port(port, name=name)
+    return _whole_number(text, name, _MAX_U32 if allow_any else _MAX_U32 - 1)
 
 
 #: The form of a vsock URI, quoted in its errors.

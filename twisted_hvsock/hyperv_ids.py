@@ -122,9 +122,10 @@ def parse_service_id(text: str, name: str = "service") -> uuid.UUID:
         # Too many digits to be a port: say so before int() has to.
         port = int(text) if len(text.lstrip("0")) <= len(str(_MAX_PORT)) else None
         if port is None or port > _MAX_PORT:
-            shown = text if len(text) <= 20 else f"a {len(text)}-digit number"
+            shown = repr(text) if len(text) <= 20 else f"a {len(text)}-digit text"
             raise ValueError(
-                f"{name} as a port must be at most {_MAX_PORT}, got {shown}"
+                f"{name} as a port must be a whole number from 0 to {_MAX_PORT}, "
+                f"got {shown}"
             )
         return service_id_for_port(port)
     if not _GUID.fullmatch(text):

@@ -137,8 +137,8 @@ def test_cat_bad_address_gives_one_line_and_usage_hint() -> None:
     assert result.returncode == 2
     [line, hint] = result.stderr.decode().splitlines()
     assert line.startswith(
-        "hvsock cat: ADDRESS 'vsock:cid=guest:port=80': cid must be a number or "
-        "one of any, hypervisor"
+        "hvsock cat: ADDRESS 'vsock:cid=guest:port=80': cid must be a whole "
+        "number from 0 to 4294967294 or one of any, hypervisor"
     )
     assert hint == "Run 'hvsock cat --help' for usage."
 

@@ -42,11 +42,14 @@ def check_socket_path(path: str, name: str = "path") -> str:
     Check that ``path`` fits in a Unix socket address and return it.
 
     :param name: the option ``ValueError`` names.
-    :raises ValueError: naming ``name`` when it is empty, too long, or not
-        encodable as a file name.
+    :raises ValueError: naming ``name`` when it is empty, too long, holds a
+        NUL byte, or is not encodable as a file name.
     """
     if not path:
         raise ValueError(f"{name} must be a non-empty path")
+    if "\0" in path:
+        # The kernel would cut the name at the NUL: connect somewhere else.
+        raise ValueError(f"{name} {path!r} holds a NUL byte, which no file name can")
     try:
         size = len(os.fsencode(path))
     except UnicodeEncodeError:

@@ -1,0 +1,277 @@
+"""
+Twisted endpoints for Linux AF_VSOCK sockets.
+
+Most users never import this module: ``serverFromString(reactor,
+"vsock:port=5000")`` and ``clientFromString(reactor, "vsock:cid=3:port=5000")``
+build these endpoints through the ``vsock`` plugin, whose parsers are
+declared at the end of this module, beside what they build.
+
+Server strings::
+
+    vsock:5000                    listen on port 5000, every CID
+    vsock:port=5000:backlog=128
+    vsock:port=0                  any free port
+    vsock:port=5000:cid=local     only connections to CID 1
+    vsock:port=5000:io=threads    blocking I/O on threads of its own
+    vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
+    vsock:systemd=0               the first socket systemd passed (or a name)
+    vsock:fd=3                    an inherited listening socket
+    vsock:443:privateKey=key.pem:certKey=cert.pem    TLS, as Twisted's ssl:
+
+Client strings::
+
+    vsock:3:5000                  connect to CID 3, port 5000
+    vsock:cid=host:port=5000:timeout=5
+    vsock:3:5000:io=threads
+    vsock:3:443:tls=yes:hostname=web.example:trustRoots=ca.pem
+
+Every endpoint runs its sockets on one of two I/O engines (see
+``docs/io-engines.rst``): ``"reactor"``, the reactor polls non-blocking
+sockets as it does TCP's; ``"threads"``, blocking sockets with each
+connection's reads and writes on threads of its own, for sockets that cannot
+be polled.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import defer
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocol,
+    IProtocolFactory,
+    IReactorFDSet,
+    IStreamClientEndpoint,
+    IStreamServerEndpoint,
+)
+from zope.interface import implementer
+
+from ._activation import inherited_listeners, systemd_descriptor
+from ._checks import IOEngine, check_backlog, check_io, check_timeout
+from ._engines import adopt_vsock, connect_vsock, listen_vsock
+from ._options import (
+    BACKLOG,
+    CID_NOTE,
+    IO,
+    PORT,
+    TIMEOUT,
+    ClientStringParser,
+    Grammar,
+    Option,
+    ServerStringParser,
+    parse_connecting_cid,
+    parse_descriptor,
+    parse_listening_cid,
+    parse_text,
+)
+from .address import CID_ANY, VSockAddress, check_cid, check_port
+from .allow import CID_ALLOW_FORMS, PeerAllowList, check_allow, parse_cid_allow
+from .tls import CLIENT_TLS, SERVER_TLS
+
+__all__ = [
+    "IOEngine",
+    "VSockClientEndpoint",
+    "VSockClientParser",
+    "VSockServerEndpoint",
+    "VSockServerParser",
+]
+
+
+@implementer(IStreamServerEndpoint)
+class VSockServerEndpoint:
+    """
+    Listens for AF_VSOCK connections, on a new socket or on one this
+    process inherited listening (socket activation).
+
+    :param reactor: a reactor providing ``IReactorFDSet`` (every POSIX reactor).
+    :param port: the port to listen on; 0 lets the kernel choose one, which
+        the listening port's ``getHost()`` reports. Exactly one of ``port``,
+        ``fd`` and ``systemd`` is given.
+    :param cid: the CID to listen on; the default, :data:`CID_ANY`, accepts
+        connections addressed to any of this machine's CIDs.
+    :param backlog: how many connections the kernel queues before accepting;
+        by default the longest queue it allows (``net.core.somaxconn``).
+    :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
+        ``"reactor"``, unless the reactor cannot poll sockets.
+    :param allow: the peers to accept, as a
+        :class:`~twisted_hvsock.allow.PeerAllowList` or its text (``"3,5-9"``,
+        ``"host"``; see :func:`~twisted_hvsock.allow.parse_cid_allow`). A
+        connection from any other CID is closed before a protocol is built,
+        logged, and counted in the listening port's ``refused``. By default
+        every peer is accepted.
+    :param fd: accept on this descriptor, a listening AF_VSOCK stream
+        socket the process inherited (from a supervisor); the port takes it
+        over. It is checked when listening: ``CannotListenError`` names
+        ``fd`` if it is anything else.
+    :param systemd: accept on a descriptor systemd passed (the
+        ``sd_listen_fds`` protocol): its index from 0, or its name
+        (``FileDescriptorName=``); checked as ``fd`` is.
+    :raises ValueError: naming the argument that is out of range, or
+        ``systemd`` when no such descriptor was passed.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFDSet,
+        port: int | None = None,
+        cid: int = CID_ANY,
+        backlog: int | None = None,
+        io: IOEngine | None = None,
+        allow: PeerAllowList | str | None = None,
+        fd: int | None = None,
+        systemd: int | str | None = None,
+    ) -> None:
+        self._reactor = reactor
+        sources = {"port": port, "fd": fd, "systemd": systemd}
+        given = [name for name, value in sources.items() if value is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give one of port (to listen on), fd or systemd (to accept on "
+                f"an inherited listening socket), got {' and '.join(given) or 'none'}"
+            )
+        self._fd: int | None = None
+        self._option = ""
+        if port is None and (cid != CID_ANY or backlog is not None):
+            raise ValueError(
+                f"cid and backlog: the socket {given[0]} names is bound and "
+                "listening already; leave them out"
+            )
+        if fd is not None:
+            if isinstance(fd, bool) or not isinstance(fd, int) or fd < 0:
+                raise ValueError(
+                    f"fd must be a descriptor number, 0 or more, got {fd!r}"
+                )
+            self._fd, self._option = fd, f"fd={fd}"
+        elif systemd is not None:
+            self._fd = systemd_descriptor(str(systemd), inherited_listeners())
+            self._option = f"systemd={systemd}"
+        self._port = 0 if port is None else check_port(port)
+        self._cid = check_cid(cid, allow_any=True)
+        self._backlog = check_backlog(backlog)
+        self._io = check_io(io, reactor)
+        self._allow = check_allow(allow)
+
+    def __repr__(self) -> str:
+        if self._fd is not None:
+            return f"<VSockServerEndpoint {self._option}>"
+        return f"<VSockServerEndpoint {VSockAddress(self._cid, self._port)}>"
+
+    def listen(
+        self, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IListeningPort]:
+        """
+        Start listening.
+
+        :return: a Deferred firing with the listening port, or failing with
+            ``CannotListenError`` that says why.
+        """
+        if self._fd is not None:
+            return defer.execute(
+                adopt_vsock,
+                self._reactor,
+                protocolFactory,
+                fd=self._fd,
+                option=self._option,
+                io=self._io,
+                allow=self._allow,
+            )
+        return defer.execute(
+            listen_vsock,
+            self._reactor,
+            protocolFactory,
+            cid=self._cid,
+            port=self._port,
+            backlog=self._backlog,
+            io=self._io,
+            allow=self._allow,
+        )
+
+
+@implementer(IStreamClientEndpoint)
+class VSockClientEndpoint:
+    """
+    Connects to an AF_VSOCK listener.
+
+    :param reactor: a reactor providing ``IReactorFDSet`` and ``IReactorTime``.
+    :param cid: the CID to connect to (:data:`CID_HOST` from a guest, the
+        guest's CID from a host, :data:`CID_LOCAL` for this machine).
+    :param port: the port to connect to.
+    :param timeout: seconds to wait for the connection.
+    :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
+        ``"reactor"``, unless the reactor cannot poll sockets.
+    :raises ValueError: naming the argument that is out of range.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFDSet,
+        cid: int,
+        port: int,
+        timeout: float = 30,
+        io: IOEngine | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._cid = check_cid(cid, allow_any=False)
+        self._port = check_port(port)
+        self._timeout = check_timeout(timeout)
+        self._io = check_io(io, reactor)
+
+    def __repr__(self) -> str:
+        return f"<VSockClientEndpoint {VSockAddress(self._cid, self._port)}>"
+
+    def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+        """
+        Connect.
+
+        :return: a Deferred firing with the connected protocol, or failing
+            with ``ConnectionRefusedError`` (nothing listens there),
+            ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
+            or ``VSockUnavailableError`` (no AF_VSOCK on this machine).
+        """
+        return connect_vsock(
+            self._reactor,
+            protocolFactory,
+            cid=self._cid,
+            port=self._port,
+            timeout=self._timeout,
+            io=self._io,
+        )
+
+
+class VSockServerParser(ServerStringParser):
+    """The ``vsock:`` prefix for ``serverFromString``."""
+
+    grammar = Grammar(
+        "vsock",
+        VSockServerEndpoint,
+        (
+            # No port when an inherited socket (fd, systemd) is given.
+            Option("port", PORT.parse, PORT.form, default=None, positional=True),
+            Option("cid", parse_listening_cid, "<cid>", default=CID_ANY, note=CID_NOTE),
+            BACKLOG,
+            IO,
+            Option(
+                "allow", parse_cid_allow, "<cids>", default=None, note=CID_ALLOW_FORMS
+            ),
+            Option("fd", parse_descriptor, "<n>", default=None),
+            Option("systemd", parse_text, "<index|name>", default=None),
+        ),
+        SERVER_TLS,
+    )
+
+
+class VSockClientParser(ClientStringParser):
+    """The ``vsock:`` prefix for ``clientFromString``."""
+
+    grammar = Grammar(
+        "vsock",
+        VSockClientEndpoint,
+        (
+            Option(
+                "cid", parse_connecting_cid, "<cid>", positional=True, note=CID_NOTE
+            ),
+            PORT,
+            TIMEOUT,
+            IO,
+        ),
+        CLIENT_TLS,
+    )
