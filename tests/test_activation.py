@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
-from twisted.internet.endpoints import serverFromString
+from twisted.internet.endpoints import _SystemdParser, serverFromString
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactor
 from twisted.internet.threads import deferToThread
@@ -78,7 +78,7 @@ def test_variables_for_another_process_are_left_alone(
 ) -> None:
     monkeypatch.setenv("LISTEN_PID", str(os.getpid() + 1))
     monkeypatch.setenv("LISTEN_FDS", "1")
-    monkeypatch.setattr(_activation._SystemdParser, "_sddaemon", ListenFDs([], ()))
+    monkeypatch.setattr(_SystemdParser, "_sddaemon", ListenFDs([], ()))
     assert inherited_listeners().inheritedDescriptors() == []
     assert os.environ["LISTEN_FDS"] == "1"
 

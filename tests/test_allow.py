@@ -26,8 +26,10 @@ from twisted.internet.testing import MemoryReactor
 from twisted.internet.threads import deferToThread
 from twisted.logger import LogEvent, globalLogPublisher
 
+from twisted_hvsock._engines._gate import gated
 from twisted_hvsock._engines.reactor import VSockPort
-from twisted_hvsock._engines.threads import UNIX, ThreadedPort
+from twisted_hvsock._engines.threads.families import UNIX
+from twisted_hvsock._engines.threads.port import ThreadedPort
 from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.address import CID_ANY, VSockAddress
 from twisted_hvsock.allow import (
@@ -236,8 +238,8 @@ def test_the_reactor_port_refuses_before_the_factory_sees_the_peer(
     refusals: list[LogEvent],
 ) -> None:
     factory = Built()
-    port = VSockPort(0, factory, CID_ANY, 5, MemoryReactor(), parse_cid_allow("3"))
-    gate: Any = port.factory
+    gate = gated(factory, parse_cid_allow("3"))
+    port = VSockPort(0, gate, CID_ANY, 5, MemoryReactor())
     assert gate.buildProtocol(VSockAddress(4, 1030)) is None
     assert (factory.built, port.refused) == (0, 1)
     assert isinstance(gate.buildProtocol(VSockAddress(3, 1031)), Hello)
@@ -255,7 +257,8 @@ async def test_the_threads_port_closes_a_refused_socket_at_once(
     factory = Built()
     for directory in short_directory():
         path = os.path.join(directory, "s")
-        port = ThreadedPort(UNIX, path, factory, 5, reactor, allow=PeerAllowList())
+        gate = gated(factory, PeerAllowList())
+        port = ThreadedPort(UNIX, path, gate, 5, reactor)
         port.startListening()
         try:
             received = await deferToThread(_connect_and_read_unix, path)

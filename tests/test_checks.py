@@ -28,7 +28,8 @@ from twisted_hvsock import (
     _checks,
 )
 from twisted_hvsock._checks import MAX_BACKLOG, MAX_TIMEOUT, default_backlog
-from twisted_hvsock._engines.threads import UNIX, ThreadedPort
+from twisted_hvsock._engines.threads.families import UNIX
+from twisted_hvsock._engines.threads.port import ThreadedPort
 
 from .support.leaks import open_fds
 

@@ -302,13 +302,19 @@ def test_hybridvsock_strings_listen_on_path_underscore_port(
 @pytest.mark.parametrize(
     ("description", "message"),
     [
-        ("vsock:", "port must be a decimal number, got ''"),
+        ("vsock:", "port must be a whole number from 0 to 4294967294, got ''"),
         ("vsock:backlog=5", "give one of port .*, fd or systemd .*, got none"),
-        ("vsock:port=65536x", "port must be a decimal number"),
-        ("vsock:port=-1", "port must be a decimal number"),
-        ("vsock:port=4294967295", "port must be an integer from 0 to 4294967294"),
-        ("vsock:port=80:cid=guest", "cid must be a number or one of any, hypervisor"),
-        ("vsock:port=80:cid=4294967296", "cid must be an integer"),
+        ("vsock:port=65536x", "port must be a whole number from 0 to 4294967294"),
+        ("vsock:port=-1", "port must be a whole number from 0 to 4294967294"),
+        ("vsock:port=4294967295", "port must be a whole number from 0 to 4294967294"),
+        (
+            "vsock:port=80:cid=guest",
+            "cid must be a whole number from 0 to 4294967295 or one of any, hypervisor",
+        ),
+        (
+            "vsock:port=80:cid=4294967296",
+            "cid must be a whole number from 0 to 4294967295",
+        ),
         ("vsock:port=80:backlog=0", "backlog must be a positive number"),
         ("vsock:port=80:backlog=many", "backlog must be a positive number"),
         (
@@ -319,14 +325,20 @@ def test_hybridvsock_strings_listen_on_path_underscore_port(
         ("vsock:80:port=81", "port is given twice"),
         ("hvsock:vm=children", "service is required"),
         ("hvsock:service=http", "service must be a GUID or a decimal vsock port"),
-        ("hvsock:service=4294967296", "service as a port must be at most"),
+        (
+            "hvsock:service=4294967296",
+            "service as a port must be a whole number from 0 to 4294967295",
+        ),
         ("hvsock:service=80:vm=MyVM", "vm must be a GUID or one of"),
         ("hvsock:service=80:backlog=-1", "backlog must be a positive number"),
         ("hvsock:service=80:io=reactor", "io=reactor is not possible for AF_HYPERV"),
         ("hvsock:service=80:port=3", "unknown option 'port'"),
         ("hyperkit:port=80", "path is required"),
         ("hyperkit:path=/vm", "port is required"),
-        ("hyperkit:path=/vm:port=http", "port must be a decimal number"),
+        (
+            "hyperkit:path=/vm:port=http",
+            "port must be a whole number from 0 to 4294967294",
+        ),
         ("hyperkit:path=/vm:port=80:mode=999", "mode must be octal"),
         ("hyperkit:path=/vm:port=80:mode=", "mode must be octal"),
         ("hyperkit:path=/vm:port=80:mode=1777", "mode must be octal"),
@@ -364,8 +376,11 @@ def test_bad_server_strings_name_the_option(
         ("hvsock:vm=parent:service=80:suspend=maybe", "suspend must be true or false"),
         ("hvsock:vm=parent:service=80:timeout=never", "timeout must be a positive"),
         ("hvsock:vm=parent:service=80:io=fast", "io must be one of"),
-        ("hyperkit:path=/vm:port=80:cid=any", "cid must be an integer"),
-        ("hyperkit:path=/vm:port=80:cid=guest", "cid must be a number"),
+        (
+            "hyperkit:path=/vm:port=80:cid=any",
+            "cid must be a whole number from 0 to 4294967294",
+        ),
+        ("hyperkit:path=/vm:port=80:cid=guest", "cid must be a whole number"),
         ("hyperkit:path=/vm:port=80:timeout=-1", "timeout must be a positive"),
         ("hyperkit:path=/vm:port=80:mode=600", "unknown option 'mode'"),
         ("hybridvsock:path=/v.sock", "port is required"),
@@ -493,6 +508,48 @@ def test_usage_and_accepted_names_come_from_the_declarations(
     required = () if parser is VSockServerParser else positional
     assert grammar.required == required
     assert grammar.accepted == accepted
+
+
+@pytest.mark.parametrize(
+    ("description", "hint"),
+    [
+        ("vsock:prot=5000", "unknown option 'prot' (did you mean port?); accepted: "),
+        ("vsock:3:5000:timout=5", "unknown option 'timout' (did you mean timeout?)"),
+        ("hvsock:servce=5000", "unknown option 'servce' (did you mean service?)"),
+        (
+            "hyperkit:path=/vm:port=80:mdoe=600",
+            "unknown option 'mdoe' (did you mean mode?)",
+        ),
+    ],
+)
+def test_a_misspelt_option_is_named_with_the_closest_one(
+    reactor: MemoryReactor, description: str, hint: str
+) -> None:
+    build = clientFromString if ":3:" in description else serverFromString
+    with pytest.raises(ValueError) as raised:
+        build(reactor, description)
+    assert str(raised.value).startswith(hint)
+    # The accepted names, not the whole usage: one readable line.
+    assert "usage" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("build", "uri", "form"),
+    [
+        (clientFromString, "vsock://3:80", "vsock:<cid>:<port>"),
+        (serverFromString, "vsock://:80", "vsock:<port>"),
+        (clientFromString, "hvsock://parent/80", "hvsock:<vm>:<GUID|port>"),
+    ],
+)
+def test_a_uri_given_as_an_endpoint_string_says_where_uris_go(
+    reactor: MemoryReactor, build: Any, uri: str, form: str
+) -> None:
+    with pytest.raises(ValueError) as raised:
+        build(reactor, uri)
+    assert str(raised.value) == (
+        f"{uri!r} is a URI, not an endpoint string: write {form} (URIs are read "
+        "by the hvsock command and twisted_hvsock.uri)"
+    )
 
 
 @pytest.mark.parametrize(

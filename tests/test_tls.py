@@ -6,6 +6,9 @@ sockets on the host, and over AF_VSOCK in the guest on both engines.
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +124,32 @@ def test_bad_client_tls_strings_name_the_option(description: str, message: str) 
 def test_bad_server_tls_strings_name_the_option(description: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         serverFromString(MemoryReactor(), description)
+
+
+def test_a_missing_tls_extra_is_named_with_how_to_install_it(
+    pems: dict[str, str],
+) -> None:
+    # As after the README's plain `pip install .`: TLS strings name the extra.
+    module = "OpenSSL"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.modules[{module!r}] = None
+        from twisted.internet.endpoints import serverFromString
+        from twisted.internet.testing import MemoryReactor
+        try:
+            serverFromString(MemoryReactor(), "vsock:443:privateKey={pems["server"]}")
+        except ImportError as e:
+            print(type(e).__name__, e, sep=": ")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == (
+        f"MissingDependencyError: TLS needs the {module} module, which is not "
+        "installed: pip install 'twisted-hvsock[tls]'"
+    )
 
 
 def test_a_file_without_a_key_is_refused(pems: dict[str, str]) -> None:

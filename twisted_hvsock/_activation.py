@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-from twisted.internet.endpoints import _SystemdParser
 from twisted.python.systemd import ListenFDs
 
 __all__ = ["inherited_listeners", "systemd_descriptor"]
@@ -23,8 +22,8 @@ def inherited_listeners() -> ListenFDs:
     variables unset afterwards as ``sd_listen_fds(1)`` unsets them (so that
     no child inherits them too).
 
-    Importing ``twisted.internet.endpoints`` (which this module does, and
-    which ``twistd`` does before parsing any endpoint string) already reads
+    Importing ``twisted.internet.endpoints`` (which ``twistd`` and
+    ``serverFromString`` users have done before any string is parsed) reads
     ``LISTEN_PID`` and ``LISTEN_FDS`` into ``_SystemdParser._sddaemon`` and
     deletes them from ``os.environ``; by the time a ``vsock:systemd=``
     string is parsed they are gone. So Twisted's capture is where they are
@@ -36,6 +35,11 @@ def inherited_listeners() -> ListenFDs:
     global _inherited
     if _inherited is None:
         own = ListenFDs.fromEnvironment()
+        # Imported only now (it costs more than the whole package and loads
+        # Twisted's TCP and TLS), after reading the variables: a first import
+        # of it would take them.
+        from twisted.internet.endpoints import _SystemdParser
+
         found = own if own.inheritedDescriptors() else _SystemdParser._sddaemon
         if found.inheritedDescriptors():
             os.environ.pop("LISTEN_FDNAMES", None)

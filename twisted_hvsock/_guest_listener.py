@@ -77,8 +77,8 @@ class GuestConnectionListener:
         remove_stale_socket(self._path)
         return listen_unix(
             self._reactor,
-            self._path,
             factory,
+            path=self._path,
             backlog=self._backlog,
             mode=self._mode,
             io=self._io,

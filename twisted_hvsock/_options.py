@@ -11,7 +11,7 @@ endpoint's constructor.
 
 from __future__ import annotations
 
-import importlib
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +25,9 @@ from twisted.internet.interfaces import (
 )
 from twisted.plugin import IPlugin
 from zope.interface import implementer
+
+from ._checks import IO_ENGINES
+from .address import CID_NAMES, parse_cid, parse_port
 
 T = TypeVar("T")
 
@@ -85,20 +88,43 @@ class Option(Generic[T]):
 
 
 @dataclass(frozen=True)
+class Layer:
+    """
+    What some grammars add on top of the endpoint they build (TLS): options
+    of its own, and a function that takes the built endpoint and their
+    values and returns the endpoint to hand out.
+
+    :param options: the layer's declarations, after the grammar's own.
+    :param wrap: ``wrap(endpoint, **values)``, the values named as the
+        options are.
+    """
+
+    options: tuple[Option[Any], ...]
+    wrap: Callable[..., Any]
+
+
+@dataclass(frozen=True)
 class Grammar:
     """
     The options of one endpoint-string prefix for one role.
 
     :param prefix: the prefix, e.g. ``"vsock"``.
-    :param endpoint: the endpoint class the options build, as
-        ``"module:Class"`` inside this package; it is imported only when an
-        endpoint is built, so that the plugin scan stays cheap.
-    :param options: the declarations, positional ones first, in order.
+    :param endpoint: what the options build: called with the reactor and
+        every option's value as a keyword (the endpoint class itself).
+    :param own: the declarations of ``endpoint``'s options, positional ones
+        first, in order.
+    :param layer: what is added on top of the endpoint, if anything.
     """
 
     prefix: str
-    endpoint: str
-    options: tuple[Option[Any], ...]
+    endpoint: Callable[..., Any]
+    own: tuple[Option[Any], ...]
+    layer: Layer | None = None
+
+    @cached_property
+    def options(self) -> tuple[Option[Any], ...]:
+        """Every declaration: the endpoint's, then the layer's."""
+        return self.own + (self.layer.options if self.layer else ())
 
     @cached_property
     def usage(self) -> str:
@@ -123,6 +149,11 @@ class Grammar:
         return tuple(o.name for o in self.options if o.positional)
 
     @cached_property
+    def positional_form(self) -> str:
+        """The positional options as a string shows them, e.g. ``<cid>:<port>``."""
+        return ":".join(o.form for o in self.options if o.positional)
+
+    @cached_property
     def required(self) -> tuple[str, ...]:
         """The names of the options that must be given."""
         return tuple(o.name for o in self.options if o.required)
@@ -142,11 +173,20 @@ class Grammar:
             :attr:`usage`.
         """
         usage = self.usage
+        if args and str(args[0]).startswith("//"):
+            uri = f"{self.prefix}:{':'.join(map(str, args))}"
+            raise ValueError(
+                f"{uri!r} is a URI, not an endpoint string: write "
+                f"{self.prefix}:{self.positional_form} (URIs are read by the "
+                "hvsock command and twisted_hvsock.uri)"
+            )
         unknown = sorted(set(kwargs) - set(self.accepted))
         if unknown:
+            close = difflib.get_close_matches(unknown[0], self.accepted, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
             raise ValueError(
-                f"unknown option {unknown[0]!r}; accepted: "
-                f"{', '.join(self.accepted)} (usage: {usage})"
+                f"unknown option {unknown[0]!r}{hint}; accepted: "
+                f"{', '.join(self.accepted)}"
             )
         if len(args) > len(self.positional):
             raise ValueError(
@@ -173,12 +213,14 @@ class Grammar:
         :raises ValueError: naming the option at fault.
         """
         texts = self.name_arguments(args, kwargs)
-        values = {o.argument or o.name: o.value(texts) for o in self.options}
-        module, _, name = self.endpoint.partition(":")
-        endpoint_class = getattr(
-            importlib.import_module(f"{__package__}.{module}"), name
-        )
-        return endpoint_class(reactor, **values)
+        endpoint = self.endpoint(reactor, **_values(self.own, texts))
+        if self.layer is None:
+            return endpoint
+        return self.layer.wrap(endpoint, **_values(self.layer.options, texts))
+
+
+def _values(options: Sequence[Option[Any]], texts: Mapping[str, str]) -> dict[str, Any]:
+    return {o.argument or o.name: o.value(texts) for o in options}
 
 
 def parse_positive_int(text: str, name: str) -> int:
@@ -233,6 +275,81 @@ def parse_boolean(text: str, name: str) -> bool:
 def parse_text(text: str, name: str) -> str:
     """The option's text itself, for values the endpoint checks (paths)."""
     return text
+
+
+def parse_mode(text: str, name: str = "mode") -> int:
+    """
+    Turn permission bits given in octal (``600``, ``0600`` or ``0o600``)
+    into a number.
+
+    :raises ValueError: naming ``name`` and the accepted forms.
+    """
+    digits = text.strip().lower().removeprefix("0o")
+    if (
+        not digits
+        or not digits.isascii()
+        or not set(digits) <= set("01234567")
+        or int(digits, 8) > 0o777
+    ):
+        raise ValueError(
+            f"{name} must be octal permission bits from 0 to 777 (e.g. 600), "
+            f"got {text!r}"
+        )
+    return int(digits, 8)
+
+
+def parse_descriptor(text: str, name: str) -> int:
+    """
+    Turn a file descriptor number given as text into a number.
+
+    :raises ValueError: naming ``name`` when ``text`` is not one.
+    """
+    if not text.strip().isascii() or not text.strip().isdigit():
+        raise ValueError(f"{name} must be a descriptor number, 0 or more, got {text!r}")
+    return int(text)
+
+
+def _parse_port(text: str, name: str) -> int:
+    return parse_port(text, name=name)
+
+
+def parse_listening_cid(text: str, name: str) -> int:
+    """A CID to listen on: a number or a name, ``any`` included."""
+    return parse_cid(text, allow_any=True, name=name)
+
+
+def parse_connecting_cid(text: str, name: str) -> int:
+    """A CID to connect to: a number or a name, but not ``any``."""
+    return parse_cid(text, allow_any=False, name=name)
+
+
+def _parse_io(text: str, name: str) -> str:
+    # Any case is accepted; the endpoint checks the engine (_checks.check_io).
+    return text.strip().lower()
+
+
+# The options several backends share.
+
+#: What a CID option's note says it may be.
+CID_NOTE = f"a number or {'|'.join(CID_NAMES)}"
+#: A port, the second positional option of most strings.
+PORT = Option("port", _parse_port, "<port>", positional=True)
+#: A listener's accept queue; unless given, the endpoint's default (the
+#: kernel's longest queue).
+BACKLOG = Option("backlog", parse_positive_int, "<n>", default=None)
+#: A client's connect timeout, one attempt.
+TIMEOUT = Option("timeout", parse_positive_float, "<seconds>", default=30.0)
+#: The I/O engine; unless given, the endpoint picks one for the reactor.
+IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
+#: A socket file's permission bits: owner-only unless given (the value of
+#: ``_sockets.unix.OWNER_ONLY``, written out so that parsing loads no socket
+#: code).
+MODE = Option("mode", parse_mode, "<octal>", default=0o600)
+
+
+def path_option(form: str) -> Option[str]:
+    """The first positional option of the Unix-socket backends' strings."""
+    return Option("path", parse_text, form, positional=True)
 
 
 class _StringParser:

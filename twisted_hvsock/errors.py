@@ -7,6 +7,7 @@ from __future__ import annotations
 __all__ = [
     "HyperVAdminRequiredError",
     "HyperVUnavailableError",
+    "MissingDependencyError",
     "VSockUnavailableError",
 ]
 
@@ -29,4 +30,12 @@ class HyperVAdminRequiredError(PermissionError):
     """
     The operation needs Administrator rights (or membership of the Hyper-V
     Administrators group) on the Windows host.
+    """
+
+
+class MissingDependencyError(ImportError):
+    """
+    A feature needs an optional dependency that is not installed; the
+    message names the extra that brings it (``pip install
+    'twisted-hvsock[tls]'``).
     """

@@ -12,7 +12,7 @@ that Firecracker, Cloud Hypervisor and vhost-device-vsock give the host.
 
 ``serverFromString(reactor, "hybridvsock:path=<uds_path>:port=<p>")`` and
 ``clientFromString`` with the same string build these endpoints through the
-``hybridvsock`` plugin.
+``hybridvsock`` plugin, whose parsers end this module.
 """
 
 from __future__ import annotations
@@ -33,12 +33,26 @@ from ._checks import IOEngine, check_io, check_timeout
 from ._engines import connect_unix
 from ._guest_listener import GuestConnectionListener
 from ._handshake import connect_with_handshake
+from ._options import (
+    BACKLOG,
+    IO,
+    MODE,
+    PORT,
+    TIMEOUT,
+    ClientStringParser,
+    Grammar,
+    ServerStringParser,
+    path_option,
+)
 from ._sockets.unix import check_socket_path
 from .address import check_port
+from .tls import CLIENT_TLS, SERVER_TLS
 
 __all__ = [
     "HybridVSockClientEndpoint",
+    "HybridVSockClientParser",
     "HybridVSockServerEndpoint",
+    "HybridVSockServerParser",
     "listen_socket_path",
 ]
 
@@ -140,7 +154,7 @@ class HybridVSockClientEndpoint:
             partial(
                 connect_unix,
                 self._reactor,
-                self._path,
+                path=self._path,
                 timeout=self._timeout,
                 io=self._io,
             ),
@@ -150,3 +164,25 @@ class HybridVSockClientEndpoint:
             timeout=self._timeout,
             peer=f"the VMM socket {self._path!r} (guest port {self._port})",
         )
+
+
+class HybridVSockServerParser(ServerStringParser):
+    """The ``hybridvsock:`` prefix for ``serverFromString``."""
+
+    grammar = Grammar(
+        "hybridvsock",
+        HybridVSockServerEndpoint,
+        (path_option("<uds_path>"), PORT, BACKLOG, MODE, IO),
+        SERVER_TLS,
+    )
+
+
+class HybridVSockClientParser(ClientStringParser):
+    """The ``hybridvsock:`` prefix for ``clientFromString``."""
+
+    grammar = Grammar(
+        "hybridvsock",
+        HybridVSockClientEndpoint,
+        (path_option("<uds_path>"), PORT, TIMEOUT, IO),
+        CLIENT_TLS,
+    )

@@ -9,9 +9,10 @@ linuxkit), which hyperkit exposes as Unix sockets in a directory of its own
 - Guest to host: hyperkit connects to ``<path>/00000002.<port as %08x>``,
   where the host listens; no header.
 
-``serverFromString(reactor, "hyperkit:path=<dir>:port=<p>")`` and
-``clientFromString(reactor, "hyperkit:path=<dir>:port=<p>[:cid=3]")`` build
-these endpoints through the ``hyperkit`` plugin.
+``serverFromString(reactor, "hyperkit:path=<dir>:port=<p>")`` (listen on
+``<dir>/00000002.<p hex>``) and ``clientFromString(reactor,
+"hyperkit:path=<dir>:port=<p>[:cid=3]")`` build these endpoints through the
+``hyperkit`` plugin, whose parsers end this module.
 """
 
 from __future__ import annotations
@@ -32,13 +33,30 @@ from ._checks import IOEngine, check_io, check_timeout
 from ._engines import connect_unix
 from ._guest_listener import GuestConnectionListener
 from ._handshake import connect_with_handshake
+from ._options import (
+    BACKLOG,
+    CID_NOTE,
+    IO,
+    MODE,
+    PORT,
+    TIMEOUT,
+    ClientStringParser,
+    Grammar,
+    Option,
+    ServerStringParser,
+    parse_connecting_cid,
+    path_option,
+)
 from ._sockets.unix import check_socket_path
 from .address import CID_HOST, check_cid, check_port
+from .tls import CLIENT_TLS, SERVER_TLS
 
 __all__ = [
     "GUEST_CID",
     "HyperkitClientEndpoint",
+    "HyperkitClientParser",
     "HyperkitServerEndpoint",
+    "HyperkitServerParser",
     "connect_socket_path",
     "listen_socket_path",
 ]
@@ -147,7 +165,7 @@ class HyperkitClientEndpoint:
             partial(
                 connect_unix,
                 self._reactor,
-                self._path,
+                path=self._path,
                 timeout=self._timeout,
                 io=self._io,
             ),
@@ -157,3 +175,33 @@ class HyperkitClientEndpoint:
             timeout=self._timeout,
             peer=f"hyperkit's socket {self._path!r}",
         )
+
+
+class HyperkitServerParser(ServerStringParser):
+    """The ``hyperkit:`` prefix for ``serverFromString``."""
+
+    grammar = Grammar(
+        "hyperkit",
+        HyperkitServerEndpoint,
+        (path_option("<dir>"), PORT, BACKLOG, MODE, IO),
+        SERVER_TLS,
+    )
+
+
+class HyperkitClientParser(ClientStringParser):
+    """The ``hyperkit:`` prefix for ``clientFromString``."""
+
+    grammar = Grammar(
+        "hyperkit",
+        HyperkitClientEndpoint,
+        (
+            path_option("<dir>"),
+            PORT,
+            Option(
+                "cid", parse_connecting_cid, "<cid>", default=GUEST_CID, note=CID_NOTE
+            ),
+            TIMEOUT,
+            IO,
+        ),
+        CLIENT_TLS,
+    )

@@ -67,8 +67,8 @@ class ThreadedUNIXServerEndpoint:
         return defer.execute(
             listen_unix,
             self._reactor,
-            self._path,
             protocolFactory,
+            path=self._path,
             backlog=self._backlog,
             mode=self._mode,
             io="threads",
@@ -106,8 +106,8 @@ class ThreadedUNIXClientEndpoint:
         """
         return connect_unix(
             self._reactor,
-            self._path,
             protocolFactory,
+            path=self._path,
             timeout=self._timeout,
             io="threads",
         )

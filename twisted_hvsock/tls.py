@@ -24,21 +24,22 @@ imported only when TLS is asked for.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
-    IReactorFDSet,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
 from zope.interface import implementer
+
+from ._options import Layer, Option, parse_boolean, parse_text
+from .errors import MissingDependencyError
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import (
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from twisted.internet.ssl import Certificate, PrivateCertificate
 
 __all__ = [
+    "CLIENT_TLS",
+    "SERVER_TLS",
     "TLSClientEndpoint",
     "TLSServerEndpoint",
     "client_tls_options",
@@ -56,10 +59,32 @@ __all__ = [
     "hyperkit_client",
     "hyperkit_server",
     "load_certificates",
+    "require_tls",
     "server_tls_options",
     "vsock_client",
     "vsock_server",
+    "wrap_client",
+    "wrap_server",
 ]
+
+
+def require_tls() -> None:
+    """
+    Check that what Twisted's TLS needs (the ``tls`` extra) is installed.
+
+    :raises MissingDependencyError: naming the missing module and the extra
+        that brings it.
+    """
+    try:
+        import cryptography  # noqa: F401
+        import OpenSSL  # noqa: F401
+        import service_identity  # noqa: F401
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"TLS needs the {e.name} module, which is not installed: "
+            "pip install 'twisted-hvsock[tls]'",
+            name=e.name,
+        ) from None
 
 
 def _read(path: str, name: str) -> bytes:
@@ -135,6 +160,7 @@ def server_tls_options(
         present a certificate signed by one of these.
     :raises ValueError: naming the option whose file cannot be used.
     """
+    require_tls()
     from twisted.internet.ssl import CertificateOptions, trustRootFromCertificates
 
     server = _private_certificate(privateKey, certKey or privateKey, "privateKey")
@@ -171,6 +197,7 @@ def client_tls_options(
     :param privateKey: the PEM file of its key; by default ``certificate``.
     :raises ValueError: naming the option at fault.
     """
+    require_tls()
     from twisted.internet.ssl import optionsForClientTLS, trustRootFromCertificates
 
     if not hostname:
@@ -268,14 +295,21 @@ def _protocol_under_tls(tls: IProtocol) -> IProtocol:
     return wrapped
 
 
-def _server(
+def wrap_server(
     endpoint: IStreamServerEndpoint,
-    privateKey: str | None,
-    certKey: str | None,
-    extraCertChain: str | None,
-    trustRoots: str | None,
+    privateKey: str | None = None,
+    certKey: str | None = None,
+    extraCertChain: str | None = None,
+    trustRoots: str | None = None,
 ) -> IStreamServerEndpoint:
-    """``endpoint``, under TLS if ``privateKey`` is given."""
+    """
+    ``endpoint``, under TLS (a :class:`TLSServerEndpoint`) if ``privateKey``
+    is given; the words of Twisted's ``ssl:`` strings, as
+    :func:`server_tls_options` takes them.
+
+    :raises ValueError: naming the option at fault, e.g. ``certKey`` without
+        ``privateKey``.
+    """
     if privateKey is None:
         for name, value in [
             ("certKey", certKey),
@@ -290,15 +324,22 @@ def _server(
     )
 
 
-def _client(
+def wrap_client(
     endpoint: IStreamClientEndpoint,
-    tls: bool,
-    hostname: str | None,
-    trustRoots: str | None,
-    certificate: str | None,
-    privateKey: str | None,
+    tls: bool = False,
+    hostname: str | None = None,
+    trustRoots: str | None = None,
+    certificate: str | None = None,
+    privateKey: str | None = None,
 ) -> IStreamClientEndpoint:
-    """``endpoint``, under TLS if ``tls``."""
+    """
+    ``endpoint``, under TLS (a :class:`TLSClientEndpoint`) if ``tls``; the
+    words of Twisted's ``tls:`` strings, as :func:`client_tls_options` takes
+    them.
+
+    :raises ValueError: naming the option at fault, e.g. ``hostname``
+        without ``tls``.
+    """
     if not tls:
         for name, value in [
             ("hostname", hostname),
@@ -315,83 +356,105 @@ def _client(
     )
 
 
-def _server_builder(
-    module: str, name: str, builder: str
-) -> Callable[..., IStreamServerEndpoint]:
-    def build(
-        reactor: IReactorFDSet,
-        *,
-        privateKey: str | None = None,
-        certKey: str | None = None,
-        extraCertChain: str | None = None,
-        trustRoots: str | None = None,
-        **options: Any,
-    ) -> IStreamServerEndpoint:
-        endpoint_class = getattr(importlib.import_module(module, __package__), name)
-        return _server(
-            endpoint_class(reactor, **options),
-            privateKey,
-            certKey,
-            extraCertChain,
-            trustRoots,
-        )
-
-    build.__doc__ = f"""
-    The endpoint of a server string: a :class:`~twisted_hvsock{module}.{name}` built
-    from ``options``, under TLS if ``privateKey`` is given.
-
-    :raises ValueError: naming the option at fault.
-    """
-    build.__name__ = build.__qualname__ = builder
-    return build
+def _pem(name: str, form: str = "<PEM file>") -> Option[str | None]:
+    # A file the TLS options read, as Twisted's ssl: has.
+    return Option(name, parse_text, form, default=None)
 
 
-def _client_builder(
-    module: str, name: str, builder: str
-) -> Callable[..., IStreamClientEndpoint]:
-    def build(
-        reactor: IReactorFDSet,
-        *,
-        tls: bool = False,
-        hostname: str | None = None,
-        trustRoots: str | None = None,
-        certificate: str | None = None,
-        privateKey: str | None = None,
-        **options: Any,
-    ) -> IStreamClientEndpoint:
-        endpoint_class = getattr(importlib.import_module(module, __package__), name)
-        return _client(
-            endpoint_class(reactor, **options),
-            tls,
-            hostname,
-            trustRoots,
-            certificate,
-            privateKey,
-        )
-
-    build.__doc__ = f"""
-    The endpoint of a client string: a :class:`~twisted_hvsock{module}.{name}` built
-    from ``options``, under TLS (a :class:`TLSClientEndpoint`) if ``tls``.
-
-    :raises ValueError: naming the option at fault.
-    """
-    build.__name__ = build.__qualname__ = builder
-    return build
-
-
-# What the endpoint-string grammars (parsers.py) build: each prefix's
-# endpoint, wrapped in TLS when the string asks for it.
-vsock_server = _server_builder(".endpoints", "VSockServerEndpoint", "vsock_server")
-vsock_client = _client_builder(".endpoints", "VSockClientEndpoint", "vsock_client")
-hyperkit_server = _server_builder(
-    ".hyperkit", "HyperkitServerEndpoint", "hyperkit_server"
+#: The TLS words of Twisted's ``ssl:`` strings, for the stream backends'
+#: server strings.
+SERVER_TLS = Layer(
+    (
+        _pem("privateKey"),
+        _pem("certKey"),
+        _pem("extraCertChain"),
+        _pem("trustRoots", "<PEM file|dir>"),
+    ),
+    wrap_server,
 )
-hyperkit_client = _client_builder(
-    ".hyperkit", "HyperkitClientEndpoint", "hyperkit_client"
+
+#: The TLS words of Twisted's ``tls:`` strings, for their client strings.
+CLIENT_TLS = Layer(
+    (
+        Option("tls", parse_boolean, "yes|no", default=False),
+        Option("hostname", parse_text, "<name>", default=None),
+        _pem("trustRoots", "<PEM file|dir>"),
+        _pem("certificate"),
+        _pem("privateKey"),
+    ),
+    wrap_client,
 )
-hybrid_vsock_server = _server_builder(
-    ".hybrid_vsock", "HybridVSockServerEndpoint", "hybrid_vsock_server"
-)
-hybrid_vsock_client = _client_builder(
-    ".hybrid_vsock", "HybridVSockClientEndpoint", "hybrid_vsock_client"
-)
+
+
+# The builders endpoint strings went through before each backend's grammar
+# wrapped its own endpoints: kept for one release (docs/changes/28.removal.rst).
+
+
+def _built(endpoint: Any, layer: Layer, reactor: Any, options: dict[str, Any]) -> Any:
+    warnings.warn(
+        "twisted_hvsock.tls's per-backend builders are deprecated: build the "
+        "endpoint, then wrap it with wrap_server or wrap_client",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    names = {option.name for option in layer.options}
+    wrapping = {name: options.pop(name) for name in list(options) if name in names}
+    return layer.wrap(endpoint(reactor, **options), **wrapping)
+
+
+def vsock_server(reactor: Any, **options: Any) -> IStreamServerEndpoint:
+    """Deprecated: :func:`wrap_server` over a ``VSockServerEndpoint``."""
+    from .vsock import VSockServerEndpoint
+
+    return cast(
+        IStreamServerEndpoint, _built(VSockServerEndpoint, SERVER_TLS, reactor, options)
+    )
+
+
+def vsock_client(reactor: Any, **options: Any) -> IStreamClientEndpoint:
+    """Deprecated: :func:`wrap_client` over a ``VSockClientEndpoint``."""
+    from .vsock import VSockClientEndpoint
+
+    return cast(
+        IStreamClientEndpoint, _built(VSockClientEndpoint, CLIENT_TLS, reactor, options)
+    )
+
+
+def hyperkit_server(reactor: Any, **options: Any) -> IStreamServerEndpoint:
+    """Deprecated: :func:`wrap_server` over a ``HyperkitServerEndpoint``."""
+    from .hyperkit import HyperkitServerEndpoint
+
+    return cast(
+        IStreamServerEndpoint,
+        _built(HyperkitServerEndpoint, SERVER_TLS, reactor, options),
+    )
+
+
+def hyperkit_client(reactor: Any, **options: Any) -> IStreamClientEndpoint:
+    """Deprecated: :func:`wrap_client` over a ``HyperkitClientEndpoint``."""
+    from .hyperkit import HyperkitClientEndpoint
+
+    return cast(
+        IStreamClientEndpoint,
+        _built(HyperkitClientEndpoint, CLIENT_TLS, reactor, options),
+    )
+
+
+def hybrid_vsock_server(reactor: Any, **options: Any) -> IStreamServerEndpoint:
+    """Deprecated: :func:`wrap_server` over a ``HybridVSockServerEndpoint``."""
+    from .hybrid_vsock import HybridVSockServerEndpoint
+
+    return cast(
+        IStreamServerEndpoint,
+        _built(HybridVSockServerEndpoint, SERVER_TLS, reactor, options),
+    )
+
+
+def hybrid_vsock_client(reactor: Any, **options: Any) -> IStreamClientEndpoint:
+    """Deprecated: :func:`wrap_client` over a ``HybridVSockClientEndpoint``."""
+    from .hybrid_vsock import HybridVSockClientEndpoint
+
+    return cast(
+        IStreamClientEndpoint,
+        _built(HybridVSockClientEndpoint, CLIENT_TLS, reactor, options),
+    )

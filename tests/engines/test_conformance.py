@@ -24,7 +24,8 @@ from twisted.internet.test.reactormixins import ReactorBuilder
 from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
 
 from twisted_hvsock._engines.reactor import VSockConnector
-from twisted_hvsock._engines.threads import UNIX, VSOCK, SocketFamily, ThreadedConnector
+from twisted_hvsock._engines.threads.client import ThreadedConnector
+from twisted_hvsock._engines.threads.families import UNIX, VSOCK, SocketFamily
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.threaded_unix import (

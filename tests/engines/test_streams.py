@@ -30,7 +30,7 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
-from twisted_hvsock._engines.threads import ThreadedClient
+from twisted_hvsock._engines.threads.client import ThreadedClient
 from twisted_hvsock._sockets import hyperv
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint

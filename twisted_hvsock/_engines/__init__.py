@@ -1,7 +1,8 @@
 """
-The one place that picks an I/O engine: the endpoints call these functions
-with the engine name :func:`~twisted_hvsock._checks.check_io` returned, and
-each function builds that engine's port or connector.
+The one place that picks an I/O engine, and the one lazy seam of the
+package: an engine's module is imported the first time an endpoint uses it,
+so that Twisted's plugin scan, which loads every backend's parsers and
+endpoints, loads no engine.
 
 - ``"reactor"`` (:mod:`.reactor`): the reactor polls non-blocking sockets,
   as it does TCP's; AF_VSOCK through thin subclasses of Twisted's ``tcp``
@@ -10,40 +11,115 @@ each function builds that engine's port or connector.
   and writes on threads of its own, for sockets a reactor cannot poll
   (AF_HYPERV takes only this one).
 
-The two engines never import each other; both build on ``_sockets``.
+Both engines offer the same calls (:class:`Engine`); the functions here take
+the engine's name, which ``_checks.check_io`` returned, and put the
+allow-list gate (``_gate``) in front of every listener, whichever engine
+runs it. The two engines never import each other; both build on
+``_sockets``.
 """
 
 from __future__ import annotations
 
-import os
+import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.internet import defer, error
-from twisted.internet.endpoints import UNIXClientEndpoint, _WrappingFactory
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
 from .._checks import IOEngine
-from .._sockets.hyperv import sockaddr_for
-from .._sockets.unix import in_filesystem
 from .._sockets.vsock import adopt_listening_vsock
-from ..address import PORT_ANY
 from ..allow import PeerAllowList
 from ..hyperv_ids import HyperVAddress
-from .reactor import UNIXPort, VSockConnector, VSockPort
-from .threads import UNIX, VSOCK, HyperVFamily, ThreadedConnector, ThreadedPort
+from ._gate import gated
 
 __all__ = [
+    "Engine",
     "adopt_vsock",
     "connect_hyperv",
     "connect_unix",
     "connect_vsock",
+    "engine",
     "listen_hyperv",
     "listen_unix",
     "listen_vsock",
 ]
 
-_THREADS = "threads"
+
+class Engine(Protocol):
+    """What each engine's module offers, with the same signatures."""
+
+    def listen_vsock(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        cid: int,
+        port: int,
+        backlog: int,
+    ) -> IListeningPort: ...
+
+    def adopt_vsock(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        skt: socket.socket,
+        option: str,
+    ) -> IListeningPort: ...
+
+    def connect_vsock(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        cid: int,
+        port: int,
+        timeout: float,
+    ) -> defer.Deferred[IProtocol]: ...
+
+    def listen_unix(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        path: str | bytes,
+        backlog: int,
+        mode: int | None,
+    ) -> IListeningPort: ...
+
+    def connect_unix(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        path: str | bytes,
+        timeout: float,
+    ) -> defer.Deferred[IProtocol]: ...
+
+
+def _reactor_engine() -> Engine:
+    from . import reactor
+
+    return reactor
+
+
+def _thread_engine() -> Any:
+    from . import threads
+
+    return threads
+
+
+#: Each engine's name, and how to load it.
+_ENGINES: dict[IOEngine, Callable[[], Engine]] = {
+    "reactor": _reactor_engine,
+    "threads": _thread_engine,
+}
+
+
+def engine(io: IOEngine) -> Engine:
+    """The engine ``io`` names, loaded on first use."""
+    return _ENGINES[io]()
 
 
 def listen_vsock(
@@ -64,22 +140,9 @@ def listen_vsock(
         before a protocol is built, and counts it in its ``refused``.
     :raises CannotListenError: saying why not.
     """
-    listening: VSockPort | ThreadedPort
-    if io == _THREADS:
-        listening = ThreadedPort(
-            VSOCK,
-            (cid, PORT_ANY if port == 0 else port),
-            factory,
-            backlog,
-            reactor,
-            interface=cid,
-            port=port,
-            allow=allow,
-        )
-    else:
-        listening = VSockPort(port, factory, cid, backlog, reactor, allow)
-    listening.startListening()
-    return listening
+    return engine(io).listen_vsock(
+        reactor, gated(factory, allow), cid=cid, port=port, backlog=backlog
+    )
 
 
 def adopt_vsock(
@@ -106,22 +169,9 @@ def adopt_vsock(
         skt = adopt_listening_vsock(fd, option)
     except ValueError as e:
         raise error.CannotListenError(None, option, e) from e
-    listening: VSockPort | ThreadedPort
-    if io == _THREADS:
-        listening = ThreadedPort(
-            VSOCK,
-            skt.getsockname(),
-            factory,
-            0,
-            reactor,
-            interface=option,
-            allow=allow,
-            adopted=skt,
-        )
-    else:
-        listening = VSockPort.adopting(skt, factory, reactor, allow)
-    listening.startListening()
-    return listening
+    return engine(io).adopt_vsock(
+        reactor, gated(factory, allow), skt=skt, option=option
+    )
 
 
 def connect_vsock(
@@ -138,24 +188,16 @@ def connect_vsock(
 
     :return: a Deferred firing with the connected protocol.
     """
-    if io == _THREADS:
-        return _connect_through(
-            factory,
-            lambda wrapping: ThreadedConnector(
-                VSOCK, (cid, port), wrapping, timeout, reactor
-            ),
-        )
-    return _connect_through(
-        factory,
-        lambda wrapping: VSockConnector(cid, port, wrapping, timeout, reactor),
+    return engine(io).connect_vsock(
+        reactor, factory, cid=cid, port=port, timeout=timeout
     )
 
 
 def listen_unix(
     reactor: Any,
-    path: str | bytes,
     factory: IProtocolFactory,
     *,
+    path: str | bytes,
     backlog: int,
     mode: int | None,
     io: IOEngine,
@@ -166,37 +208,16 @@ def listen_unix(
 
     :raises CannotListenError: saying why not.
     """
-    if io == _THREADS:
-        port = ThreadedPort(
-            UNIX,
-            path,
-            factory,
-            backlog,
-            reactor,
-            port=path,
-            bound=(
-                (lambda: os.chmod(path, mode))
-                if mode is not None and in_filesystem(path)
-                else None
-            ),
-        )
-        port.startListening()
-        return port
-    # Twisted's reactor.listenUNIX builds the same port, with a default mode;
-    # like it, the port takes a str path too, though it is annotated bytes.
-    file_name: Any = path
-    listening = UNIXPort(
-        file_name, factory, backlog, 0o666 if mode is None else mode, reactor
+    return engine(io).listen_unix(
+        reactor, factory, path=path, backlog=backlog, mode=mode
     )
-    listening.startListening()
-    return listening
 
 
 def connect_unix(
     reactor: Any,
-    path: str | bytes,
     factory: IProtocolFactory,
     *,
+    path: str | bytes,
     timeout: float,
     io: IOEngine,
 ) -> defer.Deferred[IProtocol]:
@@ -205,15 +226,7 @@ def connect_unix(
 
     :return: a Deferred firing with the connected protocol.
     """
-    if io == _THREADS:
-        return _connect_through(
-            factory,
-            lambda wrapping: ThreadedConnector(UNIX, path, wrapping, timeout, reactor),
-        )
-    connecting: defer.Deferred[IProtocol] = UNIXClientEndpoint(
-        reactor, path, timeout=timeout
-    ).connect(factory)
-    return connecting
+    return engine(io).connect_unix(reactor, factory, path=path, timeout=timeout)
 
 
 def listen_hyperv(
@@ -229,21 +242,12 @@ def listen_hyperv(
     these sockets.
 
     :param allow: the peers handed to ``factory``, as for :func:`listen_vsock`.
-
     :raises CannotListenError: saying why not.
     """
-    port = ThreadedPort(
-        HyperVFamily(),
-        sockaddr_for(address),
-        factory,
-        backlog,
-        reactor,
-        interface=str(address.vm_id),
-        port=str(address.service_id),
-        allow=allow,
+    listening: IListeningPort = _thread_engine().listen_hyperv(
+        reactor, gated(factory, allow), address=address, backlog=backlog
     )
-    port.startListening()
-    return port
+    return listening
 
 
 def connect_hyperv(
@@ -260,28 +264,7 @@ def connect_hyperv(
     :param suspend: keep the connection open while the VM is paused.
     :return: a Deferred firing with the connected protocol.
     """
-    sockaddr = sockaddr_for(address)
-    return _connect_through(
-        factory,
-        lambda wrapping: ThreadedConnector(
-            HyperVFamily(suspend), sockaddr, wrapping, timeout, reactor
-        ),
+    connecting: defer.Deferred[IProtocol] = _thread_engine().connect_hyperv(
+        reactor, factory, address=address, timeout=timeout, suspend=suspend
     )
-
-
-def _connect_through(
-    factory: IProtocolFactory,
-    make_connector: Callable[[IProtocolFactory], Any],
-) -> defer.Deferred[IProtocol]:
-    """
-    Connect the connector ``make_connector`` builds, as Twisted's own client
-    endpoints do: through a wrapping factory that fires the Deferred and
-    passes ``IHalfCloseableProtocol`` and friends through, with any error
-    raised on the way failing the Deferred.
-    """
-    wrapping = _WrappingFactory(factory)
-    try:
-        make_connector(wrapping).connect()
-    except BaseException:
-        return defer.fail()
-    return wrapping._onConnection
+    return connecting

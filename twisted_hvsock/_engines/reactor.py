@@ -18,17 +18,15 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from twisted.internet import base, error, tcp, unix
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import UNIXClientEndpoint
 from twisted.internet.interfaces import (
-    IAddress,
-    ILoggingContext,
     IProtocol,
     IProtocolFactory,
     IReactorTime,
 )
 from twisted.logger import Logger
-from twisted.python import reflect
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from .._sockets.unix import FileIdentity, remove_socket_file, socket_file_identity
 from .._sockets.vsock import (
@@ -40,9 +38,21 @@ from .._sockets.vsock import (
     set_linger_zero,
 )
 from ..address import PORT_ANY, VSockAddress
-from ..allow import PeerAllowList
+from ._connecting import connect_through
+from ._gate import refused_by
 
-__all__ = ["UNIXPort", "VSockClient", "VSockConnector", "VSockPort", "VSockServer"]
+__all__ = [
+    "UNIXPort",
+    "VSockClient",
+    "VSockConnector",
+    "VSockPort",
+    "VSockServer",
+    "adopt_vsock",
+    "connect_unix",
+    "connect_vsock",
+    "listen_unix",
+    "listen_vsock",
+]
 
 # What one wake-up reads or sends: a vsock socket's default buffer (Twisted's
 # TCP reads 64 KiB and sends 128 KiB, which costs a reactor turn per quarter
@@ -149,47 +159,6 @@ class VSockServer(_VSockConnection, tcp.Server):
         pass
 
 
-@implementer(IProtocolFactory, ILoggingContext)
-class _AllowedPeers:
-    """
-    The factory a port with an allow-list accepts through: Twisted's
-    ``tcp.Port.doRead`` closes an accepted socket at once when
-    ``buildProtocol`` returns ``None``, so a refused peer never reaches the
-    wrapped factory and needs no accept loop of ours.
-    """
-
-    def __init__(
-        self, factory: IProtocolFactory, allow: PeerAllowList, port: VSockPort
-    ) -> None:
-        self.wrapped = factory
-        self._allow = allow
-        self._port = port
-
-    def logPrefix(self) -> str:
-        if ILoggingContext.providedBy(self.wrapped):
-            prefix: str = self.wrapped.logPrefix()
-            return prefix
-        return reflect.qual(self.wrapped.__class__)
-
-    def doStart(self) -> None:
-        self.wrapped.doStart()
-
-    def doStop(self) -> None:
-        self.wrapped.doStop()
-
-    def buildProtocol(self, addr: IAddress) -> IProtocol | None:
-        if self._allow.allows(addr):
-            return self.wrapped.buildProtocol(addr)
-        self._port.refused += 1
-        _log.info(
-            "{prefix} refused a connection from {peer}: not in allow={allow}",
-            prefix=self.logPrefix(),
-            peer=addr,
-            allow=self._allow,
-        )
-        return None
-
-
 class VSockPort(tcp.Port):
     """
     A listening AF_VSOCK socket.
@@ -197,9 +166,6 @@ class VSockPort(tcp.Port):
     ``interface`` holds the CID bound to, so Twisted's ``startListening``
     binds the ``(cid, port)`` pair AF_VSOCK expects.
 
-    :param allow: the peers to hand to the factory; any other is closed at
-        once and counted in :attr:`refused`. ``None`` accepts every peer.
-    :ivar refused: how many connections ``allow`` refused.
     """
 
     transport = VSockServer
@@ -212,16 +178,12 @@ class VSockPort(tcp.Port):
         cid: int,
         backlog: int,
         reactor: Any,
-        allow: PeerAllowList | None = None,
     ) -> None:
         base.BasePort.__init__(self, reactor=reactor)
         # TCP's "port 0 means any free port" maps to vsock's own wildcard.
         self._requested_port = port
         self.port = PORT_ANY if port == 0 else port
         self.interface = cid  # type: ignore[assignment]
-        self.refused = 0
-        if allow is not None:
-            factory = _AllowedPeers(factory, allow, self)
         self.factory = factory  # type: ignore[assignment]  # tcp.Port narrows it
         self.backlog = backlog
         self._reuseAddress = False
@@ -233,7 +195,6 @@ class VSockPort(tcp.Port):
         skt: socket.socket,
         factory: IProtocolFactory,
         reactor: Any,
-        allow: PeerAllowList | None = None,
     ) -> VSockPort:
         """
         A port that accepts on ``skt``, an AF_VSOCK socket that listens
@@ -241,10 +202,15 @@ class VSockPort(tcp.Port):
         pre-existing listening socket; the port owns ``skt``.
         """
         cid, port = skt.getsockname()
-        adopted = cls(port, factory, cid, 0, reactor, allow)
+        adopted = cls(port, factory, cid, 0, reactor)
         skt.setblocking(False)
         adopted._preexistingSocket = skt
         return adopted
+
+    @property
+    def refused(self) -> int:
+        """How many connections the allow-list refused (``_gate``)."""
+        return refused_by(self.factory)
 
     def createInternetSocket(self) -> socket.socket:
         return new_vsock_socket()
@@ -373,3 +339,63 @@ class UNIXPort(unix.Port):
         if self.lockFile is not None:
             self.lockFile.unlock()
         tcp.Port.connectionLost(self, reason)
+
+
+# The engine's face (_engines.Engine): the same calls as the thread engine's.
+
+
+def listen_vsock(
+    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, backlog: int
+) -> VSockPort:
+    """Listen on the AF_VSOCK address ``(cid, port)``; port 0: any free port."""
+    listening = VSockPort(port, factory, cid, backlog, reactor)
+    listening.startListening()
+    return listening
+
+
+def adopt_vsock(
+    reactor: Any, factory: IProtocolFactory, *, skt: socket.socket, option: str
+) -> VSockPort:
+    """Accept on ``skt``, a listening AF_VSOCK socket the port takes over."""
+    listening = VSockPort.adopting(skt, factory, reactor)
+    listening.startListening()
+    return listening
+
+
+def connect_vsock(
+    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, timeout: float
+) -> Deferred[IProtocol]:
+    """Connect to the AF_VSOCK address ``(cid, port)``."""
+    return connect_through(
+        factory,
+        lambda wrapping: VSockConnector(cid, port, wrapping, timeout, reactor),
+    )
+
+
+def listen_unix(
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    path: str | bytes,
+    backlog: int,
+    mode: int | None,
+) -> UNIXPort:
+    """Listen on the Unix socket ``path``, its file's ``mode`` set first."""
+    # Twisted's reactor.listenUNIX builds the same port, with a default mode;
+    # like it, the port takes a str path too, though it is annotated bytes.
+    file_name: Any = path
+    listening = UNIXPort(
+        file_name, factory, backlog, 0o666 if mode is None else mode, reactor
+    )
+    listening.startListening()
+    return listening
+
+
+def connect_unix(
+    reactor: Any, factory: IProtocolFactory, *, path: str | bytes, timeout: float
+) -> Deferred[IProtocol]:
+    """Connect to the Unix socket ``path``, with Twisted's own client."""
+    connecting: Deferred[IProtocol] = UNIXClientEndpoint(
+        reactor, path, timeout=timeout
+    ).connect(factory)
+    return connecting

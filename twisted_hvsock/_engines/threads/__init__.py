@@ -20,22 +20,134 @@ only block in the kernel and hand what they got to the reactor thread.
 
 from __future__ import annotations
 
-from .client import ThreadedClient, ThreadedConnector
-from .families import UNIX, VSOCK, HyperVFamily, SocketFamily
-from .plumbing import BUFFER_SIZE, READ_AHEAD, RECV_SIZE, SEND_SIZE
-from .port import ThreadedPort, ThreadedServer
+import os
+import socket
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IProtocol, IProtocolFactory
+
+from ..._sockets.hyperv import sockaddr_for
+from ..._sockets.unix import in_filesystem
+from ...address import PORT_ANY
+from ...hyperv_ids import HyperVAddress
+from .._connecting import connect_through
+from .client import ThreadedConnector
+from .families import UNIX, VSOCK, HyperVFamily
+from .port import ThreadedPort
 
 __all__ = [
-    "BUFFER_SIZE",
-    "READ_AHEAD",
-    "RECV_SIZE",
-    "SEND_SIZE",
-    "UNIX",
-    "VSOCK",
-    "HyperVFamily",
-    "SocketFamily",
-    "ThreadedClient",
-    "ThreadedConnector",
-    "ThreadedPort",
-    "ThreadedServer",
+    "adopt_vsock",
+    "connect_hyperv",
+    "connect_unix",
+    "connect_vsock",
+    "listen_hyperv",
+    "listen_unix",
+    "listen_vsock",
 ]
+
+# The engine's face (_engines.Engine): the same calls as the reactor
+# engine's, and Hyper-V's, which only this engine can drive.
+
+
+def listen_vsock(
+    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, backlog: int
+) -> ThreadedPort:
+    """Listen on the AF_VSOCK address ``(cid, port)``; port 0: any free port."""
+    bind_to = (cid, PORT_ANY if port == 0 else port)
+    listening = ThreadedPort(
+        VSOCK, bind_to, factory, backlog, reactor, interface=cid, port=port
+    )
+    listening.startListening()
+    return listening
+
+
+def adopt_vsock(
+    reactor: Any, factory: IProtocolFactory, *, skt: socket.socket, option: str
+) -> ThreadedPort:
+    """Accept on ``skt``, a listening AF_VSOCK socket the port takes over."""
+    listening = ThreadedPort(
+        VSOCK, skt.getsockname(), factory, 0, reactor, interface=option, adopted=skt
+    )
+    listening.startListening()
+    return listening
+
+
+def connect_vsock(
+    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, timeout: float
+) -> Deferred[IProtocol]:
+    """Connect to the AF_VSOCK address ``(cid, port)``."""
+    return connect_through(
+        factory,
+        lambda wrapping: ThreadedConnector(
+            VSOCK, (cid, port), wrapping, timeout, reactor
+        ),
+    )
+
+
+def listen_unix(
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    path: str | bytes,
+    backlog: int,
+    mode: int | None,
+) -> ThreadedPort:
+    """Listen on the Unix socket ``path``, its file's ``mode`` set first."""
+    set_mode = mode is not None and in_filesystem(path)
+    listening = ThreadedPort(
+        UNIX,
+        path,
+        factory,
+        backlog,
+        reactor,
+        port=path,
+        bound=(lambda: os.chmod(path, mode)) if set_mode else None,  # type: ignore[arg-type]
+    )
+    listening.startListening()
+    return listening
+
+
+def connect_unix(
+    reactor: Any, factory: IProtocolFactory, *, path: str | bytes, timeout: float
+) -> Deferred[IProtocol]:
+    """Connect to the Unix socket ``path``."""
+    return connect_through(
+        factory,
+        lambda wrapping: ThreadedConnector(UNIX, path, wrapping, timeout, reactor),
+    )
+
+
+def listen_hyperv(
+    reactor: Any, factory: IProtocolFactory, *, address: HyperVAddress, backlog: int
+) -> ThreadedPort:
+    """Listen on the AF_HYPERV ``address``."""
+    listening = ThreadedPort(
+        HyperVFamily(),
+        sockaddr_for(address),
+        factory,
+        backlog,
+        reactor,
+        interface=str(address.vm_id),
+        port=str(address.service_id),
+    )
+    listening.startListening()
+    return listening
+
+
+def connect_hyperv(
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    address: HyperVAddress,
+    timeout: float,
+    suspend: bool,
+) -> Deferred[IProtocol]:
+    """Connect to the AF_HYPERV ``address``; ``suspend``: survive a paused VM."""
+    sockaddr = sockaddr_for(address)
+    return connect_through(
+        factory,
+        lambda wrapping: ThreadedConnector(
+            HyperVFamily(suspend), sockaddr, wrapping, timeout, reactor
+        ),
+    )

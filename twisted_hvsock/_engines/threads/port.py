@@ -24,7 +24,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from ...allow import PeerAllowList
+from .._gate import refused_by
 from .families import SocketFamily
 from .plumbing import (
     ACCEPT_CHECK_INTERVAL,
@@ -80,11 +80,8 @@ class ThreadedPort:
     :param port: what ``CannotListenError`` names as the port.
     :param bound: called once the socket is bound, before it listens (to set
         a socket file's mode while no connection can reach it yet).
-    :param allow: the peers to hand to the factory; any other is closed at
-        once and counted in :attr:`refused`. ``None`` accepts every peer.
     :param adopted: a socket that listens already (an inherited one), to
         accept on instead of binding ``sockaddr``; the port owns it.
-    :ivar refused: how many connections ``allow`` refused.
     """
 
     def __init__(
@@ -98,13 +95,10 @@ class ThreadedPort:
         interface: object = "",
         port: object = None,
         bound: Callable[[], None] | None = None,
-        allow: PeerAllowList | None = None,
         adopted: socket.socket | None = None,
     ) -> None:
         self._family = family
         self._adopted = adopted
-        self._allow = allow
-        self.refused = 0
         self._bound = bound
         self._sockaddr = sockaddr
         self.factory = factory
@@ -123,6 +117,11 @@ class ThreadedPort:
         self._listening = False
         self._host: IAddress | None = None
         self._bound_file: object = None
+
+    @property
+    def refused(self) -> int:
+        """How many connections the allow-list refused (``_gate``)."""
+        return refused_by(self.factory)
 
     def __repr__(self) -> str:
         where = self._host if self._host is not None else self._sockaddr
@@ -254,16 +253,6 @@ class ThreadedPort:
             skt.close()
             return
         address = self._family.address(peer)
-        if self._allow is not None and not self._allow.allows(address):
-            skt.close()
-            self.refused += 1
-            _log.info(
-                "{prefix} refused a connection from {peer}: not in allow={allow}",
-                prefix=self._logPrefix(),
-                peer=address,
-                allow=self._allow,
-            )
-            return
         try:
             # An accepted socket does not inherit the listener's accept
             # timeout (the kernel gives it a fresh one), so none is reset here.
