@@ -15,7 +15,7 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_backlog, check_io, check_mode
-from ._engines import listen_unix
+from ._engines import engine
 from ._sockets.unix import OWNER_ONLY, check_socket_path, remove_stale_socket
 from .address import check_port
 
@@ -75,11 +75,10 @@ class GuestConnectionListener:
 
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
         remove_stale_socket(self._path)
-        return listen_unix(
+        return engine(self._io).listen_unix(
             self._reactor,
             factory,
             path=self._path,
             backlog=self._backlog,
             mode=self._mode,
-            io=self._io,
         )

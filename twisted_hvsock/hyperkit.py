@@ -30,7 +30,7 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_io, check_timeout
-from ._engines import connect_unix
+from ._engines import engine
 from ._guest_listener import GuestConnectionListener
 from ._handshake import connect_with_handshake
 from ._options import (
@@ -163,11 +163,10 @@ class HyperkitClientEndpoint:
         return connect_with_handshake(
             self._reactor,
             partial(
-                connect_unix,
+                engine(self._io).connect_unix,
                 self._reactor,
                 path=self._path,
                 timeout=self._timeout,
-                io=self._io,
             ),
             protocolFactory,
             header=f"{self._cid:08x}.{self._port:08x}\n".encode("ascii"),

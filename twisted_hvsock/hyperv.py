@@ -39,7 +39,7 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_backlog, check_io, check_timeout
-from ._engines import connect_hyperv, listen_hyperv
+from ._engines import gated, hyperv_engine
 from ._options import (
     BACKLOG,
     IO,
@@ -248,12 +248,11 @@ class HyperVServerEndpoint:
     def _listen_with(
         self, allow: PeerAllowList | None, protocolFactory: IProtocolFactory
     ) -> IListeningPort:
-        return listen_hyperv(
+        return hyperv_engine().listen_hyperv(
             self._reactor,
-            protocolFactory,
+            gated(protocolFactory, allow),
             address=HyperVAddress(self._vm_id, self._service_id),
             backlog=self._backlog,
-            allow=allow,
         )
 
 
@@ -362,7 +361,7 @@ class HyperVClientEndpoint:
     def _connect_to(
         self, vm_id: uuid.UUID, protocolFactory: IProtocolFactory
     ) -> defer.Deferred[IProtocol]:
-        return connect_hyperv(
+        return hyperv_engine().connect_hyperv(
             self._reactor,
             protocolFactory,
             address=HyperVAddress(vm_id, self._service_id),

@@ -18,7 +18,7 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import check_backlog, check_mode, check_path, check_timeout
-from ._engines import connect_unix, listen_unix
+from ._engines import engine
 
 __all__ = ["ThreadedUNIXClientEndpoint", "ThreadedUNIXServerEndpoint"]
 
@@ -65,13 +65,12 @@ class ThreadedUNIXServerEndpoint:
             ``CannotListenError`` that says why.
         """
         return defer.execute(
-            listen_unix,
+            engine("threads").listen_unix,
             self._reactor,
             protocolFactory,
             path=self._path,
             backlog=self._backlog,
             mode=self._mode,
-            io="threads",
         )
 
 
@@ -104,10 +103,9 @@ class ThreadedUNIXClientEndpoint:
             with ``ConnectionRefusedError``, ``TimeoutError`` or another
             ``ConnectError``.
         """
-        return connect_unix(
+        return engine("threads").connect_unix(
             self._reactor,
             protocolFactory,
             path=self._path,
             timeout=self._timeout,
-            io="threads",
         )

@@ -24,9 +24,8 @@ imported only when TLS is asked for.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
@@ -54,15 +53,9 @@ __all__ = [
     "TLSClientEndpoint",
     "TLSServerEndpoint",
     "client_tls_options",
-    "hybrid_vsock_client",
-    "hybrid_vsock_server",
-    "hyperkit_client",
-    "hyperkit_server",
     "load_certificates",
     "require_tls",
     "server_tls_options",
-    "vsock_client",
-    "vsock_server",
     "wrap_client",
     "wrap_server",
 ]
@@ -384,77 +377,3 @@ CLIENT_TLS = Layer(
     ),
     wrap_client,
 )
-
-
-# The builders endpoint strings went through before each backend's grammar
-# wrapped its own endpoints: kept for one release (docs/changes/28.removal.rst).
-
-
-def _built(endpoint: Any, layer: Layer, reactor: Any, options: dict[str, Any]) -> Any:
-    warnings.warn(
-        "twisted_hvsock.tls's per-backend builders are deprecated: build the "
-        "endpoint, then wrap it with wrap_server or wrap_client",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    names = {option.name for option in layer.options}
-    wrapping = {name: options.pop(name) for name in list(options) if name in names}
-    return layer.wrap(endpoint(reactor, **options), **wrapping)
-
-
-def vsock_server(reactor: Any, **options: Any) -> IStreamServerEndpoint:
-    """Deprecated: :func:`wrap_server` over a ``VSockServerEndpoint``."""
-    from .vsock import VSockServerEndpoint
-
-    return cast(
-        IStreamServerEndpoint, _built(VSockServerEndpoint, SERVER_TLS, reactor, options)
-    )
-
-
-def vsock_client(reactor: Any, **options: Any) -> IStreamClientEndpoint:
-    """Deprecated: :func:`wrap_client` over a ``VSockClientEndpoint``."""
-    from .vsock import VSockClientEndpoint
-
-    return cast(
-        IStreamClientEndpoint, _built(VSockClientEndpoint, CLIENT_TLS, reactor, options)
-    )
-
-
-def hyperkit_server(reactor: Any, **options: Any) -> IStreamServerEndpoint:
-    """Deprecated: :func:`wrap_server` over a ``HyperkitServerEndpoint``."""
-    from .hyperkit import HyperkitServerEndpoint
-
-    return cast(
-        IStreamServerEndpoint,
-        _built(HyperkitServerEndpoint, SERVER_TLS, reactor, options),
-    )
-
-
-def hyperkit_client(reactor: Any, **options: Any) -> IStreamClientEndpoint:
-    """Deprecated: :func:`wrap_client` over a ``HyperkitClientEndpoint``."""
-    from .hyperkit import HyperkitClientEndpoint
-
-    return cast(
-        IStreamClientEndpoint,
-        _built(HyperkitClientEndpoint, CLIENT_TLS, reactor, options),
-    )
-
-
-def hybrid_vsock_server(reactor: Any, **options: Any) -> IStreamServerEndpoint:
-    """Deprecated: :func:`wrap_server` over a ``HybridVSockServerEndpoint``."""
-    from .hybrid_vsock import HybridVSockServerEndpoint
-
-    return cast(
-        IStreamServerEndpoint,
-        _built(HybridVSockServerEndpoint, SERVER_TLS, reactor, options),
-    )
-
-
-def hybrid_vsock_client(reactor: Any, **options: Any) -> IStreamClientEndpoint:
-    """Deprecated: :func:`wrap_client` over a ``HybridVSockClientEndpoint``."""
-    from .hybrid_vsock import HybridVSockClientEndpoint
-
-    return cast(
-        IStreamClientEndpoint,
-        _built(HybridVSockClientEndpoint, CLIENT_TLS, reactor, options),
-    )

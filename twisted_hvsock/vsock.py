@@ -34,7 +34,7 @@ be polled.
 
 from __future__ import annotations
 
-from twisted.internet import defer
+from twisted.internet import defer, error
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
@@ -47,7 +47,7 @@ from zope.interface import implementer
 
 from ._activation import inherited_listeners, systemd_descriptor
 from ._checks import IOEngine, check_backlog, check_io, check_timeout
-from ._engines import adopt_vsock, connect_vsock, listen_vsock
+from ._engines import engine, gated
 from ._options import (
     BACKLOG,
     CID_NOTE,
@@ -63,6 +63,7 @@ from ._options import (
     parse_listening_cid,
     parse_text,
 )
+from ._sockets.vsock import adopt_listening_vsock
 from .address import CID_ANY, VSockAddress, check_cid, check_port
 from .allow import CID_ALLOW_FORMS, PeerAllowList, check_allow, parse_cid_allow
 from .tls import CLIENT_TLS, SERVER_TLS
@@ -164,25 +165,25 @@ class VSockServerEndpoint:
         :return: a Deferred firing with the listening port, or failing with
             ``CannotListenError`` that says why.
         """
-        if self._fd is not None:
-            return defer.execute(
-                adopt_vsock,
+        return defer.execute(self._listen, gated(protocolFactory, self._allow))
+
+    def _listen(self, factory: IProtocolFactory) -> IListeningPort:
+        listening = engine(self._io)
+        if self._fd is None:
+            return listening.listen_vsock(
                 self._reactor,
-                protocolFactory,
-                fd=self._fd,
-                option=self._option,
-                io=self._io,
-                allow=self._allow,
+                factory,
+                cid=self._cid,
+                port=self._port,
+                backlog=self._backlog,
             )
-        return defer.execute(
-            listen_vsock,
-            self._reactor,
-            protocolFactory,
-            cid=self._cid,
-            port=self._port,
-            backlog=self._backlog,
-            io=self._io,
-            allow=self._allow,
+        try:
+            skt = adopt_listening_vsock(self._fd, self._option)
+        except ValueError as e:
+            cannot = error.CannotListenError(None, self._option, e)  # type: ignore[no-untyped-call]
+            raise cannot from e
+        return listening.adopt_vsock(
+            self._reactor, factory, skt=skt, option=self._option
         )
 
 
@@ -227,13 +228,12 @@ class VSockClientEndpoint:
             ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
             or ``VSockUnavailableError`` (no AF_VSOCK on this machine).
         """
-        return connect_vsock(
+        return engine(self._io).connect_vsock(
             self._reactor,
             protocolFactory,
             cid=self._cid,
             port=self._port,
             timeout=self._timeout,
-            io=self._io,
         )
 
 

@@ -11,11 +11,10 @@ endpoints, loads no engine.
   and writes on threads of its own, for sockets a reactor cannot poll
   (AF_HYPERV takes only this one).
 
-Both engines offer the same calls (:class:`Engine`); the functions here take
-the engine's name, which ``_checks.check_io`` returned, and put the
-allow-list gate (``_gate``) in front of every listener, whichever engine
-runs it. The two engines never import each other; both build on
-``_sockets``.
+Both engines offer the same calls (:class:`Engine`): the endpoints ask
+:func:`engine` for the one ``_checks.check_io`` chose, and put the allow-list
+gate (:func:`gated`) in front of a listener's factory, whichever engine runs
+it. The two engines never import each other; both build on ``_sockets``.
 """
 
 from __future__ import annotations
@@ -24,26 +23,14 @@ import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet import defer, error
+from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
 from .._checks import IOEngine
-from .._sockets.vsock import adopt_listening_vsock
-from ..allow import PeerAllowList
 from ..hyperv_ids import HyperVAddress
 from ._gate import gated
 
-__all__ = [
-    "Engine",
-    "adopt_vsock",
-    "connect_hyperv",
-    "connect_unix",
-    "connect_vsock",
-    "engine",
-    "listen_hyperv",
-    "listen_unix",
-    "listen_vsock",
-]
+__all__ = ["Engine", "HyperVEngine", "engine", "gated", "hyperv_engine"]
 
 
 class Engine(Protocol):
@@ -105,6 +92,7 @@ def _reactor_engine() -> Engine:
 
 
 def _thread_engine() -> Any:
+    # Any: the module is both an Engine and a HyperVEngine.
     from . import threads
 
     return threads
@@ -122,149 +110,30 @@ def engine(io: IOEngine) -> Engine:
     return _ENGINES[io]()
 
 
-def listen_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    cid: int,
-    port: int,
-    backlog: int,
-    io: IOEngine,
-    allow: PeerAllowList | None = None,
-) -> IListeningPort:
-    """
-    Listen on the AF_VSOCK address ``(cid, port)``; port 0 lets the kernel
-    choose.
+class HyperVEngine(Protocol):
+    """What the thread engine offers for AF_HYPERV, which only it can drive."""
 
-    :param allow: the peers handed to ``factory``; the port closes any other
-        before a protocol is built, and counts it in its ``refused``.
-    :raises CannotListenError: saying why not.
-    """
-    return engine(io).listen_vsock(
-        reactor, gated(factory, allow), cid=cid, port=port, backlog=backlog
-    )
+    def listen_hyperv(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        address: HyperVAddress,
+        backlog: int,
+    ) -> IListeningPort: ...
 
-
-def adopt_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    fd: int,
-    option: str,
-    io: IOEngine,
-    allow: PeerAllowList | None = None,
-) -> IListeningPort:
-    """
-    Accept on ``fd``, an inherited descriptor that must be a listening
-    AF_VSOCK stream socket; the port takes it over and closes it when it
-    stops.
-
-    :param option: how the user named the descriptor (``"fd=3"``), for the
-        errors.
-    :param allow: as for :func:`listen_vsock`.
-    :raises CannotListenError: naming ``option`` and what the descriptor is
-        if it is no listening AF_VSOCK stream socket.
-    """
-    try:
-        skt = adopt_listening_vsock(fd, option)
-    except ValueError as e:
-        raise error.CannotListenError(None, option, e) from e
-    return engine(io).adopt_vsock(
-        reactor, gated(factory, allow), skt=skt, option=option
-    )
+    def connect_hyperv(
+        self,
+        reactor: Any,
+        factory: IProtocolFactory,
+        *,
+        address: HyperVAddress,
+        timeout: float,
+        suspend: bool,
+    ) -> defer.Deferred[IProtocol]: ...
 
 
-def connect_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    cid: int,
-    port: int,
-    timeout: float,
-    io: IOEngine,
-) -> defer.Deferred[IProtocol]:
-    """
-    Connect to the AF_VSOCK address ``(cid, port)``.
-
-    :return: a Deferred firing with the connected protocol.
-    """
-    return engine(io).connect_vsock(
-        reactor, factory, cid=cid, port=port, timeout=timeout
-    )
-
-
-def listen_unix(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    path: str | bytes,
-    backlog: int,
-    mode: int | None,
-    io: IOEngine,
-) -> IListeningPort:
-    """
-    Listen on the Unix socket ``path``, setting the socket file's ``mode``
-    (if given) before any connection can reach it.
-
-    :raises CannotListenError: saying why not.
-    """
-    return engine(io).listen_unix(
-        reactor, factory, path=path, backlog=backlog, mode=mode
-    )
-
-
-def connect_unix(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    path: str | bytes,
-    timeout: float,
-    io: IOEngine,
-) -> defer.Deferred[IProtocol]:
-    """
-    Connect to the Unix socket ``path``.
-
-    :return: a Deferred firing with the connected protocol.
-    """
-    return engine(io).connect_unix(reactor, factory, path=path, timeout=timeout)
-
-
-def listen_hyperv(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    address: HyperVAddress,
-    backlog: int,
-    allow: PeerAllowList | None = None,
-) -> IListeningPort:
-    """
-    Listen on the AF_HYPERV ``address``, on threads: Windows cannot poll
-    these sockets.
-
-    :param allow: the peers handed to ``factory``, as for :func:`listen_vsock`.
-    :raises CannotListenError: saying why not.
-    """
-    listening: IListeningPort = _thread_engine().listen_hyperv(
-        reactor, gated(factory, allow), address=address, backlog=backlog
-    )
-    return listening
-
-
-def connect_hyperv(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    address: HyperVAddress,
-    timeout: float,
-    suspend: bool,
-) -> defer.Deferred[IProtocol]:
-    """
-    Connect to the AF_HYPERV ``address``, on threads.
-
-    :param suspend: keep the connection open while the VM is paused.
-    :return: a Deferred firing with the connected protocol.
-    """
-    connecting: defer.Deferred[IProtocol] = _thread_engine().connect_hyperv(
-        reactor, factory, address=address, timeout=timeout, suspend=suspend
-    )
-    return connecting
+def hyperv_engine() -> HyperVEngine:
+    """The engine of AF_HYPERV sockets, which Windows cannot poll: threads."""
+    hyperv: HyperVEngine = _thread_engine()
+    return hyperv
