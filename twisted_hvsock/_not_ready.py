@@ -57,6 +57,10 @@ def vmm_socket_not_ready(failure: Failure) -> bool:
     or, for hybrid vsock, the VMM closing or not answering the ``CONNECT``
     line (nothing listens on the guest's port yet). A socket file its mode
     keeps from us fails at once.
+
+    hyperkit sends no answer, so a guest port nobody listens on yet shows up
+    only once connected, as the connection closing: waiting covers hyperkit
+    itself starting, not the guest's service.
     """
     value = failure.value
     if isinstance(value, _REFUSED_OR_SILENT):
