@@ -4,11 +4,14 @@ Exceptions raised by twisted-hvsock beyond Twisted's own.
 
 from __future__ import annotations
 
+from twisted.internet.error import ConnectError
+
 __all__ = [
     "HyperVAdminRequiredError",
     "HyperVUnavailableError",
     "MissingDependencyError",
     "VSockUnavailableError",
+    "WaitTimeoutError",
 ]
 
 
@@ -39,3 +42,42 @@ class MissingDependencyError(ImportError):
     message names the extra that brings it (``pip install
     'twisted-hvsock[tls]'``).
     """
+
+
+class WaitTimeoutError(ConnectError):
+    """
+    A client told to wait for its server (``wait=``) gave up: the server was
+    still not there when the wait ended. A ``ConnectError``, so handlers of
+    Twisted's connect errors catch it too.
+
+    :ivar target: what was connected to, as the user would write it.
+    :ivar elapsed: seconds from the first attempt's start to giving up.
+    :ivar attempts: how many attempts were started.
+    :ivar last_error: why the last attempt failed; a Twisted
+        ``TimeoutError`` when the wait ended while it was still connecting.
+    """
+
+    def __init__(
+        self, target: str, elapsed: float, attempts: int, last_error: BaseException
+    ) -> None:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(  # type: ignore[no-untyped-call]
+            string=f"gave up connecting to {target} after {_seconds(elapsed)} "
+            f"and {tries}; the last attempt: {last_error}"
+        )
+        self.target = target
+        self.elapsed = elapsed
+        self.attempts = attempts
+        self.last_error = last_error
+        # Tracebacks show the last attempt's error as the cause.
+        self.__cause__ = last_error
+
+    def __str__(self) -> str:
+        # Only the message: ConnectError's own starts with the docstring.
+        return str(self.args[0])
+
+
+def _seconds(seconds: float) -> str:
+    """``seconds`` to a tenth, as a person reads it: "10 seconds", "0.5 seconds"."""
+    tenths = f"{seconds:.1f}".removesuffix(".0")
+    return f"{tenths} second" if tenths == "1" else f"{tenths} seconds"
