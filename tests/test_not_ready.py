@@ -107,9 +107,10 @@ async def failure_of(connecting: Deferred[Any]) -> Failure:
 
 
 def is_enoent(failure: Failure) -> bool:
-    return isinstance(failure.value, error.ConnectError) and (
-        failure.value.osError == errno.ENOENT
-    )
+    # The handshake backends name the socket file and keep the errno beside.
+    value = failure.value
+    number = getattr(value, "errno", None) or getattr(value, "osError", None)
+    return isinstance(value, error.ConnectError) and number == errno.ENOENT
 
 
 # What each predicate says of errors built by hand, for the cases no test

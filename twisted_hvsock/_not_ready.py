@@ -65,4 +65,7 @@ def vmm_socket_not_ready(failure: Failure) -> bool:
     value = failure.value
     if isinstance(value, _REFUSED_OR_SILENT):
         return True
-    return isinstance(value, error.ConnectError) and value.osError == errno.ENOENT
+    # _handshake names the socket file in the error and keeps the socket's
+    # errno beside it.
+    number = getattr(value, "errno", None) or getattr(value, "osError", None)
+    return isinstance(value, error.ConnectError) and number == errno.ENOENT
