@@ -160,7 +160,7 @@ async def test_a_stale_socket_is_replaced_but_a_regular_file_is_not(
 
 def test_socket_paths_are_hyperkit_s() -> None:
     assert listen_socket_path("/d", 0x5653) == "/d/00000002.00005653"
-    assert HyperkitClientEndpoint(reactor, "d", 1)._path == "d/connect"
+    assert HyperkitClientEndpoint(reactor, "d", 1)._socket.path == "d/connect"
 
 
 def test_a_directory_too_long_for_a_socket_path_is_a_value_error() -> None:

@@ -23,9 +23,11 @@ import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.endpoints import clientFromString
 from twisted.internet.interfaces import IListeningPort, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
+from twisted.internet.testing import MemoryReactor
 from twisted.python.failure import Failure
 
 from twisted_hvsock._not_ready import (
@@ -391,3 +393,112 @@ async def test_vsock_with_no_listener_ever_gives_up_and_leaves_nothing(
     assert err.attempts > 1
     assert isinstance(err.last_error, error.ConnectionRefusedError)
     assert 1 <= err.elapsed <= 1 + BACKOFF.longest
+
+
+# wait= as users write it: the endpoints' keyword and the strings' option.
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_hybridvsock_string_with_wait_connects_once_the_vmm_starts(
+    sockdir: str, io: str
+) -> None:
+    fake = FakeHybridVSock(os.path.join(sockdir, "v.sock"))
+    guest = os.path.join(sockdir, "guest52")
+    guest_port = listen_as_guest(guest, Factory.forProtocol(Echo))
+    fake.guests[GUEST_PORT] = guest
+    client = clientFromString(
+        reactor, f"hybridvsock:{fake.path}:{GUEST_PORT}:wait=30:io={io}"
+    )
+    # The client is asked first; the VMM's socket appears a second later.
+    starting = reactor.callLater(1, fake.start)
+    try:
+        await exchange(client)
+    finally:
+        if starting.active():
+            starting.cancel()
+        await fake.stop()
+        await guest_port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_wait_on_an_endpoint_gives_up_with_the_count_and_leaves_nothing(
+    sockdir: str, io: str
+) -> None:
+    threads, fds = busy_threads(), open_fds()
+    path = os.path.join(sockdir, "never.sock")
+    client = HybridVSockClientEndpoint(reactor, path, GUEST_PORT, io=io, wait=0.5)
+    reason = await failure_of(client.connect(Factory.forProtocol(Protocol)))
+    await counts_settle(threads, fds)
+    assert (busy_threads(), open_fds()) == (threads, fds)
+    err = reason.value
+    assert isinstance(err, WaitTimeoutError)
+    assert err.attempts > 1
+    assert str(err).startswith(
+        f"gave up connecting to guest port {GUEST_PORT} through {path!r} after "
+    )
+    assert is_enoent(Failure(err.last_error))
+    assert err.elapsed <= 0.5 + BACKOFF.longest
+
+
+@pytest.mark.parametrize(
+    ("description", "wait"),
+    [
+        ("vsock:3:5000:wait=60", 60.0),
+        ("vsock:3:5000", None),
+        ("hvsock:vm=parent:service=5000:wait=2.5", 2.5),
+        ("hyperkit:path=/vm:port=80:wait=10", 10.0),
+        ("hybridvsock:path=/v.sock:port=52:wait=0.5", 0.5),
+    ],
+)
+def test_client_strings_carry_wait(description: str, wait: float | None) -> None:
+    endpoint = clientFromString(MemoryReactor(), description)
+    assert endpoint._wait == wait  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "never", "inf"])
+def test_a_bad_wait_names_the_option(text: str) -> None:
+    with pytest.raises(ValueError, match="^wait must be a positive number"):
+        clientFromString(MemoryReactor(), f"vsock:3:5000:wait={text}")
+    with pytest.raises(ValueError, match="^wait must be a positive, finite number"):
+        VSockClientEndpoint(MemoryReactor(), 3, 5000, wait=0)
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_a_vsock_string_with_wait_connects_once_the_server_listens(
+    io: str,
+) -> None:
+    port = free_vsock_port()
+    client = clientFromString(reactor, f"vsock:1:{port}:wait=60:io={io}")
+    ports: list[IListeningPort] = []
+
+    def server_listens() -> None:
+        listening = VSockServerEndpoint(reactor, port, io=io).listen(
+            Factory.forProtocol(Echo)
+        )
+        listening.addCallback(ports.append)
+
+    # The client starts first; the server listens about a second later.
+    starting = reactor.callLater(1, server_listens)
+    try:
+        await exchange(client)
+    finally:
+        if starting.active():
+            starting.cancel()
+        for listening in ports:
+            await listening.stopListening()
+    assert len(ports) == 1
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_cancelling_a_vsock_wait_stops_it_and_leaves_nothing(io: str) -> None:
+    threads, fds = busy_threads(), open_fds()
+    client = VSockClientEndpoint(reactor, CID_LOCAL, free_vsock_port(), io=io, wait=60)
+    connecting = client.connect(Factory.forProtocol(Protocol))
+    await deferLater(reactor, 0.5, lambda: None)  # a few attempts in
+    connecting.cancel()
+    reason = await failure_of(connecting)
+    assert reason.check(CancelledError)
+    await counts_settle(threads, fds)
+    assert (busy_threads(), open_fds()) == (threads, fds)

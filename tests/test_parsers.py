@@ -88,7 +88,14 @@ def windows(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def attributes(endpoint: object, *names: str) -> tuple[Any, ...]:
-    return tuple(getattr(endpoint, f"_{name}") for name in names)
+    # The handshake backends' clients keep their socket's facts in _socket.
+    socket = getattr(endpoint, "_socket", None)
+    return tuple(
+        getattr(endpoint, f"_{name}")
+        if hasattr(endpoint, f"_{name}")
+        else getattr(socket, name)
+        for name in names
+    )
 
 
 @pytest.mark.parametrize(
@@ -411,6 +418,7 @@ def test_errors_quote_the_accepted_form(
 
 _CIDS = "(cid: a number or any|hypervisor|local|host)"
 _VMS = "(vm: a GUID or wildcard|zero|broadcast|children|loopback|parent"
+_WAIT = "[:wait=<seconds>]"
 _IO = "[:io=reactor|threads]"
 _SERVER_TLS = (
     "[:privateKey=<PEM file>][:certKey=<PEM file>][:extraCertChain=<PEM file>]"
@@ -441,12 +449,12 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         ),
         (
             VSockClientParser,
-            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}"
+            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}{_WAIT}"
             "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
             f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS}",
             ("cid", "port"),
             (
-                *("cid", "port", "timeout", "io", "tls", "hostname"),
+                *("cid", "port", "timeout", "io", "wait", "tls", "hostname"),
                 *("trustRoots", "certificate", "privateKey"),
             ),
         ),
@@ -460,9 +468,9 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         (
             HyperVClientParser,
             "hvsock:[vm=]<vm>:[service=]<GUID|port>[:timeout=<seconds>]"
-            f"[:suspend=true|false]{_IO} {_VMS}, or a VM's name)",
+            f"[:suspend=true|false]{_IO}{_WAIT} {_VMS}, or a VM's name)",
             ("vm", "service"),
-            ("vm", "service", "timeout", "suspend", "io"),
+            ("vm", "service", "timeout", "suspend", "io", "wait"),
         ),
         (
             HyperkitServerParser,
@@ -474,9 +482,9 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         (
             HyperkitClientParser,
             "hyperkit:[path=]<dir>:[port=]<port>[:cid=<cid>][:timeout=<seconds>]"
-            f"{_IO}{_CLIENT_TLS} {_CIDS}",
+            f"{_IO}{_WAIT}{_CLIENT_TLS} {_CIDS}",
             ("path", "port"),
-            ("path", "port", "cid", "timeout", "io", *_CLIENT_TLS_NAMES),
+            ("path", "port", "cid", "timeout", "io", "wait", *_CLIENT_TLS_NAMES),
         ),
         (
             HybridVSockServerParser,
@@ -488,9 +496,9 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         (
             HybridVSockClientParser,
             "hybridvsock:[path=]<uds_path>:[port=]<port>[:timeout=<seconds>]"
-            f"{_IO}{_CLIENT_TLS}",
+            f"{_IO}{_WAIT}{_CLIENT_TLS}",
             ("path", "port"),
-            ("path", "port", "timeout", "io", *_CLIENT_TLS_NAMES),
+            ("path", "port", "timeout", "io", "wait", *_CLIENT_TLS_NAMES),
         ),
     ],
 )

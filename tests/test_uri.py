@@ -158,7 +158,11 @@ def test_hyperkit_uris_become_hyperkit_endpoints() -> None:
     )
     client = client_endpoint(reactor, "hyperkit://:80/Users/me/vm")
     assert isinstance(client, HyperkitClientEndpoint)
-    assert (client._path, client._cid, client._port) == ("/Users/me/vm/connect", 3, 80)
+    assert (client._socket.path, client._cid, client._port) == (
+        "/Users/me/vm/connect",
+        3,
+        80,
+    )
     assert client_endpoint(reactor, "hyperkit://7:80/vm")._cid == 7  # type: ignore[attr-defined]
 
 
@@ -176,7 +180,7 @@ def test_hybridvsock_uris_become_hybrid_vsock_endpoints() -> None:
     assert server._path == "/run/v.sock_52"
     client = client_endpoint(reactor, "hybridvsock://:52/./v.sock")
     assert isinstance(client, HybridVSockClientEndpoint)
-    assert (client._path, client._port) == ("./v.sock", 52)
+    assert (client._socket.path, client._port) == ("./v.sock", 52)
 
 
 @pytest.mark.parametrize(
@@ -226,7 +230,7 @@ def test_quoted_values_reach_the_endpoints_unchanged() -> None:
     assert server._path == r"./a:b\c=d/00000002.00000050"
     client = client_endpoint(reactor, "hybridvsock://:52/run/v:1.sock")
     assert isinstance(client, HybridVSockClientEndpoint)
-    assert client._path == "/run/v:1.sock"
+    assert client._socket.path == "/run/v:1.sock"
 
 
 def test_a_hyperv_display_name_with_a_colon_reaches_the_endpoint(

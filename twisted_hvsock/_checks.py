@@ -19,6 +19,7 @@ __all__ = [
     "check_io",
     "check_mode",
     "check_path",
+    "check_seconds",
     "check_timeout",
     "default_backlog",
 ]
@@ -80,23 +81,28 @@ def check_backlog(backlog: object) -> int:
     return backlog
 
 
-def check_timeout(timeout: object) -> float:
+def check_seconds(seconds: object, name: str) -> float:
     """
-    Check that ``timeout`` is a positive number of seconds, at most
+    Check that ``seconds`` is a positive number of seconds, at most
     :data:`MAX_TIMEOUT`, and return it as a float.
 
-    :raises ValueError: naming ``timeout``.
+    :raises ValueError: naming ``name``.
     """
     if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout <= MAX_TIMEOUT
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not 0 < seconds <= MAX_TIMEOUT
     ):
         raise ValueError(
-            f"timeout must be a positive, finite number of seconds, at most "
-            f"{MAX_TIMEOUT:.0f}, got {timeout!r}"
+            f"{name} must be a positive, finite number of seconds, at most "
+            f"{MAX_TIMEOUT:.0f}, got {seconds!r}"
         )
-    return float(timeout)
+    return float(seconds)
+
+
+def check_timeout(timeout: object) -> float:
+    """A connect ``timeout``, checked as :func:`check_seconds` does."""
+    return check_seconds(timeout, "timeout")
 
 
 def check_io(io: object, reactor: object, *, pollable: bool = True) -> IOEngine:

@@ -12,6 +12,8 @@ half-close, producers, TLS and addresses behave as on any Unix connection.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from twisted.internet import defer, error
@@ -23,6 +25,8 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
+from ._checks import IOEngine
+from ._engines import engine
 from ._transport import IStreamTransport
 
 #: The longest answer line accepted, newline included: ``OK 4294967295\n`` is 14.
@@ -220,3 +224,37 @@ class _Handshake(Protocol):
         result.callback(protocol)
         if rest and transport.connected and not transport.disconnecting:
             protocol.dataReceived(rest)
+
+
+@dataclass(frozen=True)
+class VMMSocket:
+    """
+    How a client reaches a guest's port through its VMM's Unix socket: the
+    socket file, the header that names the port, the check of the answer
+    (if the VMM sends one), and how errors name the other side.
+    """
+
+    reactor: Any
+    path: str
+    header: bytes
+    check_reply: ReplyCheck | None
+    peer: str
+    timeout: float
+    io: IOEngine
+
+    def connect(self, factory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+        """One attempt: connect, send the header, await the answer."""
+        return connect_with_handshake(
+            self.reactor,
+            partial(
+                engine(self.io).connect_unix,
+                self.reactor,
+                path=self.path,
+                timeout=self.timeout,
+            ),
+            factory,
+            header=self.header,
+            check_reply=self.check_reply,
+            timeout=self.timeout,
+            peer=self.peer,
+        )

@@ -339,6 +339,9 @@ PORT = Option("port", _parse_port, "<port>", positional=True)
 BACKLOG = Option("backlog", parse_positive_int, "<n>", default=None)
 #: A client's connect timeout, one attempt.
 TIMEOUT = Option("timeout", parse_positive_float, "<seconds>", default=30.0)
+#: How long a client keeps trying while nothing listens yet; unless given,
+#: it tries once.
+WAIT = Option("wait", parse_positive_float, "<seconds>", default=None)
 #: The I/O engine; unless given, the endpoint picks one for the reactor.
 IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
 #: A socket file's permission bits: owner-only unless given (the value of

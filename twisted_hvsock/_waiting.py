@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from twisted.internet import defer, error
 from twisted.internet.interfaces import (
@@ -40,7 +41,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from ._checks import MAX_TIMEOUT
+from ._checks import MAX_TIMEOUT, check_seconds
 from .errors import WaitTimeoutError
 
 __all__ = [
@@ -64,22 +65,8 @@ _log = Logger()
 
 
 def check_wait(wait: object) -> float:
-    """
-    Check that ``wait`` is a positive, finite number of seconds, at most
-    :data:`~twisted_hvsock._checks.MAX_TIMEOUT`, and return it as a float.
-
-    :raises ValueError: naming ``wait``.
-    """
-    if (
-        isinstance(wait, bool)
-        or not isinstance(wait, (int, float))
-        or not 0 < wait <= MAX_TIMEOUT
-    ):
-        raise ValueError(
-            f"wait must be a positive, finite number of seconds, at most "
-            f"{MAX_TIMEOUT:.0f}, got {wait!r}"
-        )
-    return float(wait)
+    """A ``wait``, checked as :func:`~twisted_hvsock._checks.check_seconds` does."""
+    return check_seconds(wait, "wait")
 
 
 @dataclass(frozen=True)
@@ -166,6 +153,30 @@ def connect_waiting(
     return _Waiting(
         reactor, connect, factory, check_wait(wait), retryable, target, backoff, draw
     ).start()
+
+
+def connect_within(
+    reactor: object,
+    connect: Connect,
+    factory: IProtocolFactory,
+    *,
+    wait: float | None,
+    retryable: Retryable,
+    target: str,
+) -> defer.Deferred[IProtocol]:
+    """
+    What a client endpoint with a ``wait=`` option does: one attempt when
+    ``wait`` is ``None``, else :func:`connect_waiting`.
+
+    :param reactor: the endpoint's reactor, which every endpoint's
+        documentation says provides ``IReactorTime``.
+    """
+    if wait is None:
+        return connect(factory)
+    clock = cast(IReactorTime, reactor)
+    return connect_waiting(
+        clock, connect, factory, wait=wait, retryable=retryable, target=target
+    )
 
 
 @implementer(IStreamClientEndpoint)

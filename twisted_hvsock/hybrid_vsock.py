@@ -18,7 +18,6 @@ that Firecracker, Cloud Hypervisor and vhost-device-vsock give the host.
 from __future__ import annotations
 
 import re
-from functools import partial
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
@@ -30,21 +29,23 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_io, check_timeout
-from ._engines import engine
 from ._guest_listener import GuestConnectionListener
-from ._handshake import connect_with_handshake
+from ._handshake import VMMSocket
+from ._not_ready import vmm_socket_not_ready
 from ._options import (
     BACKLOG,
     IO,
     MODE,
     PORT,
     TIMEOUT,
+    WAIT,
     ClientStringParser,
     Grammar,
     ServerStringParser,
     path_option,
 )
 from ._sockets.unix import check_socket_path
+from ._waiting import check_wait, connect_within
 from .address import check_port
 from .tls import CLIENT_TLS, SERVER_TLS
 
@@ -117,6 +118,10 @@ class HybridVSockClientEndpoint:
         the VMM's answer.
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.
+    :param wait: keep trying, for up to this many seconds from the first
+        attempt, while the VMM's socket is missing or refuses, or the VMM
+        refuses the guest's port (nothing listens there yet); by default one
+        attempt.
     :raises ValueError: naming the argument that is out of range, or ``path``
         when it is too long for a Unix socket.
     """
@@ -128,15 +133,25 @@ class HybridVSockClientEndpoint:
         port: int,
         timeout: float = 30,
         io: IOEngine | None = None,
+        wait: float | None = None,
     ) -> None:
-        self._reactor = reactor
-        self._path = check_socket_path(_check_uds_path(path))
-        self._port = check_port(port)
-        self._timeout = check_timeout(timeout)
-        self._io = check_io(io, reactor)
+        socket_path = check_socket_path(_check_uds_path(path))
+        port = check_port(port)
+        self._socket = VMMSocket(
+            reactor,
+            socket_path,
+            header=f"CONNECT {port}\n".encode("ascii"),
+            check_reply=_check_answer,
+            peer=f"the VMM socket {socket_path!r} (guest port {port})",
+            timeout=check_timeout(timeout),
+            io=check_io(io, reactor),
+        )
+        self._wait = None if wait is None else check_wait(wait)
+        self._target = f"guest port {port} through {socket_path!r}"
+        self._port = port
 
     def __repr__(self) -> str:
-        return f"<HybridVSockClientEndpoint {self._path!r} port {self._port}>"
+        return f"<HybridVSockClientEndpoint {self._socket.path!r} port {self._port}>"
 
     def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         """
@@ -149,19 +164,13 @@ class HybridVSockClientEndpoint:
             answer within the timeout, or the Unix socket's ``ConnectError``
             (e.g. the VMM is not running).
         """
-        return connect_with_handshake(
-            self._reactor,
-            partial(
-                engine(self._io).connect_unix,
-                self._reactor,
-                path=self._path,
-                timeout=self._timeout,
-            ),
+        return connect_within(
+            self._socket.reactor,
+            self._socket.connect,
             protocolFactory,
-            header=f"CONNECT {self._port}\n".encode("ascii"),
-            check_reply=_check_answer,
-            timeout=self._timeout,
-            peer=f"the VMM socket {self._path!r} (guest port {self._port})",
+            wait=self._wait,
+            retryable=vmm_socket_not_ready,
+            target=self._target,
         )
 
 
@@ -182,6 +191,6 @@ class HybridVSockClientParser(ClientStringParser):
     grammar = Grammar(
         "hybridvsock",
         HybridVSockClientEndpoint,
-        (path_option("<uds_path>"), PORT, TIMEOUT, IO),
+        (path_option("<uds_path>"), PORT, TIMEOUT, IO, WAIT),
         CLIENT_TLS,
     )

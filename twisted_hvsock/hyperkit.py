@@ -18,7 +18,6 @@ linuxkit), which hyperkit exposes as Unix sockets in a directory of its own
 from __future__ import annotations
 
 import os
-from functools import partial
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
@@ -30,9 +29,9 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_io, check_timeout
-from ._engines import engine
 from ._guest_listener import GuestConnectionListener
-from ._handshake import connect_with_handshake
+from ._handshake import VMMSocket
+from ._not_ready import vmm_socket_not_ready
 from ._options import (
     BACKLOG,
     CID_NOTE,
@@ -40,6 +39,7 @@ from ._options import (
     MODE,
     PORT,
     TIMEOUT,
+    WAIT,
     ClientStringParser,
     Grammar,
     Option,
@@ -48,6 +48,7 @@ from ._options import (
     path_option,
 )
 from ._sockets.unix import check_socket_path
+from ._waiting import check_wait, connect_within
 from .address import CID_HOST, check_cid, check_port
 from .tls import CLIENT_TLS, SERVER_TLS
 
@@ -129,6 +130,10 @@ class HyperkitClientEndpoint:
     :param timeout: seconds to wait for the Unix connection.
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.
+    :param wait: keep trying, for up to this many seconds from the first
+        attempt, while hyperkit's socket is missing or refuses (hyperkit
+        sends no answer, so a guest port nobody listens on yet shows up only
+        as the connection closing); by default one attempt.
     :raises ValueError: naming the argument that is out of range, or ``path``
         when the socket path is too long for a Unix socket.
     """
@@ -141,16 +146,26 @@ class HyperkitClientEndpoint:
         cid: int = GUEST_CID,
         timeout: float = 30,
         io: IOEngine | None = None,
+        wait: float | None = None,
     ) -> None:
-        self._reactor = reactor
-        self._path = check_socket_path(connect_socket_path(_check_directory(path)))
-        self._port = check_port(port)
-        self._cid = check_cid(cid, allow_any=False)
-        self._timeout = check_timeout(timeout)
-        self._io = check_io(io, reactor)
+        socket_path = check_socket_path(connect_socket_path(_check_directory(path)))
+        port, cid = check_port(port), check_cid(cid, allow_any=False)
+        self._socket = VMMSocket(
+            reactor,
+            socket_path,
+            header=f"{cid:08x}.{port:08x}\n".encode("ascii"),
+            check_reply=None,
+            peer=f"hyperkit's socket {socket_path!r}",
+            timeout=check_timeout(timeout),
+            io=check_io(io, reactor),
+        )
+        self._wait = None if wait is None else check_wait(wait)
+        self._target = f"guest {cid}:{port} through {socket_path!r}"
+        self._port, self._cid = port, cid
 
     def __repr__(self) -> str:
-        return f"<HyperkitClientEndpoint {self._path!r} {self._cid}:{self._port}>"
+        where = f"{self._socket.path!r} {self._cid}:{self._port}"
+        return f"<HyperkitClientEndpoint {where}>"
 
     def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         """
@@ -160,19 +175,13 @@ class HyperkitClientEndpoint:
             with the Unix socket's ``ConnectError`` (e.g. hyperkit is not
             running) or ``TimeoutError``.
         """
-        return connect_with_handshake(
-            self._reactor,
-            partial(
-                engine(self._io).connect_unix,
-                self._reactor,
-                path=self._path,
-                timeout=self._timeout,
-            ),
+        return connect_within(
+            self._socket.reactor,
+            self._socket.connect,
             protocolFactory,
-            header=f"{self._cid:08x}.{self._port:08x}\n".encode("ascii"),
-            check_reply=None,
-            timeout=self._timeout,
-            peer=f"hyperkit's socket {self._path!r}",
+            wait=self._wait,
+            retryable=vmm_socket_not_ready,
+            target=self._target,
         )
 
 
@@ -201,6 +210,7 @@ class HyperkitClientParser(ClientStringParser):
             ),
             TIMEOUT,
             IO,
+            WAIT,
         ),
         CLIENT_TLS,
     )

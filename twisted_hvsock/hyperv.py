@@ -40,10 +40,12 @@ from zope.interface import implementer
 
 from ._checks import IOEngine, check_backlog, check_io, check_timeout
 from ._engines import gated, hyperv_engine
+from ._not_ready import hyperv_not_ready
 from ._options import (
     BACKLOG,
     IO,
     TIMEOUT,
+    WAIT,
     ClientStringParser,
     Grammar,
     Option,
@@ -51,6 +53,7 @@ from ._options import (
     parse_boolean,
 )
 from ._sockets.hyperv import hyperv_backend, unavailable_error
+from ._waiting import check_wait, connect_within
 from .address import CID_ANY, CID_HOST, CID_LOCAL
 from .allow import VM_ALLOW_FORMS, PeerAllowList, check_allow, parse_vm_allow
 from .hyperv_ids import (
@@ -276,6 +279,10 @@ class HyperVClientEndpoint:
         (``HVSOCKET_CONNECTED_SUSPEND``, Windows only).
     :param io: the I/O engine. AF_HYPERV sockets always use ``"threads"``;
         in a Linux guest, as for ``vsock:``, ``"reactor"`` is the default.
+    :param wait: keep trying, for up to this many seconds from the first
+        attempt, while the service refuses or the connect times out (the VM
+        still booting); a VM name is looked up once, before the first
+        attempt. By default one attempt.
     :raises ValueError: naming the argument that is out of range, or that a
         Linux guest cannot express.
     """
@@ -288,6 +295,7 @@ class HyperVClientEndpoint:
         timeout: float = 30,
         suspend: bool = False,
         io: IOEngine | None = None,
+        wait: float | None = None,
     ) -> None:
         self._reactor = reactor
         if isinstance(vm, str):
@@ -302,6 +310,7 @@ class HyperVClientEndpoint:
         if not isinstance(suspend, bool):
             raise ValueError(f"suspend must be True or False, got {suspend!r}")
         self._suspend = suspend
+        self._wait = None if wait is None else check_wait(wait)
         self._backend = hyperv_backend()
         self._vsock: VSockClientEndpoint | None = None
         if self._backend == "af_vsock":
@@ -322,6 +331,7 @@ class HyperVClientEndpoint:
                 _guest_port(self._service_id),
                 timeout=self._timeout,
                 io=io,
+                wait=self._wait,
             )
         else:
             check_io(io, reactor, pollable=False)
@@ -361,12 +371,24 @@ class HyperVClientEndpoint:
     def _connect_to(
         self, vm_id: uuid.UUID, protocolFactory: IProtocolFactory
     ) -> defer.Deferred[IProtocol]:
-        return hyperv_engine().connect_hyperv(
+        address = HyperVAddress(vm_id, self._service_id)
+
+        def connect_once(factory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+            return hyperv_engine().connect_hyperv(
+                self._reactor,
+                factory,
+                address=address,
+                timeout=self._timeout,
+                suspend=self._suspend,
+            )
+
+        return connect_within(
             self._reactor,
+            connect_once,
             protocolFactory,
-            address=HyperVAddress(vm_id, self._service_id),
-            timeout=self._timeout,
-            suspend=self._suspend,
+            wait=self._wait,
+            retryable=hyperv_not_ready,
+            target=str(address),
         )
 
 
@@ -429,5 +451,6 @@ class HyperVClientParser(ClientStringParser):
             TIMEOUT,
             Option("suspend", parse_boolean, "true|false", default=False),
             IO,
+            WAIT,
         ),
     )

@@ -24,6 +24,7 @@ Client strings::
     vsock:cid=host:port=5000:timeout=5
     vsock:3:5000:io=threads
     vsock:3:443:tls=yes:hostname=web.example:trustRoots=ca.pem
+    vsock:3:5000:wait=60          keep trying for 60 s while the guest boots
 
 Every endpoint runs its sockets on one of two I/O engines (see
 ``docs/io-engines.rst``): ``"reactor"``, the reactor polls non-blocking
@@ -48,12 +49,14 @@ from zope.interface import implementer
 from ._activation import inherited_listeners, systemd_descriptor
 from ._checks import IOEngine, check_backlog, check_io, check_timeout
 from ._engines import engine, gated
+from ._not_ready import vsock_not_ready
 from ._options import (
     BACKLOG,
     CID_NOTE,
     IO,
     PORT,
     TIMEOUT,
+    WAIT,
     ClientStringParser,
     Grammar,
     Option,
@@ -64,6 +67,7 @@ from ._options import (
     parse_text,
 )
 from ._sockets.vsock import adopt_listening_vsock
+from ._waiting import check_wait, connect_within
 from .address import CID_ANY, VSockAddress, check_cid, check_port
 from .allow import CID_ALLOW_FORMS, PeerAllowList, check_allow, parse_cid_allow
 from .tls import CLIENT_TLS, SERVER_TLS
@@ -196,9 +200,13 @@ class VSockClientEndpoint:
     :param cid: the CID to connect to (:data:`CID_HOST` from a guest, the
         guest's CID from a host, :data:`CID_LOCAL` for this machine).
     :param port: the port to connect to.
-    :param timeout: seconds to wait for the connection.
+    :param timeout: seconds to wait for the connection, each attempt.
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
         ``"reactor"``, unless the reactor cannot poll sockets.
+    :param wait: keep trying, for up to this many seconds from the first
+        attempt, while the connection is refused, reset or timed out, or no
+        transport reaches the CID yet (a VM still booting); by default one
+        attempt. See ``docs/endpoint-strings.rst``, "Waiting for the guest".
     :raises ValueError: naming the argument that is out of range.
     """
 
@@ -209,12 +217,14 @@ class VSockClientEndpoint:
         port: int,
         timeout: float = 30,
         io: IOEngine | None = None,
+        wait: float | None = None,
     ) -> None:
         self._reactor = reactor
         self._cid = check_cid(cid, allow_any=False)
         self._port = check_port(port)
         self._timeout = check_timeout(timeout)
         self._io = check_io(io, reactor)
+        self._wait = None if wait is None else check_wait(wait)
 
     def __repr__(self) -> str:
         return f"<VSockClientEndpoint {VSockAddress(self._cid, self._port)}>"
@@ -226,11 +236,23 @@ class VSockClientEndpoint:
         :return: a Deferred firing with the connected protocol, or failing
             with ``ConnectionRefusedError`` (nothing listens there),
             ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
-            or ``VSockUnavailableError`` (no AF_VSOCK on this machine).
+            or ``VSockUnavailableError`` (no AF_VSOCK on this machine); with
+            ``wait``, ``WaitTimeoutError`` once the wait is over. Cancelling
+            it stops the attempts.
         """
+        return connect_within(
+            self._reactor,
+            self._connect_once,
+            protocolFactory,
+            wait=self._wait,
+            retryable=vsock_not_ready,
+            target=str(VSockAddress(self._cid, self._port)),
+        )
+
+    def _connect_once(self, factory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         return engine(self._io).connect_vsock(
             self._reactor,
-            protocolFactory,
+            factory,
             cid=self._cid,
             port=self._port,
             timeout=self._timeout,
@@ -272,6 +294,7 @@ class VSockClientParser(ClientStringParser):
             PORT,
             TIMEOUT,
             IO,
+            WAIT,
         ),
         CLIENT_TLS,
     )
