@@ -27,7 +27,9 @@ from twisted.python.failure import Failure
 
 from ._checks import IOEngine
 from ._engines import engine
+from ._not_ready import vmm_socket_not_ready
 from ._transport import IStreamTransport
+from ._waiting import connect_within
 
 #: The longest answer line accepted, newline included: ``OK 4294967295\n`` is 14.
 MAX_REPLY = 32
@@ -231,7 +233,8 @@ class VMMSocket:
     """
     How a client reaches a guest's port through its VMM's Unix socket: the
     socket file, the header that names the port, the check of the answer
-    (if the VMM sends one), and how errors name the other side.
+    (if the VMM sends one), how errors name the other side, and how long to
+    keep trying while the VMM or the guest's port is not there yet.
     """
 
     reactor: Any
@@ -241,9 +244,20 @@ class VMMSocket:
     peer: str
     timeout: float
     io: IOEngine
+    wait: float | None
 
     def connect(self, factory: IProtocolFactory) -> defer.Deferred[IProtocol]:
-        """One attempt: connect, send the header, await the answer."""
+        """Connect, once or, with a ``wait``, until the VMM lets us in."""
+        return connect_within(
+            self.reactor,
+            self._attempt,
+            factory,
+            wait=self.wait,
+            retryable=vmm_socket_not_ready,
+            target=self.peer,
+        )
+
+    def _attempt(self, factory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         return connect_with_handshake(
             self.reactor,
             partial(

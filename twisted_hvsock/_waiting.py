@@ -64,9 +64,12 @@ Connect = Callable[[IProtocolFactory], defer.Deferred[IProtocol]]
 _log = Logger()
 
 
-def check_wait(wait: object) -> float:
-    """A ``wait``, checked as :func:`~twisted_hvsock._checks.check_seconds` does."""
-    return check_seconds(wait, "wait")
+def check_wait(wait: object) -> float | None:
+    """
+    A ``wait``, checked as :func:`~twisted_hvsock._checks.check_seconds`
+    does; ``None`` (one attempt) stays ``None``.
+    """
+    return None if wait is None else check_seconds(wait, "wait")
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,14 @@ def connect_waiting(
         Cancelling it stops the retries and cancels the attempt in flight.
     """
     return _Waiting(
-        reactor, connect, factory, check_wait(wait), retryable, target, backoff, draw
+        reactor,
+        connect,
+        factory,
+        check_seconds(wait, "wait"),
+        retryable,
+        target,
+        backoff,
+        draw,
     ).start()
 
 
@@ -211,7 +221,7 @@ class WaitingClientEndpoint:
     ) -> None:
         self._reactor = reactor
         self._endpoint = endpoint
-        self._wait = check_wait(wait)
+        self._wait = check_seconds(wait, "wait")
         self._retryable = retryable
         self._target = repr(endpoint) if target is None else target
         self._backoff = backoff

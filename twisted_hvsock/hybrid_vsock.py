@@ -31,7 +31,6 @@ from zope.interface import implementer
 from ._checks import IOEngine, check_io, check_timeout
 from ._guest_listener import GuestConnectionListener
 from ._handshake import VMMSocket
-from ._not_ready import vmm_socket_not_ready
 from ._options import (
     BACKLOG,
     IO,
@@ -45,7 +44,7 @@ from ._options import (
     path_option,
 )
 from ._sockets.unix import check_socket_path
-from ._waiting import check_wait, connect_within
+from ._waiting import check_wait
 from .address import check_port
 from .tls import CLIENT_TLS, SERVER_TLS
 
@@ -145,9 +144,8 @@ class HybridVSockClientEndpoint:
             peer=f"the VMM socket {socket_path!r} (guest port {port})",
             timeout=check_timeout(timeout),
             io=check_io(io, reactor),
+            wait=check_wait(wait),
         )
-        self._wait = None if wait is None else check_wait(wait)
-        self._target = f"guest port {port} through {socket_path!r}"
         self._port = port
 
     def __repr__(self) -> str:
@@ -164,14 +162,7 @@ class HybridVSockClientEndpoint:
             answer within the timeout, or the Unix socket's ``ConnectError``
             (e.g. the VMM is not running).
         """
-        return connect_within(
-            self._socket.reactor,
-            self._socket.connect,
-            protocolFactory,
-            wait=self._wait,
-            retryable=vmm_socket_not_ready,
-            target=self._target,
-        )
+        return self._socket.connect(protocolFactory)
 
 
 class HybridVSockServerParser(ServerStringParser):

@@ -31,7 +31,6 @@ from zope.interface import implementer
 from ._checks import IOEngine, check_io, check_timeout
 from ._guest_listener import GuestConnectionListener
 from ._handshake import VMMSocket
-from ._not_ready import vmm_socket_not_ready
 from ._options import (
     BACKLOG,
     CID_NOTE,
@@ -48,7 +47,7 @@ from ._options import (
     path_option,
 )
 from ._sockets.unix import check_socket_path
-from ._waiting import check_wait, connect_within
+from ._waiting import check_wait
 from .address import CID_HOST, check_cid, check_port
 from .tls import CLIENT_TLS, SERVER_TLS
 
@@ -158,9 +157,8 @@ class HyperkitClientEndpoint:
             peer=f"hyperkit's socket {socket_path!r}",
             timeout=check_timeout(timeout),
             io=check_io(io, reactor),
+            wait=check_wait(wait),
         )
-        self._wait = None if wait is None else check_wait(wait)
-        self._target = f"guest {cid}:{port} through {socket_path!r}"
         self._port, self._cid = port, cid
 
     def __repr__(self) -> str:
@@ -175,14 +173,7 @@ class HyperkitClientEndpoint:
             with the Unix socket's ``ConnectError`` (e.g. hyperkit is not
             running) or ``TimeoutError``.
         """
-        return connect_within(
-            self._socket.reactor,
-            self._socket.connect,
-            protocolFactory,
-            wait=self._wait,
-            retryable=vmm_socket_not_ready,
-            target=self._target,
-        )
+        return self._socket.connect(protocolFactory)
 
 
 class HyperkitServerParser(ServerStringParser):

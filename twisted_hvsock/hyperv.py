@@ -310,7 +310,7 @@ class HyperVClientEndpoint:
         if not isinstance(suspend, bool):
             raise ValueError(f"suspend must be True or False, got {suspend!r}")
         self._suspend = suspend
-        self._wait = None if wait is None else check_wait(wait)
+        self._wait = check_wait(wait)
         self._backend = hyperv_backend()
         self._vsock: VSockClientEndpoint | None = None
         if self._backend == "af_vsock":

@@ -224,7 +224,7 @@ class VSockClientEndpoint:
         self._port = check_port(port)
         self._timeout = check_timeout(timeout)
         self._io = check_io(io, reactor)
-        self._wait = None if wait is None else check_wait(wait)
+        self._wait = check_wait(wait)
 
     def __repr__(self) -> str:
         return f"<VSockClientEndpoint {VSockAddress(self._cid, self._port)}>"
