@@ -27,6 +27,8 @@ DEFINED_IN = {
     "HyperVAdminRequiredError": "errors",
     "HyperVUnavailableError": "errors",
     "VSockUnavailableError": "errors",
+    "MissingDependencyError": "errors",
+    "WaitTimeoutError": "errors",
     "IOEngine": "vsock",
     "VSockServerEndpoint": "vsock",
     "VSockClientEndpoint": "vsock",

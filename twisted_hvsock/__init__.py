@@ -24,7 +24,9 @@ from .address import (
 from .errors import (
     HyperVAdminRequiredError,
     HyperVUnavailableError,
+    MissingDependencyError,
     VSockUnavailableError,
+    WaitTimeoutError,
 )
 from .hybrid_vsock import HybridVSockClientEndpoint, HybridVSockServerEndpoint
 from .hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
@@ -51,12 +53,14 @@ __all__ = [
     "HyperkitClientEndpoint",
     "HyperkitServerEndpoint",
     "IOEngine",
+    "MissingDependencyError",
     "ThreadedUNIXClientEndpoint",
     "ThreadedUNIXServerEndpoint",
     "VSockAddress",
     "VSockClientEndpoint",
     "VSockServerEndpoint",
     "VSockUnavailableError",
+    "WaitTimeoutError",
     "__version__",
     "local_cid",
 ]
