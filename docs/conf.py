@@ -69,8 +69,8 @@ def _write_twisted_inventory(path: Path, names: dict[str, object]) -> None:
         else:
             lines.append(f"{full_name} py:class 1 {full_name}.html -")
         if isinstance(value, InterfaceClass):
-            # autodoc_type_aliases below leaves an interface's short name in
-            # a constructor's signature; it links to the same page.
+            # Some signatures keep an interface's name as the source spells
+            # it, the short one; it links to the same page.
             lines.append(f"{name} py:class 1 {full_name}.html {name}")
     header = (
         "# Sphinx inventory version 2\n"
@@ -87,13 +87,15 @@ _TWISTED_INVENTORY = Path(__file__).resolve().parent / "_build" / "twisted-objec
 _TWISTED_NAMES = _twisted_names()
 _write_twisted_inventory(_TWISTED_INVENTORY, _TWISTED_NAMES)
 intersphinx_mapping = {"twisted": (TWISTED_API, str(_TWISTED_INVENTORY))}
-# Zope interfaces are objects, not classes: left to autodoc they print as
-# "<InterfaceClass ...>". Named here, they print as links to Twisted's pages.
-autodoc_type_aliases = {
-    full_name.rpartition(".")[2]: full_name
-    for full_name, value in _TWISTED_NAMES.items()
-    if isinstance(value, InterfaceClass)
-}
+# Zope interfaces are objects, not classes, and have no __qualname__: autodoc
+# prints them, alone or inside Deferred[...] or X | None, as their repr
+# "<InterfaceClass ...>". With a __qualname__ they print as their name, a
+# link to Twisted's page. (autodoc_type_aliases did this for a bare interface
+# only: Sphinx 9 prints one nested in Deferred[...] as the repr of its
+# TypeAliasForwardRef, sphinx-doc/sphinx#14003.)
+for _value in _TWISTED_NAMES.values():
+    if isinstance(_value, InterfaceClass):
+        _value.__qualname__ = _value.__name__
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 exclude_patterns = ["_build", "changes"]
