@@ -1,12 +1,19 @@
 """Sphinx configuration for twisted-hvsock's documentation."""
 
+from __future__ import annotations
+
 import importlib
 import inspect
 import zlib
 from importlib.metadata import version as _installed_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zope.interface.interface import InterfaceClass
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
 
 project = "twisted-hvsock"
 author = "twisted-hvsock developers"
@@ -83,10 +90,24 @@ def _write_twisted_inventory(path: Path, names: dict[str, object]) -> None:
     path.write_bytes(header.encode() + body)
 
 
-_TWISTED_INVENTORY = Path(__file__).resolve().parent / "_build" / "twisted-objects.inv"
 _TWISTED_NAMES = _twisted_names()
-_write_twisted_inventory(_TWISTED_INVENTORY, _TWISTED_NAMES)
-intersphinx_mapping = {"twisted": (TWISTED_API, str(_TWISTED_INVENTORY))}
+
+
+def _link_twisted(app: Sphinx, config: Config) -> None:
+    """
+    Write the Twisted inventory beside this build's doctrees, not into the
+    source tree (whatever the output folder), and point intersphinx at it.
+    """
+    inventory = Path(app.doctreedir) / "twisted-objects.inv"
+    _write_twisted_inventory(inventory, _TWISTED_NAMES)
+    config.intersphinx_mapping = {"twisted": (TWISTED_API, str(inventory))}
+
+
+def setup(app: Sphinx) -> None:
+    # Before intersphinx reads the mapping (config-inited, priority 800).
+    app.connect("config-inited", _link_twisted, priority=500)
+
+
 # Zope interfaces are objects, not classes, and have no __qualname__: autodoc
 # prints them, alone or inside Deferred[...] or X | None, as their repr
 # "<InterfaceClass ...>". With a __qualname__ they print as their name, a

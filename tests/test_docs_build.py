@@ -6,6 +6,8 @@ prose and readable values alone.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
 from types import ModuleType
@@ -76,3 +78,34 @@ def test_readable_types_values_prose_and_code_pass() -> None:
 def test_a_missing_build_is_named(tmp_path: Path) -> None:
     [problem] = check_build.check(tmp_path)
     assert "no built HTML here" in problem
+
+
+def file_times(folder: Path) -> dict[Path, int]:
+    return {path: path.stat().st_mtime_ns for path in folder.rglob("*")}
+
+
+def test_the_twisted_inventory_is_written_beside_the_doctrees(tmp_path: Path) -> None:
+    """
+    Not into docs/_build, which is the source tree when the build's output
+    goes elsewhere (sphinx-build -b html docs /tmp/html).
+    """
+    docs = CHECK_BUILD.parent
+    before = file_times(docs)
+    # A process of its own: docs/conf.py names Twisted's interfaces for autodoc.
+    script = (
+        "import runpy, sys, types\n"
+        "conf = runpy.run_path(sys.argv[1])\n"
+        "config = types.SimpleNamespace()\n"
+        "conf['_link_twisted'](types.SimpleNamespace(doctreedir=sys.argv[2]), config)\n"
+        "print(config.intersphinx_mapping['twisted'][1])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(docs / "conf.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    inventory = tmp_path / "twisted-objects.inv"
+    assert result.stdout.strip() == str(inventory)
+    assert inventory.read_bytes().startswith(b"# Sphinx inventory version 2\n")
+    assert file_times(docs) == before
