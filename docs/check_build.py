@@ -6,7 +6,8 @@ A type in the API reference (every page's autodoc entries, not only
 ``api.html``) must read as its name, a link to Twisted's reference where it
 is Twisted's: never as a Python object's ``repr`` (``<InterfaceClass ...>``,
 ``TypeAliasForwardRef('...')``, ``ForwardRef('...')``) and never as ``Any``
-for a reactor.
+for a reactor. Every page must be in a toctree, reachable from the landing
+page's navigation.
 
 Usage: ``python docs/check_build.py [BUILT_HTML_DIR]`` (default:
 ``docs/_build/html``, where ``tox -e docs`` builds).
@@ -94,6 +95,24 @@ def problems_in(page: str) -> Iterator[str]:
             yield f"{what}: ...{context}..."
 
 
+#: Pages Sphinx writes for every project, which no toctree lists.
+GENERATED_PAGES = frozenset(
+    {"index.html", "genindex.html", "py-modindex.html", "search.html"}
+)
+
+
+def orphan_pages(built: Path) -> list[str]:
+    """
+    The built pages that the landing page's navigation does not reach: a
+    page no toctree lists, such as a file that another page includes and
+    that Sphinx also built on its own.
+    """
+    index = (built / "index.html").read_text(encoding="utf-8")
+    linked = set(re.findall(r'href="([^":#]+\.html)[#"]', index))
+    pages = {page.name for page in built.glob("*.html")}
+    return sorted(pages - linked - GENERATED_PAGES)
+
+
 def check(built: Path) -> list[str]:
     """Every problem in the built HTML under built, as "page: problem" lines."""
     if not (built / "api.html").is_file():
@@ -105,6 +124,10 @@ def check(built: Path) -> list[str]:
     for page_path in sorted(built.glob("*.html")):
         page = page_path.read_text(encoding="utf-8")
         problems += [f"{page_path}: {problem}" for problem in problems_in(page)]
+    problems += [
+        f"{built / page}: in no toctree (the navigation does not reach it)"
+        for page in orphan_pages(built)
+    ]
     if "https://docs.twisted.org/" not in (built / "api.html").read_text("utf-8"):
         problems.append(f"{built / 'api.html'}: no link to Twisted's API reference")
     return problems

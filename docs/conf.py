@@ -119,7 +119,9 @@ for _value in _TWISTED_NAMES.values():
         _value.__qualname__ = _value.__name__
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-exclude_patterns = ["_build", "changes"]
+# tools-stress.rst is a section of the tools page (tools.rst includes it),
+# not a page of its own that no toctree would list.
+exclude_patterns = ["_build", "changes", "tools-stress.rst"]
 # Furo scrolls wide tables inside the text column instead of running past it.
 html_theme = "furo"
 html_title = f"twisted-hvsock {release}"

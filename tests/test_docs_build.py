@@ -75,6 +75,18 @@ def test_readable_types_values_prose_and_code_pass() -> None:
     assert problems(page) == []
 
 
+def test_a_page_no_toctree_reaches_is_named(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(
+        '<a href="tools.html">Tools</a> <a href="api.html#module">API</a>'
+    )
+    for page in ("tools.html", "api.html", "tools-stress.html", "genindex.html"):
+        (tmp_path / page).write_text("<p>https://docs.twisted.org/</p>")
+    assert check_build.check(tmp_path) == [
+        f"{tmp_path / 'tools-stress.html'}: in no toctree "
+        "(the navigation does not reach it)"
+    ]
+
+
 def test_a_missing_build_is_named(tmp_path: Path) -> None:
     [problem] = check_build.check(tmp_path)
     assert "no built HTML here" in problem
