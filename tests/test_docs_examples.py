@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .support.tls import write_self_signed
 from .support.twistd import start_twistd_web, wait_until_serving_vsock
 from .support.vsock import free_vsock_port
 
@@ -44,6 +45,35 @@ def test_the_http_page_s_example_fetches_from_twistd_web(tmp_path: Path) -> None
     assert status == "200 ['text/html']"
     assert page == "<p>hello from the host</p>"
     assert head == "HEAD 200"
+
+
+@pytest.mark.kernel
+def test_the_http_page_s_https_example_fetches_from_twistd_web_over_tls(
+    tmp_path: Path,
+) -> None:
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
+    (tmp_path / "index.html").write_text("<p>hello over TLS</p>")
+    port = free_vsock_port()
+    server = start_twistd_web(f"vsock:port={port}:privateKey={identity}", tmp_path)
+    try:
+        wait_until_serving_vsock(server, port)
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(EXAMPLES / "fetch_over_https_vsock.py"),
+                f"https+vsock://local:{port}/",
+                "guest.example",
+                root,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "200 <p>hello over TLS</p>\n"
 
 
 @contextmanager
