@@ -1,12 +1,19 @@
 """Sphinx configuration for twisted-hvsock's documentation."""
 
+from __future__ import annotations
+
 import importlib
 import inspect
 import zlib
 from importlib.metadata import version as _installed_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zope.interface.interface import InterfaceClass
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
 
 project = "twisted-hvsock"
 author = "twisted-hvsock developers"
@@ -69,8 +76,8 @@ def _write_twisted_inventory(path: Path, names: dict[str, object]) -> None:
         else:
             lines.append(f"{full_name} py:class 1 {full_name}.html -")
         if isinstance(value, InterfaceClass):
-            # autodoc_type_aliases below leaves an interface's short name in
-            # a constructor's signature; it links to the same page.
+            # Some signatures keep an interface's name as the source spells
+            # it, the short one; it links to the same page.
             lines.append(f"{name} py:class 1 {full_name}.html {name}")
     header = (
         "# Sphinx inventory version 2\n"
@@ -83,20 +90,38 @@ def _write_twisted_inventory(path: Path, names: dict[str, object]) -> None:
     path.write_bytes(header.encode() + body)
 
 
-_TWISTED_INVENTORY = Path(__file__).resolve().parent / "_build" / "twisted-objects.inv"
 _TWISTED_NAMES = _twisted_names()
-_write_twisted_inventory(_TWISTED_INVENTORY, _TWISTED_NAMES)
-intersphinx_mapping = {"twisted": (TWISTED_API, str(_TWISTED_INVENTORY))}
-# Zope interfaces are objects, not classes: left to autodoc they print as
-# "<InterfaceClass ...>". Named here, they print as links to Twisted's pages.
-autodoc_type_aliases = {
-    full_name.rpartition(".")[2]: full_name
-    for full_name, value in _TWISTED_NAMES.items()
-    if isinstance(value, InterfaceClass)
-}
+
+
+def _link_twisted(app: Sphinx, config: Config) -> None:
+    """
+    Write the Twisted inventory beside this build's doctrees, not into the
+    source tree (whatever the output folder), and point intersphinx at it.
+    """
+    inventory = Path(app.doctreedir) / "twisted-objects.inv"
+    _write_twisted_inventory(inventory, _TWISTED_NAMES)
+    config.intersphinx_mapping = {"twisted": (TWISTED_API, str(inventory))}
+
+
+def setup(app: Sphinx) -> None:
+    # Before intersphinx reads the mapping (config-inited, priority 800).
+    app.connect("config-inited", _link_twisted, priority=500)
+
+
+# Zope interfaces are objects, not classes, and have no __qualname__: autodoc
+# prints them, alone or inside Deferred[...] or X | None, as their repr
+# "<InterfaceClass ...>". With a __qualname__ they print as their name, a
+# link to Twisted's page. (autodoc_type_aliases did this for a bare interface
+# only: Sphinx 9 prints one nested in Deferred[...] as the repr of its
+# TypeAliasForwardRef, sphinx-doc/sphinx#14003.)
+for _value in _TWISTED_NAMES.values():
+    if isinstance(_value, InterfaceClass):
+        _value.__qualname__ = _value.__name__
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-exclude_patterns = ["_build", "changes"]
+# tools-stress.rst is a section of the tools page (tools.rst includes it),
+# not a page of its own that no toctree would list.
+exclude_patterns = ["_build", "changes", "tools-stress.rst"]
 # Furo scrolls wide tables inside the text column instead of running past it.
 html_theme = "furo"
 html_title = f"twisted-hvsock {release}"

@@ -152,6 +152,27 @@ async def test_port_zero_listens_on_a_port_get_host_reports() -> None:
         await port.stopListening()
 
 
+@kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+@pytest_twisted.ensureDeferred
+async def test_a_loopback_client_s_host_is_cid_1_not_the_wildcard(io: str) -> None:
+    """
+    The kernel's getsockname() gives a loopback client the any-CID wildcard;
+    getHost() gives the CID it connects from (docs/endpoint-strings.rst).
+    """
+    port = await VSockServerEndpoint(reactor, 0, io=io).listen(factory_for(Protocol))
+    try:
+        client = await VSockClientEndpoint(
+            reactor, CID_LOCAL, port.getHost().port, io=io
+        ).connect(Factory.forProtocol(Protocol))
+        host = client.transport.getHost()
+        assert host.cid == CID_LOCAL
+        assert str(host) == f"vsock://1:{host.port}"
+        client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+
+
 def receive_timeout(skt: socket.socket) -> bytes:
     """SO_RCVTIMEO's struct timeval, through libc: CPython refuses it for AF_VSOCK."""
     libc = ctypes.CDLL(None, use_errno=True)

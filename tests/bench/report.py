@@ -1,10 +1,15 @@
 """
 Turn raw measurements into the performance page's data: medians and ratios
 (``results.json``), Markdown tables (``results.md``), the tables the docs
-include (``results.csv`` for the measurements with each end in a process of
-its own, ``results-one-process.csv`` for those with both ends in one, when
-they were run) and a chart of the former (``results.png``, when matplotlib,
-from the ``bench`` extra, is installed).
+include, one per socket family (``results-vsock.csv`` and
+``results-unix.csv`` for the measurements with each end in a process of its
+own, ``results-one-process-<family>.csv`` for those with both ends in one,
+when they were run) and a chart of the former (``results.png``, when
+matplotlib, from the ``bench`` extra, is installed), which the page shows
+first.
+
+``python -m tests.bench.report docs/performance/results.json`` redraws all of
+it from the saved measurements, without running a benchmark.
 """
 
 from __future__ import annotations
@@ -123,13 +128,16 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def table(rows: list[dict[str, Any]], mode: str = "two-process") -> list[list[str]]:
-    """The results measured in ``mode``, as rows of cells, the first the header."""
-    lines = [
-        ["Sockets", "Workload", "Contender", "Median", "vs raw", "vs asyncio", "Notes"]
-    ]
+def table(
+    rows: list[dict[str, Any]], mode: str = "two-process", family: str = "vsock"
+) -> list[list[str]]:
+    """
+    The results over ``family``'s sockets measured in ``mode``, as rows of
+    cells, the first the header.
+    """
+    lines = [["Workload", "Contender", "Median", "vs raw", "vs asyncio", "Notes"]]
     for row in _ordered(rows):
-        if row["mode"] != mode:
+        if (row["mode"], row["family"]) != (mode, family):
             continue
         metric = METRICS[row["workload"]]
         median = row["median"]
@@ -141,7 +149,6 @@ def table(rows: list[dict[str, Any]], mode: str = "two-process") -> list[list[st
             notes.append(f"{row['failed']} of {row['runs']} runs failed")
         lines.append(
             [
-                row["family"],
                 row["workload"],
                 CONTENDER_NAMES[row["contender"]],
                 f"{_number(value, 1 if value and value < 100 else 0)} {metric}",
@@ -177,55 +184,95 @@ def write_csv(cells: list[list[str]], path: Path) -> None:
         csv.writer(out).writerows(cells)
 
 
+#: The chart's text size in points. The page shows the picture at most as
+#: wide as its text column, about 740 px; at CHART_DPI and CHART_WIDTH
+#: inches that is no scaling down, so 13 points are 18 px on the page.
+CHART_FONT_SIZE = 13
+CHART_DPI = 100
+CHART_WIDTH = 7.4
+
+
 def chart(rows: list[dict[str, Any]], path: Path) -> bool:
     """
-    Draw each contender's ratio to raw blocking sockets, per workload.
+    Draw each contender's ratio to raw blocking sockets, per workload: one
+    panel per socket family, one above the other.
 
     :return: whether it was drawn (matplotlib may not be installed).
     """
     try:
         import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
     except ImportError:
         return False
-    mode = "two-process"
-    groups = [
-        (family, workload)
-        for family in FAMILY_TITLES
-        for workload in METRICS
-        if _find(rows, mode, family, workload, "raw")
-    ]
-    contenders = [name for name in CONTENDER_NAMES if name != "raw"]
-    figure, axes = plt.subplots(figsize=(12, 5.6))
-    width = 0.8 / len(contenders)
-    for index, contender in enumerate(contenders):
-        ratios = []
-        for family, workload in groups:
-            row = _find(rows, mode, family, workload, contender)
-            ratios.append(row["vs_raw"] if row and row["vs_raw"] else float("nan"))
-        positions = [group + index * width for group in range(len(groups))]
-        axes.bar(positions, ratios, width, label=CONTENDER_NAMES[contender])
-    axes.axhline(1.0, color="black", linewidth=0.8)
-    axes.set_xticks([group + 0.4 - width / 2 for group in range(len(groups))])
-    axes.set_xticklabels([f"{w}\n{f}" for f, w in groups])
-    axes.set_ylabel("ratio to raw blocking sockets (higher is better)")
-    axes.set_yscale("log")
-    axes.set_title("each end in a process of its own; medians, same run")
-    # One row under the plot, in the axis labels' size: readable when the
-    # page scales the picture down to its text column.
-    axes.legend(
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.16),
-        ncol=len(contenders),
-        fontsize="large",
-        frameon=False,
-    )
-    figure.tight_layout()
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context({"font.size": CHART_FONT_SIZE}):
+        figure = chart_figure(rows)
+        figure.savefig(path, dpi=CHART_DPI, bbox_inches="tight")
     plt.close(figure)
     return True
+
+
+#: Where the ratio axis is marked (a log scale): 1 is raw blocking sockets.
+RATIO_TICKS = (0.03, 0.1, 0.3, 1, 3, 10, 30, 100)
+
+
+def chart_figure(rows: list[dict[str, Any]]) -> Any:
+    """The chart as a matplotlib figure (matplotlib must be importable)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    mode = "two-process"
+    families = [
+        family
+        for family in FAMILY_TITLES
+        if any(_find(rows, mode, family, workload, "raw") for workload in METRICS)
+    ]
+    contenders = [name for name in CONTENDER_NAMES if name != "raw"]
+    figure, panels = plt.subplots(
+        len(families),
+        1,
+        figsize=(CHART_WIDTH, 3.6 * len(families) + 1.4),
+        sharey=True,
+        squeeze=False,
+    )
+    width = 0.8 / len(contenders)
+    for family, (axes,) in zip(families, panels, strict=True):
+        workloads = [w for w in METRICS if _find(rows, mode, family, w, "raw")]
+        for index, contender in enumerate(contenders):
+            ratios = []
+            for workload in workloads:
+                row = _find(rows, mode, family, workload, contender)
+                ratios.append(row["vs_raw"] if row and row["vs_raw"] else float("nan"))
+            positions = [group + index * width for group in range(len(workloads))]
+            axes.bar(positions, ratios, width, label=CONTENDER_NAMES[contender])
+        axes.axhline(1.0, color="black", linewidth=0.8)
+        axes.set_xticks([group + 0.4 - width / 2 for group in range(len(workloads))])
+        axes.set_xticklabels(workloads)
+        axes.set_yscale("log")
+        axes.yaxis.set_major_locator(FixedLocator(RATIO_TICKS))
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}x"))
+        axes.yaxis.set_minor_locator(NullLocator())
+        axes.set_ylabel("ratio to raw sockets")
+        axes.set_title(FAMILY_TITLES[family])
+    figure.suptitle(
+        "Each end in a process of its own; medians, same run;\n"
+        "higher is better, 1x is raw blocking sockets"
+    )
+    # The legend once, under the panels, as large as the other text.
+    handles, labels = panels[0][0].get_legend_handles_labels()
+    figure.legend(
+        handles, labels, loc="lower center", ncol=2, frameon=False,
+        bbox_to_anchor=(0.5, 0),
+    )  # fmt: skip
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
+    return figure
+
+
+def table_name(mode: str, family: str) -> str:
+    """The file name of the table of ``family``'s results measured in ``mode``."""
+    prefix = "results" if mode == "two-process" else f"results-{mode}"
+    return f"{prefix}-{family}.csv"
 
 
 def write(out: Path, started: str, tiers: list[dict[str, Any]]) -> None:
@@ -236,13 +283,17 @@ def write(out: Path, started: str, tiers: list[dict[str, Any]]) -> None:
     (out / "results.json").write_text(json.dumps(document, indent=2) + "\n")
     sections = []
     for mode, title in MODES.items():
-        cells = table(rows, mode)
-        name = "results.csv" if mode == "two-process" else f"results-{mode}.csv"
-        if len(cells) > 1:
-            sections.append(f"## {title}\n\n{markdown(cells)}")
-            write_csv(cells, out / name)
-        else:
-            (out / name).unlink(missing_ok=True)
+        sections.append(f"## {title}\n")
+        for family, family_title in FAMILY_TITLES.items():
+            cells = table(rows, mode, family)
+            name = table_name(mode, family)
+            if len(cells) > 1:
+                sections.append(f"### {family_title}\n\n{markdown(cells)}")
+                write_csv(cells, out / name)
+            else:
+                (out / name).unlink(missing_ok=True)
+        if sections[-1] == f"## {title}\n":
+            sections.pop()
     (out / "results.md").write_text("\n".join(sections))
     if not chart(rows, out / "results.png"):
         print(
