@@ -10,9 +10,24 @@ refused by the host guard that importing ``tests`` installs
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from .support.host_guard import IN_VM
+from .support.unix import each_engine, short_directory
+
+
+@pytest.fixture(name="sockdir")
+def sockdir_fixture() -> Iterator[str]:
+    """A short directory for socket files, removed afterwards."""
+    yield from short_directory()
+
+
+@pytest.fixture(name="io", params=["reactor", "threads"])
+def io_fixture(request: pytest.FixtureRequest) -> str:
+    """Each I/O engine in turn."""
+    return each_engine(request)
 
 
 def pytest_collection_modifyitems(

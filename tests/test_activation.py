@@ -27,7 +27,7 @@ from twisted.python.systemd import ListenFDs
 from twisted_hvsock import _activation
 from twisted_hvsock._activation import inherited_listeners, systemd_descriptor
 from twisted_hvsock.address import CID_ANY, VSockAddress
-from twisted_hvsock.endpoints import VSockServerEndpoint
+from twisted_hvsock.vsock import VSockServerEndpoint
 
 from .support.vsock import CID_LOCAL
 

@@ -40,9 +40,9 @@ from twisted_hvsock.allow import (
     parse_cid_allow,
     parse_vm_allow,
 )
-from twisted_hvsock.endpoints import VSockServerEndpoint
-from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import VM_LOOPBACK, VM_PARENT, HyperVAddress
+from twisted_hvsock.vsock import VSockServerEndpoint
 
 from .support.fake_hyperv import FakeHyperV, FakePowerShell
 from .support.leaks import busy_threads, counts_settle, open_fds

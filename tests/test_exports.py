@@ -138,3 +138,40 @@ def test_each_endpoint_class_declares_its_twisted_interface(name: str) -> None:
         else IStreamClientEndpoint
     )
     assert interface.implementedBy(getattr(twisted_hvsock, name))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "names"),
+    [
+        (
+            "endpoints",
+            "vsock",
+            ["IOEngine", "VSockServerEndpoint", "VSockClientEndpoint"],
+        ),
+        (
+            "hyperv_endpoints",
+            "hyperv",
+            ["HyperVServerEndpoint", "HyperVClientEndpoint"],
+        ),
+        (
+            "parsers",
+            "vsock",
+            ["VSockServerParser", "VSockClientParser"],
+        ),
+        ("parsers", "hyperv", ["HyperVServerParser", "HyperVClientParser"]),
+        ("parsers", "hyperkit", ["HyperkitServerParser", "HyperkitClientParser"]),
+        (
+            "parsers",
+            "hybrid_vsock",
+            ["HybridVSockServerParser", "HybridVSockClientParser"],
+        ),
+    ],
+)
+def test_the_old_modules_still_give_the_moved_names(
+    old: str, new: str, names: list[str]
+) -> None:
+    # Kept for one release (docs/changes/28.removal.rst).
+    before = importlib.import_module(f"twisted_hvsock.{old}")
+    after = importlib.import_module(f"twisted_hvsock.{new}")
+    for name in names:
+        assert getattr(before, name) is getattr(after, name)

@@ -45,13 +45,8 @@ from .support.unix import (
     connect_as_vmm,
     echo_repeatedly_as_vmm,
     exchange_as_vmm,
-    io_fixture,
     listen_as_guest,
-    sockdir_fixture,
 )
-
-# The fixtures these tests take.
-__all__ = ["io_fixture", "sockdir_fixture"]
 
 GUEST_PORT = 52
 

@@ -28,13 +28,8 @@ from .support.unix import (
     MiB,
     echo_repeatedly_as_vmm,
     exchange_as_vmm,
-    io_fixture,
     listen_as_guest,
-    sockdir_fixture,
 )
-
-# The fixtures these tests take.
-__all__ = ["io_fixture", "sockdir_fixture"]
 
 PORT = 0x5653
 

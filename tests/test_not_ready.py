@@ -38,7 +38,6 @@ from twisted_hvsock._not_ready import (
 from twisted_hvsock._sockets import hyperv
 from twisted_hvsock._waiting import BACKOFF, Retryable, WaitingClientEndpoint
 from twisted_hvsock.address import CID_LOCAL
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.errors import (
     HyperVAdminRequiredError,
     HyperVUnavailableError,
@@ -47,8 +46,9 @@ from twisted_hvsock.errors import (
 )
 from twisted_hvsock.hybrid_vsock import HybridVSockClientEndpoint
 from twisted_hvsock.hyperkit import GUEST_CID, HyperkitClientEndpoint
-from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import VM_LOOPBACK
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from .support.fake_hyperv import (
     WSAEACCES,
@@ -61,11 +61,8 @@ from .support.fake_hyperv import (
 from .support.fake_vmms import FakeHybridVSock, FakeHyperkit
 from .support.leaks import busy_threads, counts_settle, open_fds
 from .support.streams import Echo, SendAndCollect, digest, factory_for
-from .support.unix import io_fixture, listen_as_guest, sockdir_fixture
+from .support.unix import listen_as_guest
 from .support.vsock import free_vsock_port
-
-# The fixtures these tests take.
-__all__ = ["io_fixture", "sockdir_fixture"]
 
 GUEST_PORT = 52
 SERVICE = uuid.UUID("3049197c-9a4e-4fbf-9367-97f792f16994")

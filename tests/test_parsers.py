@@ -31,13 +31,12 @@ from twisted_hvsock._options import (
 from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST
 from twisted_hvsock.allow import CID_ALLOW_FORMS, VM_ALLOW_FORMS
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (
     HybridVSockClientEndpoint,
     HybridVSockServerEndpoint,
 )
 from twisted_hvsock.hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
-from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,
     VM_LOOPBACK,
@@ -56,6 +55,7 @@ from twisted_hvsock.parsers import (
     VSockServerParser,
     parse_mode,
 )
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from .support.fake_hyperv import FakeHyperV
 

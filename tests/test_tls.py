@@ -34,13 +34,13 @@ from twisted.web.server import Site
 from twisted.web.static import Data
 from zope.interface import implementer
 
-from twisted_hvsock.endpoints import VSockClientEndpoint
 from twisted_hvsock.tls import (
     TLSServerEndpoint,
     client_tls_options,
     load_certificates,
     server_tls_options,
 )
+from twisted_hvsock.vsock import VSockClientEndpoint
 from twisted_hvsock.web import vsock_agent
 
 from .support.streams import digest, payload

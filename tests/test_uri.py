@@ -10,13 +10,12 @@ from twisted.internet.testing import MemoryReactor
 
 from twisted_hvsock._sockets import hyperv as _hyperv_socket
 from twisted_hvsock.address import CID_ANY, CID_HOST, PORT_ANY, VSockAddress
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.hybrid_vsock import (
     HybridVSockClientEndpoint,
     HybridVSockServerEndpoint,
 )
 from twisted_hvsock.hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
-from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,
     VM_LOOPBACK,
@@ -35,6 +34,7 @@ from twisted_hvsock.uri import (
     server_endpoint,
     server_string,
 )
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from .support.fake_hyperv import FakeHyperV
 

@@ -29,7 +29,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from twisted_hvsock._engines.reactor import VSockClient
-from twisted_hvsock.endpoints import VSockClientEndpoint
+from twisted_hvsock.vsock import VSockClientEndpoint
 from twisted_hvsock.web import VSockAgentEndpointFactory, vsock_agent
 
 from .support.tls import self_signed

@@ -27,11 +27,11 @@ from twisted_hvsock._engines.reactor import VSockConnector
 from twisted_hvsock._engines.threads.client import ThreadedConnector
 from twisted_hvsock._engines.threads.families import UNIX, VSOCK, SocketFamily
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
 from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
     ThreadedUNIXServerEndpoint,
 )
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from ..support.conformance import (
     OrderlyPeerAbortMixin,

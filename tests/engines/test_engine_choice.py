@@ -11,7 +11,7 @@ import pytest
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.testing import MemoryReactor
 
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 
 class ReactorWithoutFDs:

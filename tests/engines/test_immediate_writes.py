@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import connectProtocol
 from twisted.internet.protocol import Factory, Protocol
 
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from ..support.vsock import CID_LOCAL
 

@@ -33,13 +33,13 @@ from twisted.python.failure import Failure
 from twisted_hvsock._engines.threads.client import ThreadedClient
 from twisted_hvsock._sockets import hyperv
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
-from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import VM_LOOPBACK, HyperVAddress
 from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
     ThreadedUNIXServerEndpoint,
 )
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from ..support.fake_hyperv import FakeHyperV
 from ..support.leaks import busy_threads, counts_settle, fd_targets, open_fds

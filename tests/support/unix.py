@@ -1,5 +1,6 @@
 """
-Fixtures and protocols shared by the hyperkit and hybrid vsock tests.
+Helpers and protocols shared by the Unix-socket tests (the ``sockdir`` and
+``io`` fixtures built on them are in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -38,11 +39,6 @@ def each_engine(request: pytest.FixtureRequest) -> str:
     """Each I/O engine in turn."""
     engine: str = request.param
     return engine
-
-
-#: Fixtures for the test modules to take in: ``sockdir`` and ``io``.
-sockdir_fixture = pytest.fixture(name="sockdir")(short_directory)
-io_fixture = pytest.fixture(name="io", params=["reactor", "threads"])(each_engine)
 
 
 def listen_as_guest(path: str, factory: IProtocolFactory) -> IListeningPort:

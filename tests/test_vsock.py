@@ -32,7 +32,7 @@ from twisted_hvsock._checks import default_backlog
 from twisted_hvsock._engines.reactor import VSockClient, VSockConnector
 from twisted_hvsock._sockets.vsock import explain_connect_error, kernel_connect_timeout
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
-from twisted_hvsock.endpoints import VSockClientEndpoint, VSockServerEndpoint
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from .support.burst import connect_while_blocked, run_burst
 from .support.streams import (
@@ -320,7 +320,7 @@ def test_privileged_port_without_capability_is_explained(tmp_path: Path) -> None
         """
         from twisted.internet import reactor
         from twisted.internet.protocol import Factory
-        from twisted_hvsock.endpoints import VSockServerEndpoint
+        from twisted_hvsock.vsock import VSockServerEndpoint
         d = VSockServerEndpoint(reactor, 80).listen(Factory())
         d.addErrback(lambda f: print(type(f.value).__name__, f.value))
         """

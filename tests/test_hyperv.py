@@ -27,7 +27,7 @@ from twisted.internet.threads import deferToThread
 
 from twisted_hvsock._sockets import hyperv
 from twisted_hvsock.errors import HyperVAdminRequiredError, HyperVUnavailableError
-from twisted_hvsock.hyperv_endpoints import HyperVClientEndpoint, HyperVServerEndpoint
+from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,
     VM_LOOPBACK,
