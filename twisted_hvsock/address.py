@@ -201,19 +201,24 @@ VSOCK_URI_FORM = "vsock://[<cid>]:<port>[/]"
 
 
 def split_vsock_authority(
-    text: str, *, allow_any_port: bool = False
+    text: str, *, allow_any_port: bool = False, connecting: bool = False
 ) -> tuple[int | None, int]:
     """
     Split ``[<cid>]:<port>``, the authority of the vsock-based URIs, into its
     CID (``None`` when left out) and its port.
 
     :param allow_any_port: whether 4294967295 (``PORT_ANY``) is accepted.
+    :param connecting: whether the authority names a peer to connect to,
+        which needs a CID other than ``any``.
     :raises ValueError: naming what is wrong.
     """
     cid_text, colon, port_text = text.rpartition(":")
     if not colon:
         raise ValueError("the port is missing")
-    cid = parse_cid(cid_text) if cid_text else None
+    if connecting:
+        cid: int | None = parse_cid(cid_text, allow_any=False)
+    else:
+        cid = parse_cid(cid_text) if cid_text else None
     return cid, parse_port(port_text, allow_any=allow_any_port)
 
 

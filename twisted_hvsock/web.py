@@ -32,8 +32,8 @@ from twisted.web.iweb import (
 from zope.interface import implementer
 
 from ._checks import check_timeout
-from .address import parse_cid, parse_port
-from .endpoints import VSockClientEndpoint
+from .address import split_vsock_authority
+from .vsock import VSockClientEndpoint
 
 __all__ = ["VSOCK_SCHEMES", "VSockAgentEndpointFactory", "vsock_agent"]
 
@@ -137,18 +137,15 @@ class VSockAgentEndpointFactory:
     def _vsock_endpoint(self, uri: URI) -> VSockClientEndpoint:
         # URI.fromBytes substitutes port 80 when the URL has none, so read
         # the port from the URL's own text.
-        cid_text, colon, port_text = _text(uri.netloc).rpartition(":")
         try:
-            if not colon:
-                raise ValueError("the port is missing")
-            cid = parse_cid(cid_text, allow_any=False)
-            port = parse_port(port_text)
+            cid, port = split_vsock_authority(_text(uri.netloc), connecting=True)
         except ValueError as e:
             scheme = _text(uri.scheme)
             raise ValueError(
                 f"bad {scheme} URL {_url(uri)!r}: {e}; expected "
                 f"{scheme}://<cid>:<port>/<path>"
             ) from None
+        assert cid is not None  # connecting=True requires one
         return VSockClientEndpoint(
             self._reactor, cid, port, timeout=self._connect_timeout
         )

@@ -79,6 +79,13 @@ class _VSockConnection(tcp.Connection):
     bufferSize = _IO_SIZE
     SEND_LIMIT = _IO_SIZE
 
+    def getTcpNoDelay(self) -> bool:
+        # vsock has no Nagle algorithm to turn off.
+        return False
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
     def write(self, data: bytes) -> None:
         """
         Send ``data`` at once if nothing is waiting to be sent, as asyncio's
@@ -150,13 +157,6 @@ class VSockServer(_VSockConnection, tcp.Server):
 
     def getPeer(self) -> VSockAddress:
         return VSockAddress(*cast("tuple[int, int]", self.client))
-
-    def getTcpNoDelay(self) -> bool:
-        # vsock has no Nagle algorithm to turn off.
-        return False
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        pass
 
 
 class VSockPort(tcp.Port):
@@ -280,12 +280,6 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
 
     def getPeer(self) -> VSockAddress:
         return VSockAddress(*self.realAddress)
-
-    def getTcpNoDelay(self) -> bool:
-        return False
-
-    def setTcpNoDelay(self, enabled: bool) -> None:
-        pass
 
 
 class VSockConnector(base.BaseConnector):
