@@ -13,13 +13,16 @@ from twisted.internet.interfaces import IReactorFDSet
 
 __all__ = [
     "IO_ENGINES",
+    "SOCKET_TYPES",
     "SOMAXCONN_FILE",
     "IOEngine",
+    "SocketType",
     "check_backlog",
     "check_io",
     "check_mode",
     "check_path",
     "check_seconds",
+    "check_socket_type",
     "check_timeout",
     "default_backlog",
 ]
@@ -36,6 +39,12 @@ MAX_TIMEOUT = float(2**31 - 1)
 IOEngine = Literal["reactor", "threads"]
 #: The accepted values of ``io``, in the order the docs list them.
 IO_ENGINES: tuple[IOEngine, ...] = get_args(IOEngine)
+
+#: What a connection carries: a byte stream (``SOCK_STREAM``), or messages
+#: that arrive whole and one at a time (``SOCK_SEQPACKET``).
+SocketType = Literal["stream", "seqpacket"]
+#: The accepted values of ``type``, the default first.
+SOCKET_TYPES: tuple[SocketType, ...] = get_args(SocketType)
 
 
 #: Where Linux says how long an accept queue may be (``net.core.somaxconn``).
@@ -127,6 +136,26 @@ def check_io(io: object, reactor: object, *, pollable: bool = True) -> IOEngine:
         if io == engine:
             return engine
     raise ValueError(f"io must be one of {', '.join(IO_ENGINES)}, got {io!r}")
+
+
+def check_socket_type(value: object, *, family: str = "") -> SocketType:
+    """
+    Check that ``value`` is one of :data:`SOCKET_TYPES` and return it.
+
+    :param family: for sockets that carry only streams, their name, which
+        the refusal of ``"seqpacket"`` gives.
+    :raises ValueError: naming ``type`` and the accepted values.
+    """
+    if family and value == "seqpacket":
+        raise ValueError(
+            f"type=seqpacket is not possible for {family} sockets, which carry "
+            "only streams; messages need vsock: endpoints (AF_VSOCK over "
+            "virtio or loopback, Linux 5.14 or later)"
+        )
+    for socket_type in SOCKET_TYPES:
+        if value == socket_type:
+            return socket_type
+    raise ValueError(f"type must be one of {', '.join(SOCKET_TYPES)}, got {value!r}")
 
 
 def check_mode(mode: object) -> int:

@@ -19,12 +19,16 @@ import sys
 
 from twisted.internet import error
 
+from .._checks import SocketType
 from ..address import CID_ANY, CID_HOST, CID_LOCAL, local_cid
 from ..errors import VSockUnavailableError
 from . import LINGER_ZERO, TIMEVAL, timeval
 
 __all__ = [
     "FIRST_UNPRIVILEGED_PORT",
+    "SEQPACKET_KERNEL",
+    "MessageCutShort",
+    "buffer_size",
     "explain_connect_error",
     "explain_listen_error",
     "kernel_connect_timeout",
@@ -37,8 +41,17 @@ __all__ = [
 
 #: Ports below this need root or CAP_NET_BIND_SERVICE, as for TCP.
 FIRST_UNPRIVILEGED_PORT = 1024
-# From <linux/vm_sockets.h>: the connect timeout, a struct timeval.
+# From <linux/vm_sockets.h>: a connection's buffer, an unsigned long long
+# (which CPython's getsockopt reads), and the connect timeout, a struct
+# timeval (which it cannot).
+_SO_VM_SOCKETS_BUFFER_SIZE = 0
 _SO_VM_SOCKETS_CONNECT_TIMEOUT = 6
+#: What ``type=seqpacket`` needs, as the errors say it.
+SEQPACKET_KERNEL = (
+    "type=seqpacket needs Linux 5.14 or later and a vsock transport that "
+    "carries SOCK_SEQPACKET (virtio-vsock, with QEMU 6.1 or later on the "
+    "host, or vsock_loopback)"
+)
 
 
 def vsock_family() -> int:
@@ -59,16 +72,28 @@ def vsock_family() -> int:
     return family
 
 
-def new_vsock_socket() -> socket.socket:
-    """
-    Make a non-blocking AF_VSOCK stream socket.
+def _kernel_type(socket_type: SocketType) -> int:
+    return socket.SOCK_SEQPACKET if socket_type == "seqpacket" else socket.SOCK_STREAM
 
-    :raises VSockUnavailableError: if the kernel refuses the address family.
+
+def new_vsock_socket(socket_type: SocketType = "stream") -> socket.socket:
+    """
+    Make a non-blocking AF_VSOCK socket.
+
+    :param socket_type: ``"stream"`` (``SOCK_STREAM``) or ``"seqpacket"``
+        (``SOCK_SEQPACKET``).
+    :raises VSockUnavailableError: if the kernel refuses the address family,
+        or, for ``"seqpacket"``, the socket type (before Linux 5.14).
     """
     family = vsock_family()
     try:
-        skt = socket.socket(family, socket.SOCK_STREAM)
+        skt = socket.socket(family, _kernel_type(socket_type))
     except OSError as e:
+        if e.errno == errno.ESOCKTNOSUPPORT and socket_type == "seqpacket":
+            raise VSockUnavailableError(
+                e.errno,
+                f"this kernel has no AF_VSOCK SOCK_SEQPACKET: {SEQPACKET_KERNEL}",
+            ) from e
         if e.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
             raise VSockUnavailableError(
                 e.errno,
@@ -137,6 +162,35 @@ def kernel_connect_timeout(skt: socket.socket) -> float:
     return float(whole + micro / 1_000_000)
 
 
+def buffer_size(skt: socket.socket) -> int:
+    """
+    The bytes an AF_VSOCK connection may hold unread
+    (``SO_VM_SOCKETS_BUFFER_SIZE``, 256 KiB unless set): for ``SOCK_SEQPACKET``
+    also the longest message it sends or receives, as the kernel takes no
+    message longer than either side's buffer.
+    """
+    size: int = skt.getsockopt(skt.family, _SO_VM_SOCKETS_BUFFER_SIZE)
+    return size
+
+
+class MessageCutShort(error.ConnectionLost):
+    """
+    A ``SOCK_SEQPACKET`` message arrived longer than the read that took it,
+    which the kernel cut short: the connection is closed rather than hand
+    on part of a message. (A class of its own: the reactor replaces a plain
+    ``ConnectionLost`` by one without the message.)
+
+    :param limit: what the read took, in bytes.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"a message longer than this connection's {limit}-byte receive "
+            "size arrived cut short (was its vsock buffer raised after "
+            "connecting?); closed rather than deliver part of it"
+        )
+
+
 def set_linger_zero(skt: socket.socket) -> None:
     """
     Make ``close`` reset the connection at once (``SO_LINGER`` zero), dropping
@@ -177,7 +231,7 @@ def explain_listen_error(reason: object, port: int) -> object:
 
 
 def explain_connect_error(
-    err: BaseException, address: tuple[int, int]
+    err: BaseException, address: tuple[int, int], socket_type: SocketType = "stream"
 ) -> BaseException:
     """
     Map AF_VSOCK's connect errors onto the Twisted errors users catch for TCP.
@@ -187,8 +241,20 @@ def explain_connect_error(
     cid, port = address
     where = f"vsock CID {cid} port {port}"
     if err.osError == errno.ECONNRESET:
-        # AF_VSOCK answers a port nobody listens on with a reset.
-        return error.ConnectionRefusedError(err.osError, f"nothing listens on {where}")
+        # AF_VSOCK answers a port nobody listens on with a reset, and a
+        # listener of the other socket type too.
+        refused = f"nothing listens on {where}"
+        if socket_type == "seqpacket":
+            refused += (
+                " for type=seqpacket connections (a stream listener refuses them)"
+            )
+        return error.ConnectionRefusedError(err.osError, refused)
+    if err.osError == errno.ESOCKTNOSUPPORT:
+        return error.ConnectError(
+            err.osError,
+            f"the vsock transport to CID {cid} does not carry SOCK_SEQPACKET: "
+            f"{SEQPACKET_KERNEL}",
+        )
     if err.osError == errno.ETIMEDOUT:
         return error.TimeoutError(string=f"the kernel timed out connecting to {where}")
     if err.osError in (errno.ENODEV, errno.ENETUNREACH, errno.EHOSTUNREACH):
@@ -199,10 +265,12 @@ def explain_connect_error(
     return err
 
 
-def adopt_listening_vsock(fd: int, option: str) -> socket.socket:
+def adopt_listening_vsock(
+    fd: int, option: str, socket_type: SocketType = "stream"
+) -> socket.socket:
     """
     Take over ``fd``, an inherited descriptor that must be a listening
-    AF_VSOCK stream socket, as a socket object that owns it.
+    AF_VSOCK socket of ``socket_type``, as a socket object that owns it.
 
     :param option: how the user named the descriptor (``"fd=3"``,
         ``"systemd=web"``), for the errors.
@@ -220,10 +288,12 @@ def adopt_listening_vsock(fd: int, option: str) -> socket.socket:
             ) from None
         raise ValueError(f"{option}: descriptor {fd}: {e.strerror}") from None
     try:
-        if skt.family != vsock_family() or skt.type != socket.SOCK_STREAM:
+        expected = _kernel_type(socket_type)
+        if skt.family != vsock_family() or skt.type != expected:
             raise ValueError(
                 f"{option}: descriptor {fd} is a {_name(skt.family)} "
-                f"{_name(skt.type)} socket, not an AF_VSOCK SOCK_STREAM one"
+                f"{_name(skt.type)} socket, not an AF_VSOCK {_name(expected)} one"
+                f"{_type_hint(skt)}"
             )
         listening = _libc_getsockopt(skt, socket.SOL_SOCKET, socket.SO_ACCEPTCONN, 4)
         if not int.from_bytes(listening, sys.byteorder):
@@ -238,6 +308,17 @@ def adopt_listening_vsock(fd: int, option: str) -> socket.socket:
     # should hold the listener open too.
     skt.set_inheritable(False)
     return skt
+
+
+def _type_hint(skt: socket.socket) -> str:
+    """What to change when an AF_VSOCK socket is of the other type."""
+    if skt.family != vsock_family():
+        return ""
+    if skt.type == socket.SOCK_SEQPACKET:
+        return " (add type=seqpacket to take it)"
+    if skt.type == socket.SOCK_STREAM:
+        return " (leave out type=seqpacket to take it)"
+    return ""
 
 
 def _name(constant: int) -> str:
