@@ -1,8 +1,8 @@
 """
 twisted-hvsock: Twisted endpoints for hypervisor sockets.
 
-Every public endpoint class, both address types and the errors are
-importable from here. Importing this package never touches
+Every public endpoint class, both address types, the errors and the
+interfaces are importable from here. Importing this package never touches
 ``socket.AF_VSOCK``, so it works on every operating system; the endpoints
 say what is missing when used where the socket family does not exist.
 
@@ -24,6 +24,7 @@ from .address import (
 from .errors import (
     HyperVAdminRequiredError,
     HyperVUnavailableError,
+    MessageTooLongError,
     MissingDependencyError,
     VSockUnavailableError,
     WaitTimeoutError,
@@ -32,6 +33,7 @@ from .hybrid_vsock import HybridVSockClientEndpoint, HybridVSockServerEndpoint
 from .hyperkit import HyperkitClientEndpoint, HyperkitServerEndpoint
 from .hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from .hyperv_ids import HyperVAddress
+from .interfaces import IMessageTransport
 from .threaded_unix import ThreadedUNIXClientEndpoint, ThreadedUNIXServerEndpoint
 from .vsock import IOEngine, VSockClientEndpoint, VSockServerEndpoint
 
@@ -52,7 +54,9 @@ __all__ = [
     "HyperVUnavailableError",
     "HyperkitClientEndpoint",
     "HyperkitServerEndpoint",
+    "IMessageTransport",
     "IOEngine",
+    "MessageTooLongError",
     "MissingDependencyError",
     "ThreadedUNIXClientEndpoint",
     "ThreadedUNIXServerEndpoint",

@@ -9,6 +9,7 @@ from twisted.internet.error import ConnectError
 __all__ = [
     "HyperVAdminRequiredError",
     "HyperVUnavailableError",
+    "MessageTooLongError",
     "MissingDependencyError",
     "VSockUnavailableError",
     "WaitTimeoutError",
@@ -42,6 +43,40 @@ class MissingDependencyError(ImportError):
     message names the extra that brings it (``pip install
     'twisted-hvsock[tls]'``).
     """
+
+
+class MessageTooLongError(ValueError):
+    """
+    A message is longer than a ``type=seqpacket`` connection can carry: the
+    kernel takes no message longer than either side's vsock buffer
+    (``SO_VM_SOCKETS_BUFFER_SIZE``, 256 KiB unless set).
+
+    ``transport.write`` raises it for a message longer than this side's
+    buffer; a message longer than only the peer's is refused by the kernel
+    when it is sent, and the connection is closed with this error as the
+    reason.
+
+    :ivar size: the message's length in bytes.
+    :ivar limit: this side's buffer in bytes.
+    :ivar peer: whether the peer's buffer was the one too small.
+    """
+
+    def __init__(self, size: int, limit: int, peer: bool = False) -> None:
+        if peer:
+            text = (
+                f"the kernel refused a {size}-byte message (ENOMEM): it is longer "
+                "than the peer's vsock buffer (a message must fit both sides' "
+                f"SO_VM_SOCKETS_BUFFER_SIZE; this side's is {limit} bytes)"
+            )
+        else:
+            text = (
+                f"a {size}-byte message is longer than this connection takes: "
+                f"{limit} bytes, its vsock buffer (SO_VM_SOCKETS_BUFFER_SIZE)"
+            )
+        super().__init__(text)
+        self.size = size
+        self.limit = limit
+        self.peer = peer
 
 
 class WaitTimeoutError(ConnectError):
