@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
-from .._checks import IOEngine
+from .._checks import IOEngine, SocketType
 from ..hyperv_ids import HyperVAddress
 from ._gate import gated
 
@@ -44,6 +44,7 @@ class Engine(Protocol):
         cid: int,
         port: int,
         backlog: int,
+        socket_type: SocketType = "stream",
     ) -> IListeningPort: ...
 
     def adopt_vsock(
@@ -53,6 +54,7 @@ class Engine(Protocol):
         *,
         skt: socket.socket,
         option: str,
+        socket_type: SocketType = "stream",
     ) -> IListeningPort: ...
 
     def connect_vsock(
@@ -63,6 +65,7 @@ class Engine(Protocol):
         cid: int,
         port: int,
         timeout: float,
+        socket_type: SocketType = "stream",
     ) -> defer.Deferred[IProtocol]: ...
 
     def listen_unix(

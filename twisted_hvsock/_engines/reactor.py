@@ -7,6 +7,10 @@ AF_VSOCK stream sockets poll like TCP sockets, so, as Twisted's own
 of the TCP class that overrides only what assumes IP: building addresses,
 ``getHost``/``getPeer``, TCP_NODELAY, and name resolution (there is none).
 Reading, writing, producers, half-close and ``startTLS`` are Twisted's own.
+
+``SOCK_SEQPACKET`` connections are the same classes with
+:class:`~.reactor_seqpacket.MessageConnection` put first, whose reads and
+writes keep message boundaries.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from .._checks import SocketType
 from .._sockets.unix import FileIdentity, remove_socket_file, socket_file_identity
 from .._sockets.vsock import (
     connected_address,
@@ -40,8 +45,12 @@ from .._sockets.vsock import (
 from ..address import PORT_ANY, VSockAddress
 from ._connecting import connect_through
 from ._gate import refused_by
+from .reactor_seqpacket import MessageConnection, carries_messages
 
 __all__ = [
+    "SeqPacketClient",
+    "SeqPacketPort",
+    "SeqPacketServer",
     "UNIXPort",
     "VSockClient",
     "VSockConnector",
@@ -78,6 +87,8 @@ class _VSockConnection(tcp.Connection):
     # unsent amount above which a streaming producer is paused.
     bufferSize = _IO_SIZE
     SEND_LIMIT = _IO_SIZE
+    #: What the connection carries.
+    socket_type: SocketType = "stream"
 
     def getTcpNoDelay(self) -> bool:
         # vsock has no Nagle algorithm to turn off.
@@ -168,8 +179,10 @@ class VSockPort(tcp.Port):
 
     """
 
-    transport = VSockServer
+    transport: type[VSockServer] = VSockServer
     _type = "VSOCK"
+    #: What the connections it accepts carry.
+    socket_type: SocketType = "stream"
 
     def __init__(
         self,
@@ -213,7 +226,7 @@ class VSockPort(tcp.Port):
         return refused_by(self.factory)
 
     def createInternetSocket(self) -> socket.socket:
-        return new_vsock_socket()
+        return new_vsock_socket(self.socket_type)
 
     def startListening(self) -> None:
         try:
@@ -248,7 +261,7 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
         self.connector = connector
         self.realAddress = self.addr = (cid, port)
         try:
-            skt = new_vsock_socket()
+            skt = new_vsock_socket(self.socket_type)
         except OSError as e:
             self._finishInit(None, None, e, reactor)
             return
@@ -261,7 +274,9 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
         self._finishInit(self.doConnect, skt, None, reactor)
 
     def failIfNotConnected(self, err: BaseException) -> None:
-        super().failIfNotConnected(explain_connect_error(err, self.addr))
+        super().failIfNotConnected(
+            explain_connect_error(err, self.addr, self.socket_type)
+        )
 
     def connectionLost(self, reason: Failure) -> None:
         # The epoll and poll reactors report a refused attempt as a hang-up and
@@ -295,18 +310,61 @@ class VSockConnector(base.BaseConnector):
         factory: Any,
         timeout: float,
         reactor: Any,
+        socket_type: SocketType = "stream",
     ) -> None:
         super().__init__(factory, timeout, reactor)
         self.cid = cid
         self.port = port
+        self.socket_type = socket_type
 
     def _makeTransport(self) -> VSockClient:  # type: ignore[override]
         # A little over the endpoint's own timeout, so Twisted's TimeoutError
         # wins the race and the kernel's never cuts it short.
-        return VSockClient(self.cid, self.port, self, self.reactor, self.timeout + 1)
+        client = _CLIENTS[self.socket_type]
+        return client(self.cid, self.port, self, self.reactor, self.timeout + 1)
 
     def getDestination(self) -> VSockAddress:
         return VSockAddress(self.cid, self.port)
+
+
+@carries_messages
+class SeqPacketServer(MessageConnection, VSockServer):
+    """The server side of an accepted AF_VSOCK ``SOCK_SEQPACKET`` connection."""
+
+    socket_type = "seqpacket"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._start_messages()
+
+
+class SeqPacketPort(VSockPort):
+    """A listening AF_VSOCK ``SOCK_SEQPACKET`` socket."""
+
+    transport = SeqPacketServer
+    socket_type = "seqpacket"
+
+
+@carries_messages
+class SeqPacketClient(MessageConnection, VSockClient):
+    """The client side of an AF_VSOCK ``SOCK_SEQPACKET`` connection."""
+
+    socket_type = "seqpacket"
+
+    def _connectDone(self) -> None:
+        self._start_messages()
+        super()._connectDone()
+
+
+# Each socket type's classes.
+_PORTS: dict[SocketType, type[VSockPort]] = {
+    "stream": VSockPort,
+    "seqpacket": SeqPacketPort,
+}
+_CLIENTS: dict[SocketType, type[VSockClient]] = {
+    "stream": VSockClient,
+    "seqpacket": SeqPacketClient,
+}
 
 
 class UNIXPort(unix.Port):
@@ -339,30 +397,49 @@ class UNIXPort(unix.Port):
 
 
 def listen_vsock(
-    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, backlog: int
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    cid: int,
+    port: int,
+    backlog: int,
+    socket_type: SocketType = "stream",
 ) -> VSockPort:
     """Listen on the AF_VSOCK address ``(cid, port)``; port 0: any free port."""
-    listening = VSockPort(port, factory, cid, backlog, reactor)
+    listening = _PORTS[socket_type](port, factory, cid, backlog, reactor)
     listening.startListening()
     return listening
 
 
 def adopt_vsock(
-    reactor: Any, factory: IProtocolFactory, *, skt: socket.socket, option: str
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    skt: socket.socket,
+    option: str,
+    socket_type: SocketType = "stream",
 ) -> VSockPort:
     """Accept on ``skt``, a listening AF_VSOCK socket the port takes over."""
-    listening = VSockPort.adopting(skt, factory, reactor)
+    listening = _PORTS[socket_type].adopting(skt, factory, reactor)
     listening.startListening()
     return listening
 
 
 def connect_vsock(
-    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, timeout: float
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    cid: int,
+    port: int,
+    timeout: float,
+    socket_type: SocketType = "stream",
 ) -> Deferred[IProtocol]:
     """Connect to the AF_VSOCK address ``(cid, port)``."""
     return connect_through(
         factory,
-        lambda wrapping: VSockConnector(cid, port, wrapping, timeout, reactor),
+        lambda wrapping: VSockConnector(
+            cid, port, wrapping, timeout, reactor, socket_type
+        ),
     )
 
 
