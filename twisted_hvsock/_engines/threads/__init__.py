@@ -27,13 +27,14 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocol, IProtocolFactory
 
+from ..._checks import SocketType
 from ..._sockets.hyperv import sockaddr_for
 from ..._sockets.unix import in_filesystem
 from ...address import PORT_ANY
 from ...hyperv_ids import HyperVAddress
 from .._connecting import connect_through
 from .client import ThreadedConnector
-from .families import UNIX, VSOCK, HyperVFamily
+from .families import UNIX, VSOCK, VSOCK_SEQPACKET, HyperVFamily, SocketFamily
 from .port import ThreadedPort
 
 __all__ = [
@@ -49,38 +50,73 @@ __all__ = [
 # The engine's face (_engines.Engine): the same calls as the reactor
 # engine's, and Hyper-V's, which only this engine can drive.
 
+#: AF_VSOCK's family for each socket type.
+_VSOCK: dict[SocketType, SocketFamily] = {
+    "stream": VSOCK,
+    "seqpacket": VSOCK_SEQPACKET,
+}
+
 
 def listen_vsock(
-    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, backlog: int
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    cid: int,
+    port: int,
+    backlog: int,
+    socket_type: SocketType = "stream",
 ) -> ThreadedPort:
     """Listen on the AF_VSOCK address ``(cid, port)``; port 0: any free port."""
     bind_to = (cid, PORT_ANY if port == 0 else port)
     listening = ThreadedPort(
-        VSOCK, bind_to, factory, backlog, reactor, interface=cid, port=port
+        _VSOCK[socket_type],
+        bind_to,
+        factory,
+        backlog,
+        reactor,
+        interface=cid,
+        port=port,
     )
     listening.startListening()
     return listening
 
 
 def adopt_vsock(
-    reactor: Any, factory: IProtocolFactory, *, skt: socket.socket, option: str
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    skt: socket.socket,
+    option: str,
+    socket_type: SocketType = "stream",
 ) -> ThreadedPort:
     """Accept on ``skt``, a listening AF_VSOCK socket the port takes over."""
     listening = ThreadedPort(
-        VSOCK, skt.getsockname(), factory, 0, reactor, interface=option, adopted=skt
+        _VSOCK[socket_type],
+        skt.getsockname(),
+        factory,
+        0,
+        reactor,
+        interface=option,
+        adopted=skt,
     )
     listening.startListening()
     return listening
 
 
 def connect_vsock(
-    reactor: Any, factory: IProtocolFactory, *, cid: int, port: int, timeout: float
+    reactor: Any,
+    factory: IProtocolFactory,
+    *,
+    cid: int,
+    port: int,
+    timeout: float,
+    socket_type: SocketType = "stream",
 ) -> Deferred[IProtocol]:
     """Connect to the AF_VSOCK address ``(cid, port)``."""
     return connect_through(
         factory,
         lambda wrapping: ThreadedConnector(
-            VSOCK, (cid, port), wrapping, timeout, reactor
+            _VSOCK[socket_type], (cid, port), wrapping, timeout, reactor
         ),
     )
 

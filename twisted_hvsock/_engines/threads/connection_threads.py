@@ -9,6 +9,7 @@ only what is here, and reach the reactor side only through
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -20,7 +21,6 @@ from typing import Any
 from .families import SocketFamily
 from .plumbing import (
     READ_AHEAD,
-    RECV_SIZE,
     SEND_SIZE,
     SocketCalls,
     hand_to_reactor,
@@ -50,6 +50,8 @@ class ConnectionThreads:
         self.socket = skt
         self.reactor = reactor
         self._family = family
+        # For a family of messages, the longest one (set when connected).
+        self._limit = 0
         self._calls = SocketCalls(skt, family.close_cancels_blocked_calls)
         self._registry = registry(reactor)
         # Reactor thread only: the writer starts with the first write that
@@ -128,7 +130,7 @@ class ConnectionThreads:
                 if self._stopping:
                     return
             try:
-                data = self._calls.call(self.socket.recv, RECV_SIZE)
+                data = self._calls.call(self._family.receive, self.socket, self._limit)
             except OSError as e:
                 self._hand_over(FAILED, e)
                 return
@@ -150,6 +152,12 @@ class ConnectionThreads:
         hand_to_reactor(self.reactor, self._deliver)
 
     def _write_loop(self) -> None:
+        messages = self._family.messages
+        if messages:
+            # A signal would end a blocked send with part of a message gone.
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        # A message goes in one send, never joined with another.
+        step = 0 if messages else SEND_SIZE
         while True:
             with self._lock:
                 while not self._outbox and not self._stopping:
@@ -158,7 +166,7 @@ class ConnectionThreads:
                     return
                 chunks = [self._outbox.popleft()]
                 size = len(chunks[0])
-                while self._outbox and size + len(self._outbox[0]) <= SEND_SIZE:
+                while self._outbox and size + len(self._outbox[0]) <= step:
                     chunk = self._outbox.popleft()
                     chunks.append(chunk)
                     size += len(chunk)
@@ -166,14 +174,14 @@ class ConnectionThreads:
             data = memoryview(chunks[0] if len(chunks) == 1 else b"".join(chunks))
             try:
                 while data:
-                    sent = self._calls.call(self.socket.send, data[:SEND_SIZE])
+                    sent = self._calls.call(self.socket.send, data[: step or None])
                     data = data[sent:]
             except OSError as e:
                 with self._lock:
                     self._sending = False
                     if self._stopping:
                         return
-                hand_to_reactor(self.reactor, self._write_failed, e)
+                hand_to_reactor(self.reactor, self._write_failed, e, size)
                 return
             with self._lock:
                 self._sending = False
@@ -197,8 +205,8 @@ class ConnectionThreads:
         """Hand the protocol what the reader put in the inbox."""
         raise NotImplementedError
 
-    def _write_failed(self, err: OSError) -> None:
-        """A ``send`` failed with ``err``."""
+    def _write_failed(self, err: OSError, size: int) -> None:
+        """A ``send`` of ``size`` bytes failed with ``err``."""
         raise NotImplementedError
 
     def _all_sent(self) -> None:

@@ -1,12 +1,14 @@
 """
 The address families the thread engine runs over: Linux AF_VSOCK, Windows
 AF_HYPERV, and Unix sockets (which let the host test the engine on real
-sockets). Each is what the engine needs to know about a family, built on
-that family's facts in ``_sockets``.
+sockets), and AF_VSOCK's ``SOCK_SEQPACKET``, which carries messages. Each is
+what the engine needs to know about a family, built on that family's facts
+in ``_sockets``.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 import uuid
 from typing import Any
@@ -17,8 +19,9 @@ from twisted.internet.interfaces import IAddress
 from ..._sockets import LINGER_ZERO, hyperv, unix, vsock
 from ...address import PORT_ANY, VSockAddress
 from ...hyperv_ids import HyperVAddress
+from .plumbing import RECV_SIZE
 
-__all__ = ["UNIX", "VSOCK", "HyperVFamily", "SocketFamily"]
+__all__ = ["UNIX", "VSOCK", "VSOCK_SEQPACKET", "HyperVFamily", "SocketFamily"]
 
 
 class SocketFamily:
@@ -37,12 +40,15 @@ class SocketFamily:
     :ivar sends_without_blocking: whether one ``send`` on a blocking socket
         can be made not to block (``MSG_DONTWAIT``), so that the reactor
         thread may send small writes itself instead of waking the writer.
+    :ivar messages: whether a connection carries messages, each ``send`` one
+        and each ``recv`` one whole (``SOCK_SEQPACKET``), not a stream.
     """
 
     name = "SOCKET"
     accept_wakes_on_shutdown = True
     close_cancels_blocked_calls = False
     sends_without_blocking = hasattr(socket, "MSG_DONTWAIT")
+    messages = False
 
     def new_socket(self) -> socket.socket:
         """A new blocking stream socket of this family."""
@@ -77,6 +83,14 @@ class SocketFamily:
     def set_accept_timeout(self, skt: socket.socket, seconds: float) -> None:
         """Make a blocked ``accept`` return after ``seconds`` (0: never)."""
         raise NotImplementedError
+
+    def message_limit(self, skt: socket.socket) -> int:
+        """For :attr:`messages`: the longest message a connection takes."""
+        raise NotImplementedError
+
+    def receive(self, skt: socket.socket, limit: int) -> bytes:
+        """What one ``recv`` of a connection gives: ``b""`` at its end."""
+        return skt.recv(RECV_SIZE)
 
     def listener_bound(self, sockaddr: Any) -> object:
         """
@@ -132,6 +146,36 @@ class _VSockFamily(SocketFamily):
 
     def set_accept_timeout(self, skt: socket.socket, seconds: float) -> None:
         vsock.set_receive_timeout(skt, seconds)
+
+
+class _VSockSeqPacketFamily(_VSockFamily):
+    """
+    AF_VSOCK's ``SOCK_SEQPACKET``. A non-blocking send can queue part of a
+    message and fail (``EAGAIN``), and the next message then completes it,
+    so every send blocks (``sends_without_blocking`` is off), on the writer.
+    """
+
+    sends_without_blocking = False
+    messages = True
+
+    def new_socket(self) -> socket.socket:
+        skt = vsock.new_vsock_socket("seqpacket")
+        skt.setblocking(True)
+        return skt
+
+    def connect_error(self, err: BaseException, sockaddr: Any) -> BaseException:
+        return vsock.explain_connect_error(err, sockaddr, "seqpacket")
+
+    def message_limit(self, skt: socket.socket) -> int:
+        return vsock.buffer_size(skt)
+
+    def receive(self, skt: socket.socket, limit: int) -> bytes:
+        # Sized to the buffer, which the kernel keeps every message within;
+        # one cut short anyway (the buffer raised since) is not handed on.
+        data, _, flags, _ = skt.recvmsg(limit)
+        if flags & socket.MSG_TRUNC:
+            raise OSError(errno.EMSGSIZE, str(vsock.MessageCutShort(limit)))
+        return data
 
 
 class _UNIXFamily(SocketFamily):
@@ -208,5 +252,7 @@ class HyperVFamily(SocketFamily):
 
 #: AF_VSOCK (Linux).
 VSOCK: SocketFamily = _VSockFamily()
+#: AF_VSOCK's SOCK_SEQPACKET (Linux 5.14 and later).
+VSOCK_SEQPACKET: SocketFamily = _VSockSeqPacketFamily()
 #: AF_UNIX stream sockets.
 UNIX: SocketFamily = _UNIXFamily()

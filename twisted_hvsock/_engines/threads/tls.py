@@ -29,6 +29,11 @@ class TLSTransport(ThreadedTransport):
     protocol: Any
 
     def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        if self._family.messages:
+            raise TypeError(
+                "startTLS: TLS needs a byte stream, and this vsock connection "
+                "carries messages (type=seqpacket)"
+            )
         # Imported here: Twisted's TLS layer needs pyOpenSSL, which Twisted
         # itself does not require.
         from twisted.internet import _newtls

@@ -17,6 +17,7 @@ connection have ended, so no thread and no descriptor outlives it.
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -38,8 +39,10 @@ from twisted.internet.interfaces import (
 from twisted.logger import Logger
 from twisted.python import log
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import alsoProvides, implementer
 
+from ...errors import MessageTooLongError
+from ...interfaces import IMessageTransport
 from .connection_threads import DATA, EOF, ConnectionThreads
 from .families import SocketFamily
 from .plumbing import BUFFER_SIZE, READ_AHEAD, SEND_SIZE, log_prefix
@@ -93,6 +96,9 @@ class ThreadedTransport(ConnectionThreads):
 
     def start_io(self, protocol: IProtocol) -> None:
         """Start the reader and writer, then tell the protocol."""
+        if self._family.messages:
+            self._limit = self._family.message_limit(self.socket)
+            alsoProvides(self, IMessageTransport)
         self.protocol = protocol
         self._logstr = self._make_logstr(protocol)
         self.connected = True
@@ -146,7 +152,12 @@ class ThreadedTransport(ConnectionThreads):
             else:
                 self._close(Failure(error.ConnectionLost(str(value))))
 
-    def _write_failed(self, err: OSError) -> None:
+    def _write_failed(self, err: OSError, size: int) -> None:
+        if self._family.messages and err.errno == errno.ENOMEM:
+            # The kernel's word for a message longer than the peer's buffer.
+            too_long = MessageTooLongError(size, self._limit, peer=True)
+            self._close(Failure(too_long))
+            return
         self._close(Failure(error.ConnectionLost(str(err))))
 
     def _needs_sent_notice(self) -> bool:
@@ -274,6 +285,7 @@ class ThreadedTransport(ConnectionThreads):
         if not isinstance(data, bytes):
             raise TypeError("Data must be bytes")
         if data:
+            self._check_message(len(data))
             self._queue([data], len(data))
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
@@ -281,8 +293,16 @@ class ThreadedTransport(ConnectionThreads):
         if not all(isinstance(chunk, bytes) for chunk in chunks):
             raise TypeError("Data must be bytes")
         chunks = [chunk for chunk in chunks if chunk]
+        if chunks and self._family.messages:
+            chunks = [b"".join(chunks)]  # one message
         if chunks:
+            self._check_message(len(chunks[0]))
             self._queue(chunks, sum(len(chunk) for chunk in chunks))
+
+    def _check_message(self, size: int) -> None:
+        """For messages: refuse one over the buffer, which no kernel takes."""
+        if self._family.messages and size > self._limit and self.connected:
+            raise MessageTooLongError(size, self._limit)
 
     def _queue(self, chunks: list[bytes], size: int) -> None:
         if not self.connected or self._write_shut or self._closing:
