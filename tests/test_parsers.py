@@ -365,6 +365,77 @@ def test_bad_server_strings_name_the_option(
 
 
 @pytest.mark.parametrize(
+    ("description", "socket_type"),
+    [
+        ("vsock:5000", "stream"),
+        ("vsock:5000:type=stream", "stream"),
+        ("vsock:5000:type=seqpacket", "seqpacket"),
+        ("vsock:fd=3:type=SeqPacket", "seqpacket"),
+    ],
+)
+def test_vsock_server_strings_take_a_socket_type(
+    reactor: MemoryReactor, description: str, socket_type: str
+) -> None:
+    endpoint = serverFromString(reactor, description)
+    assert isinstance(endpoint, VSockServerEndpoint)
+    assert endpoint.socket_type == socket_type
+
+
+@pytest.mark.parametrize(
+    ("description", "socket_type"),
+    [
+        ("vsock:3:5000", "stream"),
+        ("vsock:3:5000:type=seqpacket:wait=5", "seqpacket"),
+        ("vsock:cid=host:port=5000:io=threads:type=SEQPACKET", "seqpacket"),
+    ],
+)
+def test_vsock_client_strings_take_a_socket_type(
+    reactor: MemoryReactor, description: str, socket_type: str
+) -> None:
+    endpoint = clientFromString(reactor, description)
+    assert isinstance(endpoint, VSockClientEndpoint)
+    assert endpoint.socket_type == socket_type
+
+
+@pytest.mark.parametrize(
+    ("parse", "description", "message"),
+    [
+        (
+            serverFromString,
+            "vsock:5000:type=dgram",
+            "^type must be one of stream, seqp",
+        ),
+        (clientFromString, "vsock:3:5000:type=", "^type must be one of stream, seqpa"),
+        (
+            serverFromString,
+            "hvsock:service=80:type=seqpacket",
+            "^type=seqpacket is not possible for Hyper-V .* messages need vsock:",
+        ),
+        (
+            clientFromString,
+            "hvsock:vm=parent:service=80:type=seqpacket",
+            "^type=seqpacket is not possible for Hyper-V",
+        ),
+        (
+            serverFromString,
+            "vsock:443:type=seqpacket:privateKey=key.pem",
+            "^privateKey: TLS needs a byte stream, and type=seqpacket",
+        ),
+        (
+            clientFromString,
+            "vsock:3:443:type=seqpacket:tls=yes:hostname=web",
+            "^tls: TLS needs a byte stream, and type=seqpacket",
+        ),
+    ],
+)
+def test_a_socket_type_an_endpoint_cannot_carry_is_named(
+    reactor: MemoryReactor, parse: Callable[..., object], description: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse(reactor, description)
+
+
+@pytest.mark.parametrize(
     ("description", "message"),
     [
         ("vsock:port=80", "cid is required"),
@@ -420,6 +491,7 @@ _CIDS = "(cid: a number or any|hypervisor|local|host)"
 _VMS = "(vm: a GUID or wildcard|zero|broadcast|children|loopback|parent"
 _WAIT = "[:wait=<seconds>]"
 _IO = "[:io=reactor|threads]"
+_TYPE = "[:type=stream|seqpacket]"
 _SERVER_TLS = (
     "[:privateKey=<PEM file>][:certKey=<PEM file>][:extraCertChain=<PEM file>]"
     "[:trustRoots=<PEM file|dir>]"
@@ -438,39 +510,39 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         (
             VSockServerParser,
             f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
-            "[:fd=<n>][:systemd=<index|name>][:privateKey=<PEM file>]"
+            f"[:fd=<n>][:systemd=<index|name>]{_TYPE}[:privateKey=<PEM file>]"
             "[:certKey=<PEM file>][:extraCertChain=<PEM file>]"
             f"[:trustRoots=<PEM file|dir>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
             (
-                *("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
+                *("port", "cid", "backlog", "io", "allow", "fd", "systemd", "type"),
                 *("privateKey", "certKey", "extraCertChain", "trustRoots"),
             ),
         ),
         (
             VSockClientParser,
             f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}{_WAIT}"
-            "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
+            f"{_TYPE}[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
             f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS}",
             ("cid", "port"),
             (
-                *("cid", "port", "timeout", "io", "wait", "tls", "hostname"),
-                *("trustRoots", "certificate", "privateKey"),
+                *("cid", "port", "timeout", "io", "wait", "type", "tls"),
+                *("hostname", "trustRoots", "certificate", "privateKey"),
             ),
         ),
         (
             HyperVServerParser,
             f"hvsock:[service=]<GUID|port>[:vm=<vm>][:backlog=<n>]{_IO}"
-            f"[:allow=<vms>] {_VMS}; allow: {VM_ALLOW_FORMS})",
+            f"[:allow=<vms>][:type=stream] {_VMS}; allow: {VM_ALLOW_FORMS})",
             ("service",),
-            ("service", "vm", "backlog", "io", "allow"),
+            ("service", "vm", "backlog", "io", "allow", "type"),
         ),
         (
             HyperVClientParser,
             "hvsock:[vm=]<vm>:[service=]<GUID|port>[:timeout=<seconds>]"
-            f"[:suspend=true|false]{_IO}{_WAIT} {_VMS}, or a VM's name)",
+            f"[:suspend=true|false]{_IO}{_WAIT}[:type=stream] {_VMS}, or a VM's name)",
             ("vm", "service"),
-            ("vm", "service", "timeout", "suspend", "io", "wait"),
+            ("vm", "service", "timeout", "suspend", "io", "wait", "type"),
         ),
         (
             HyperkitServerParser,
@@ -586,6 +658,7 @@ def test_options_named_like_the_parsers_parameters_are_unknown_options(
         (f"hvsock:vm=parent:service={SERVICE}", "is not a Linux vsock port"),
         ("hvsock:vm=MyVM:service=80", "looked up on the Windows host"),
         ("hvsock:vm=parent:service=80:suspend=true", "suspend"),
+        ("hvsock:vm=parent:service=80:type=seqpacket", "not possible for Hyper-V"),
     ],
 )
 def test_in_a_linux_guest_strings_it_cannot_serve_are_value_errors(

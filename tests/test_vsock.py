@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,7 +31,11 @@ from zope.interface.verify import verifyObject
 from twisted_hvsock import VSockUnavailableError
 from twisted_hvsock._checks import default_backlog
 from twisted_hvsock._engines.reactor import VSockClient, VSockConnector
-from twisted_hvsock._sockets.vsock import explain_connect_error, kernel_connect_timeout
+from twisted_hvsock._sockets.vsock import (
+    explain_connect_error,
+    kernel_connect_timeout,
+    new_vsock_socket,
+)
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
@@ -65,6 +70,8 @@ def test_endpoints_provide_twisted_interfaces() -> None:
         (lambda: VSockClientEndpoint(reactor, 2**32 - 1, 80), "only for listening"),
         (lambda: VSockClientEndpoint(reactor, 3, "80"), "^port must be"),  # type: ignore[arg-type]
         (lambda: VSockClientEndpoint(reactor, 3, 80, timeout=0), "^timeout must be"),
+        (lambda: VSockServerEndpoint(reactor, 80, type="dgram"), "^type must be"),  # type: ignore[arg-type]
+        (lambda: VSockClientEndpoint(reactor, 3, 80, type="raw"), "^type must be"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(build: Any, message: str) -> None:
@@ -96,6 +103,71 @@ def test_connect_without_af_vsock_says_what_is_missing(
     [reason] = result
     assert reason.check(VSockUnavailableError)
     assert "vsock endpoints need Linux" in str(reason.value)
+
+
+def test_an_endpoint_s_repr_names_a_seqpacket_type() -> None:
+    assert repr(VSockServerEndpoint(reactor, 80, type="seqpacket")) == (
+        "<VSockServerEndpoint vsock://any:80 type=seqpacket>"
+    )
+    assert repr(VSockClientEndpoint(reactor, 3, 80, type="seqpacket")) == (
+        "<VSockClientEndpoint vsock://3:80 type=seqpacket>"
+    )
+    assert (
+        repr(VSockClientEndpoint(reactor, 3, 80))
+        == "<VSockClientEndpoint vsock://3:80>"
+    )
+
+
+def test_a_kernel_without_seqpacket_vsock_says_what_it_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(family: int, kind: int) -> socket.socket:
+        assert kind == socket.SOCK_SEQPACKET
+        raise OSError(errno.ESOCKTNOSUPPORT, os.strerror(errno.ESOCKTNOSUPPORT))
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    with pytest.raises(VSockUnavailableError, match="needs Linux 5.14 or later"):
+        new_vsock_socket("seqpacket")
+
+
+def test_tls_endpoints_refuse_an_endpoint_that_carries_messages() -> None:
+    from twisted_hvsock.tls import TLSClientEndpoint, TLSServerEndpoint
+
+    options: Any = object()
+    with pytest.raises(ValueError, match="TLSServerEndpoint: TLS needs a byte stream"):
+        TLSServerEndpoint(VSockServerEndpoint(reactor, 80, type="seqpacket"), options)
+    with pytest.raises(ValueError, match="TLSClientEndpoint: TLS needs a byte stream"):
+        TLSClientEndpoint(
+            VSockClientEndpoint(reactor, 3, 80, type="seqpacket"), options
+        )
+
+
+@pytest.mark.parametrize(
+    ("code", "socket_type", "expected", "words"),
+    [
+        (
+            errno.ECONNRESET,
+            "seqpacket",
+            error.ConnectionRefusedError,
+            "nothing listens on vsock CID 3 port 80 for type=seqpacket connections "
+            "\\(a stream listener refuses them\\)",
+        ),
+        (
+            errno.ESOCKTNOSUPPORT,
+            "seqpacket",
+            error.ConnectError,
+            "the vsock transport to CID 3 does not carry SOCK_SEQPACKET: .* 5.14",
+        ),
+    ],
+)
+def test_seqpacket_connect_errors_say_what_to_check(
+    code: int, socket_type: Any, expected: type[Exception], words: str
+) -> None:
+    mapped = explain_connect_error(
+        error.getConnectError((code, os.strerror(code))), (3, 80), socket_type
+    )
+    assert type(mapped) is expected
+    assert re.search(words, str(mapped))
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from twisted.internet.interfaces import (
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from ._checks import IO_ENGINES
+from ._checks import IO_ENGINES, SOCKET_TYPES
 from .address import CID_NAMES, parse_cid, parse_port
 
 T = TypeVar("T")
@@ -323,8 +323,9 @@ def parse_connecting_cid(text: str, name: str) -> int:
     return parse_cid(text, allow_any=False, name=name)
 
 
-def _parse_io(text: str, name: str) -> str:
-    # Any case is accepted; the endpoint checks the engine (_checks.check_io).
+def _parse_lower(text: str, name: str) -> str:
+    # Any case is accepted; the endpoint checks the value (_checks.check_io,
+    # _checks.check_socket_type).
     return text.strip().lower()
 
 
@@ -343,7 +344,9 @@ TIMEOUT = Option("timeout", parse_positive_float, "<seconds>", default=30.0)
 #: it tries once.
 WAIT = Option("wait", parse_positive_float, "<seconds>", default=None)
 #: The I/O engine; unless given, the endpoint picks one for the reactor.
-IO = Option("io", _parse_io, "|".join(IO_ENGINES), default=None)
+IO = Option("io", _parse_lower, "|".join(IO_ENGINES), default=None)
+#: What a connection carries: a stream unless given.
+TYPE = Option("type", _parse_lower, "|".join(SOCKET_TYPES), default="stream")
 #: A socket file's permission bits: owner-only unless given (the value of
 #: ``_sockets.unix.OWNER_ONLY``, written out so that parsing loads no socket
 #: code).

@@ -38,13 +38,21 @@ from twisted.internet.interfaces import (
 )
 from zope.interface import implementer
 
-from ._checks import IOEngine, check_backlog, check_io, check_timeout
+from ._checks import (
+    IOEngine,
+    SocketType,
+    check_backlog,
+    check_io,
+    check_socket_type,
+    check_timeout,
+)
 from ._engines import gated, hyperv_engine
 from ._not_ready import hyperv_not_ready
 from ._options import (
     BACKLOG,
     IO,
     TIMEOUT,
+    TYPE,
     WAIT,
     ClientStringParser,
     Grammar,
@@ -76,6 +84,11 @@ __all__ = [
     "HyperVServerEndpoint",
     "HyperVServerParser",
 ]
+
+#: Hyper-V sockets, which carry only streams, as ``type=seqpacket``'s
+#: refusal names them: AF_HYPERV on Windows; in a Linux guest, AF_VSOCK's
+#: Hyper-V transport, which has no SOCK_SEQPACKET either.
+_STREAMS_ONLY = "Hyper-V (AF_HYPERV, and AF_VSOCK over Hyper-V)"
 
 # What a Linux guest's AF_VSOCK can stand in for.
 _GUEST_LISTEN_CIDS = {VM_WILDCARD: CID_ANY, VM_LOOPBACK: CID_LOCAL}
@@ -179,6 +192,8 @@ class HyperVServerEndpoint:
         is still the VM it was. In a Linux guest only ``parent`` (CID 2)
         and ``loopback`` (CID 1) can be peers. By default every peer is
         accepted.
+    :param type: only ``"stream"``: Hyper-V sockets carry no messages
+        (``"seqpacket"`` is refused, naming ``vsock:``, which has them).
     :raises ValueError: naming the argument that is out of range, or that a
         Linux guest cannot express.
     """
@@ -191,7 +206,9 @@ class HyperVServerEndpoint:
         backlog: int | None = None,
         io: IOEngine | None = None,
         allow: PeerAllowList | str | None = None,
+        type: SocketType = "stream",
     ) -> None:
+        check_socket_type(type, family=_STREAMS_ONLY)
         self._reactor = reactor
         self._service_id = _check_service_id(service_id)
         if not isinstance(vm_id, uuid.UUID):
@@ -283,6 +300,8 @@ class HyperVClientEndpoint:
         attempt, while the service refuses or the connect times out (the VM
         still booting); a VM name is looked up once, before the first
         attempt. By default one attempt.
+    :param type: only ``"stream"``: Hyper-V sockets carry no messages
+        (``"seqpacket"`` is refused, naming ``vsock:``, which has them).
     :raises ValueError: naming the argument that is out of range, or that a
         Linux guest cannot express.
     """
@@ -296,7 +315,9 @@ class HyperVClientEndpoint:
         suspend: bool = False,
         io: IOEngine | None = None,
         wait: float | None = None,
+        type: SocketType = "stream",
     ) -> None:
+        check_socket_type(type, family=_STREAMS_ONLY)
         self._reactor = reactor
         if isinstance(vm, str):
             if not vm or "\0" in vm:
@@ -408,6 +429,8 @@ def _parse_client_vm(text: str, name: str) -> uuid.UUID | str:
 _SERVICE = Option(
     "service", parse_service_id, "<GUID|port>", positional=True, argument="service_id"
 )
+# Declared to refuse seqpacket with a reason, not as an unknown option.
+_TYPE = Option("type", TYPE.parse, "stream", default="stream")
 
 
 class HyperVServerParser(ServerStringParser):
@@ -429,6 +452,7 @@ class HyperVServerParser(ServerStringParser):
             BACKLOG,
             IO,
             Option("allow", parse_vm_allow, "<vms>", default=None, note=VM_ALLOW_FORMS),
+            _TYPE,
         ),
     )
 
@@ -452,5 +476,6 @@ class HyperVClientParser(ClientStringParser):
             Option("suspend", parse_boolean, "true|false", default=False),
             IO,
             WAIT,
+            _TYPE,
         ),
     )

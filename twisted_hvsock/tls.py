@@ -80,6 +80,20 @@ def require_tls() -> None:
         ) from None
 
 
+def _check_stream(endpoint: object, name: str) -> None:
+    """
+    Refuse TLS over an endpoint whose connections carry messages (a vsock
+    endpoint's ``type=seqpacket``): TLS needs a byte stream.
+
+    :raises ValueError: naming ``name``.
+    """
+    if getattr(endpoint, "socket_type", "stream") != "stream":
+        raise ValueError(
+            f"{name}: TLS needs a byte stream, and type=seqpacket connections "
+            "carry messages; leave out one or the other"
+        )
+
+
 def _read(path: str, name: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -223,11 +237,13 @@ class TLSServerEndpoint:
 
     :param endpoint: the endpoint to listen on.
     :param options: the server's TLS options (see :func:`server_tls_options`).
+    :raises ValueError: if ``endpoint``'s connections carry messages.
     """
 
     def __init__(
         self, endpoint: IStreamServerEndpoint, options: IOpenSSLServerConnectionCreator
     ) -> None:
+        _check_stream(endpoint, "TLSServerEndpoint")
         self._endpoint = endpoint
         self._options = options
 
@@ -257,11 +273,13 @@ class TLSClientEndpoint:
 
     :param endpoint: the endpoint to connect through.
     :param options: the client's TLS options (see :func:`client_tls_options`).
+    :raises ValueError: if ``endpoint``'s connections carry messages.
     """
 
     def __init__(
         self, endpoint: IStreamClientEndpoint, options: IOpenSSLClientConnectionCreator
     ) -> None:
+        _check_stream(endpoint, "TLSClientEndpoint")
         self._endpoint = endpoint
         self._options = options
 
@@ -301,7 +319,8 @@ def wrap_server(
     :func:`server_tls_options` takes them.
 
     :raises ValueError: naming the option at fault, e.g. ``certKey`` without
-        ``privateKey``.
+        ``privateKey``, or ``privateKey`` for an endpoint whose connections
+        carry messages.
     """
     if privateKey is None:
         for name, value in [
@@ -312,6 +331,7 @@ def wrap_server(
             if value is not None:
                 raise ValueError(f"{name}: TLS needs privateKey=<PEM file> too")
         return endpoint
+    _check_stream(endpoint, "privateKey")
     return TLSServerEndpoint(
         endpoint, server_tls_options(privateKey, certKey, extraCertChain, trustRoots)
     )
@@ -331,7 +351,8 @@ def wrap_client(
     them.
 
     :raises ValueError: naming the option at fault, e.g. ``hostname``
-        without ``tls``.
+        without ``tls``, or ``tls`` for an endpoint whose connections carry
+        messages.
     """
     if not tls:
         for name, value in [
@@ -343,6 +364,7 @@ def wrap_client(
             if value is not None:
                 raise ValueError(f"{name}: only with tls=yes")
         return endpoint
+    _check_stream(endpoint, "tls")
     return TLSClientEndpoint(
         endpoint,
         client_tls_options(hostname or "", trustRoots, certificate, privateKey),

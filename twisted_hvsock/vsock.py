@@ -17,6 +17,7 @@ Server strings::
     vsock:systemd=0               the first socket systemd passed (or a name)
     vsock:fd=3                    an inherited listening socket
     vsock:443:privateKey=key.pem:certKey=cert.pem    TLS, as Twisted's ssl:
+    vsock:5000:type=seqpacket     messages (SOCK_SEQPACKET), not a stream
 
 Client strings::
 
@@ -25,12 +26,18 @@ Client strings::
     vsock:3:5000:io=threads
     vsock:3:443:tls=yes:hostname=web.example:trustRoots=ca.pem
     vsock:3:5000:wait=60          keep trying for 60 s while the guest boots
+    vsock:3:5000:type=seqpacket   messages (SOCK_SEQPACKET), not a stream
 
 Every endpoint runs its sockets on one of two I/O engines (see
 ``docs/io-engines.rst``): ``"reactor"``, the reactor polls non-blocking
 sockets as it does TCP's; ``"threads"``, blocking sockets with each
 connection's reads and writes on threads of its own, for sockets that cannot
 be polled.
+
+With ``type=seqpacket`` a connection carries messages instead of a stream
+(see ``docs/endpoint-strings.rst``, "Messages"): each ``write`` is one
+message and each ``dataReceived`` one whole message, and the transport
+provides :class:`~twisted_hvsock.interfaces.IMessageTransport`.
 """
 
 from __future__ import annotations
@@ -47,7 +54,14 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._activation import inherited_listeners, systemd_descriptor
-from ._checks import IOEngine, check_backlog, check_io, check_timeout
+from ._checks import (
+    IOEngine,
+    SocketType,
+    check_backlog,
+    check_io,
+    check_socket_type,
+    check_timeout,
+)
 from ._engines import engine, gated
 from ._not_ready import vsock_not_ready
 from ._options import (
@@ -56,6 +70,7 @@ from ._options import (
     IO,
     PORT,
     TIMEOUT,
+    TYPE,
     WAIT,
     ClientStringParser,
     Grammar,
@@ -103,13 +118,16 @@ class VSockServerEndpoint:
         connection from any other CID is closed before a protocol is built,
         logged, and counted in the listening port's ``refused``. By default
         every peer is accepted.
-    :param fd: accept on this descriptor, a listening AF_VSOCK stream
-        socket the process inherited (from a supervisor); the port takes it
-        over. It is checked when listening: ``CannotListenError`` names
+    :param fd: accept on this descriptor, a listening AF_VSOCK socket of
+        ``type`` the process inherited (from a supervisor); the port takes
+        it over. It is checked when listening: ``CannotListenError`` names
         ``fd`` if it is anything else.
     :param systemd: accept on a descriptor systemd passed (the
         ``sd_listen_fds`` protocol): its index from 0, or its name
         (``FileDescriptorName=``); checked as ``fd`` is.
+    :param type: what connections carry: ``"stream"`` (the default,
+        ``SOCK_STREAM``) or ``"seqpacket"``, messages that arrive whole
+        (``SOCK_SEQPACKET``, Linux 5.14 or later).
     :raises ValueError: naming the argument that is out of range, or
         ``systemd`` when no such descriptor was passed.
     """
@@ -124,6 +142,7 @@ class VSockServerEndpoint:
         allow: PeerAllowList | str | None = None,
         fd: int | None = None,
         systemd: int | str | None = None,
+        type: SocketType = "stream",
     ) -> None:
         self._reactor = reactor
         sources = {"port": port, "fd": fd, "systemd": systemd}
@@ -154,11 +173,20 @@ class VSockServerEndpoint:
         self._backlog = check_backlog(backlog)
         self._io = check_io(io, reactor)
         self._allow = check_allow(allow)
+        self._type = check_socket_type(type)
 
     def __repr__(self) -> str:
-        if self._fd is not None:
-            return f"<VSockServerEndpoint {self._option}>"
-        return f"<VSockServerEndpoint {VSockAddress(self._cid, self._port)}>"
+        where = (
+            self._option
+            if self._fd is not None
+            else VSockAddress(self._cid, self._port)
+        )
+        return f"<VSockServerEndpoint {where}{_type_suffix(self._type)}>"
+
+    @property
+    def socket_type(self) -> SocketType:
+        """What the connections carry: ``"stream"`` or ``"seqpacket"``."""
+        return self._type
 
     def listen(
         self, protocolFactory: IProtocolFactory
@@ -180,14 +208,19 @@ class VSockServerEndpoint:
                 cid=self._cid,
                 port=self._port,
                 backlog=self._backlog,
+                socket_type=self._type,
             )
         try:
-            skt = adopt_listening_vsock(self._fd, self._option)
+            skt = adopt_listening_vsock(self._fd, self._option, self._type)
         except ValueError as e:
             cannot = error.CannotListenError(None, self._option, e)  # type: ignore[no-untyped-call]
             raise cannot from e
         return listening.adopt_vsock(
-            self._reactor, factory, skt=skt, option=self._option
+            self._reactor,
+            factory,
+            skt=skt,
+            option=self._option,
+            socket_type=self._type,
         )
 
 
@@ -207,6 +240,9 @@ class VSockClientEndpoint:
         attempt, while the connection is refused, reset or timed out, or no
         transport reaches the CID yet (a VM still booting); by default one
         attempt. See ``docs/endpoint-strings.rst``, "Waiting for the guest".
+    :param type: what the connection carries: ``"stream"`` (the default,
+        ``SOCK_STREAM``) or ``"seqpacket"``, messages that arrive whole
+        (``SOCK_SEQPACKET``, Linux 5.14 or later).
     :raises ValueError: naming the argument that is out of range.
     """
 
@@ -218,6 +254,7 @@ class VSockClientEndpoint:
         timeout: float = 30,
         io: IOEngine | None = None,
         wait: float | None = None,
+        type: SocketType = "stream",
     ) -> None:
         self._reactor = reactor
         self._cid = check_cid(cid, allow_any=False)
@@ -225,9 +262,16 @@ class VSockClientEndpoint:
         self._timeout = check_timeout(timeout)
         self._io = check_io(io, reactor)
         self._wait = check_wait(wait)
+        self._type = check_socket_type(type)
 
     def __repr__(self) -> str:
-        return f"<VSockClientEndpoint {VSockAddress(self._cid, self._port)}>"
+        where = VSockAddress(self._cid, self._port)
+        return f"<VSockClientEndpoint {where}{_type_suffix(self._type)}>"
+
+    @property
+    def socket_type(self) -> SocketType:
+        """What the connection carries: ``"stream"`` or ``"seqpacket"``."""
+        return self._type
 
     def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         """
@@ -256,7 +300,12 @@ class VSockClientEndpoint:
             cid=self._cid,
             port=self._port,
             timeout=self._timeout,
+            socket_type=self._type,
         )
+
+
+def _type_suffix(socket_type: SocketType) -> str:
+    return "" if socket_type == "stream" else f" type={socket_type}"
 
 
 class VSockServerParser(ServerStringParser):
@@ -276,6 +325,7 @@ class VSockServerParser(ServerStringParser):
             ),
             Option("fd", parse_descriptor, "<n>", default=None),
             Option("systemd", parse_text, "<index|name>", default=None),
+            TYPE,
         ),
         SERVER_TLS,
     )
@@ -295,6 +345,7 @@ class VSockClientParser(ClientStringParser):
             TIMEOUT,
             IO,
             WAIT,
+            TYPE,
         ),
         CLIENT_TLS,
     )
