@@ -14,12 +14,13 @@ of the connection's own, started by its first write, sends the queued
 messages one blocking send each, with signals blocked (a signal would cut a
 send short mid-message too).
 
-Reading is sized to the connection's vsock buffer, which the kernel keeps
-every incoming message within; a message cut short anyway (the buffer was
-raised after connecting) closes the connection instead of reaching the
-protocol in part. The kernel calls a socket readable as soon as part of a
-message has arrived, while a read waits for all of it: rather than spin
-until the rest comes, reading pauses for a moment (:data:`_REST_WAIT`).
+Each read is sized to the connection's vsock buffer as it is then, which
+the kernel keeps every incoming message within; a message cut short anyway
+(the buffer was lowered while a longer message waited) closes the
+connection instead of reaching the protocol in part. The kernel calls a
+socket readable as soon as part of a message has arrived, while a read
+waits for all of it: rather than spin until the rest comes, reading pauses
+for a moment (:data:`_REST_WAIT`).
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ class MessageConnection(tcp.Connection):
         self,
     ) -> error.ConnectionLost | error.ConnectionDone | None:
         try:
-            data, _, flags, _ = self.socket.recvmsg(self._limit, 0, socket.MSG_DONTWAIT)
+            size = buffer_size(self.socket)
+            data, _, flags, _ = self.socket.recvmsg(size, 0, socket.MSG_DONTWAIT)
         except OSError as e:
             if e.errno == errno.EAGAIN:
                 self._wait_for_the_rest()
@@ -236,7 +238,7 @@ class MessageConnection(tcp.Connection):
             return main.CONNECTION_LOST
         self._rest_wait = 0.0
         if flags & socket.MSG_TRUNC:
-            return MessageCutShort(self._limit)
+            return MessageCutShort(size)
         return self._dataReceived(data)
 
     def _wait_for_the_rest(self) -> None:
@@ -274,7 +276,10 @@ class MessageConnection(tcp.Connection):
         if not self.connected or self._writeDisconnected or self._aborting or not data:
             return
         if len(data) > self._limit:
-            raise MessageTooLongError(len(data), self._limit)
+            # The buffer may have been raised since it was last read.
+            self._limit = buffer_size(self.socket)
+            if len(data) > self._limit:
+                raise MessageTooLongError(len(data), self._limit)
         # What Twisted's doWrite does once its buffer empties matters only
         # to a producer, a close or a half-close: only then ask to be told.
         tell = bool(

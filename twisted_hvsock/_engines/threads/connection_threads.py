@@ -50,8 +50,6 @@ class ConnectionThreads:
         self.socket = skt
         self.reactor = reactor
         self._family = family
-        # For a family of messages, the longest one (set when connected).
-        self._limit = 0
         self._calls = SocketCalls(skt, family.close_cancels_blocked_calls)
         self._registry = registry(reactor)
         # Reactor thread only: the writer starts with the first write that
@@ -130,7 +128,7 @@ class ConnectionThreads:
                 if self._stopping:
                     return
             try:
-                data = self._calls.call(self._family.receive, self.socket, self._limit)
+                data = self._calls.call(self._family.receive, self.socket)
             except OSError as e:
                 self._hand_over(FAILED, e)
                 return

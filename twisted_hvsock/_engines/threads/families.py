@@ -88,7 +88,7 @@ class SocketFamily:
         """For :attr:`messages`: the longest message a connection takes."""
         raise NotImplementedError
 
-    def receive(self, skt: socket.socket, limit: int) -> bytes:
+    def receive(self, skt: socket.socket) -> bytes:
         """What one ``recv`` of a connection gives: ``b""`` at its end."""
         return skt.recv(RECV_SIZE)
 
@@ -169,12 +169,14 @@ class _VSockSeqPacketFamily(_VSockFamily):
     def message_limit(self, skt: socket.socket) -> int:
         return vsock.buffer_size(skt)
 
-    def receive(self, skt: socket.socket, limit: int) -> bytes:
-        # Sized to the buffer, which the kernel keeps every message within;
-        # one cut short anyway (the buffer raised since) is not handed on.
-        data, _, flags, _ = skt.recvmsg(limit)
+    def receive(self, skt: socket.socket) -> bytes:
+        # Sized to the buffer as it is now, which the kernel keeps every
+        # message within; one cut short anyway (the buffer lowered while it
+        # waited) is not handed on.
+        size = vsock.buffer_size(skt)
+        data, _, flags, _ = skt.recvmsg(size)
         if flags & socket.MSG_TRUNC:
-            raise OSError(errno.EMSGSIZE, str(vsock.MessageCutShort(limit)))
+            raise OSError(errno.EMSGSIZE, str(vsock.MessageCutShort(size)))
         return data
 
 

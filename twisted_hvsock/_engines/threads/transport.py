@@ -91,6 +91,8 @@ class ThreadedTransport(ConnectionThreads):
         self._write_shutdown_asked = False
         self._write_shut = False
         self._host: IAddress | None = None
+        # For a family of messages, the longest one this side sends.
+        self._limit = 0
 
     # Starting.
 
@@ -301,7 +303,11 @@ class ThreadedTransport(ConnectionThreads):
 
     def _check_message(self, size: int) -> None:
         """For messages: refuse one over the buffer, which no kernel takes."""
-        if self._family.messages and size > self._limit and self.connected:
+        if not self._family.messages or size <= self._limit or not self.connected:
+            return
+        # The buffer may have been raised since it was last read.
+        self._limit = self._family.message_limit(self.socket)
+        if size > self._limit:
             raise MessageTooLongError(size, self._limit)
 
     def _queue(self, chunks: list[bytes], size: int) -> None:
