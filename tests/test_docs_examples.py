@@ -122,3 +122,39 @@ def test_the_quick_start_s_echo_pair_talks_over_vsock() -> None:
         result = echo_client(f"vsock:cid=local:port={match[1]}")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "echoed: hello over vsock\n"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+def test_the_message_example_answers_each_request_in_one_message(io: str) -> None:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(EXAMPLES / "message_server.py"),
+            f"vsock:port=0:type=seqpacket:io={io}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        match = re.fullmatch(r"listening on vsock://any:(\d+)\n", line)
+        assert match, f"message_server.py said {line!r}"
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(EXAMPLES / "message_client.py"),
+                f"vsock:cid=local:port={match[1]}:type=seqpacket:io={io}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "request 0: sum 6\nrequest 1: sum 49995000\nrequest 2: sum 0\n"
+    )
