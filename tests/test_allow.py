@@ -466,3 +466,42 @@ async def test_an_unknown_vm_name_in_allow_fails_the_listen_naming_allow(
     endpoint = serverFromString(reactor, "hvsock:service=80:allow=parent,NoSuchVM")
     with pytest.raises(ValueError, match="^allow: no Hyper-V VM is named 'NoSuchVM'"):
         await endpoint.listen(Built())
+
+
+def test_vsock_server_strings_take_privileged() -> None:
+    endpoint: Any = serverFromString(MemoryReactor(), "vsock:80:privileged=yes")
+    assert endpoint._privileged is True
+    plain: Any = serverFromString(MemoryReactor(), "vsock:80")
+    assert plain._privileged is False
+    with pytest.raises(ValueError, match="^privileged must be true or false"):
+        serverFromString(MemoryReactor(), "vsock:80:privileged=root")
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_privileged_yes_serves_reserved_ports_and_refuses_others(
+    io: str, refusals: list[LogEvent]
+) -> None:
+    # In the guest the tests run as root, so a client may bind a reserved port.
+    factory = Built()
+    endpoint = VSockServerEndpoint(reactor, 0, io=io, privileged=True)
+    port: Any = await endpoint.listen(factory)
+    try:
+        server_port = port.getHost().port
+        reserved = await deferToThread(_exchange_from, server_port, 1000)
+        ephemeral = await deferToThread(_exchange_from, server_port, None)
+    finally:
+        await port.stopListening()
+    assert reserved == (1000, b"hello")
+    assert ephemeral[1] == b""
+    assert (factory.built, port.refused) == (1, 1)
+    assert [event["peer"].port for event in refusals] == [ephemeral[0]]
+
+
+def _exchange_from(server_port: int, source_port: int | None) -> tuple[int, bytes]:
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as client:
+        client.settimeout(60)  # a hang guard
+        if source_port is not None:
+            client.bind((CID_ANY, source_port))
+        client.connect((CID_LOCAL, server_port))
+        return client.getsockname()[1], _read_all(client)

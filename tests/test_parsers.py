@@ -438,12 +438,14 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         (
             VSockServerParser,
             f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
-            "[:fd=<n>][:systemd=<index|name>][:privateKey=<PEM file>]"
+            "[:fd=<n>][:systemd=<index|name>][:privileged=yes|no]"
+            "[:privateKey=<PEM file>]"
             "[:certKey=<PEM file>][:extraCertChain=<PEM file>]"
             f"[:trustRoots=<PEM file|dir>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
             (
                 *("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
+                "privileged",
                 *("privateKey", "certKey", "extraCertChain", "trustRoots"),
             ),
         ),

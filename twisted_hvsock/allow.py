@@ -6,7 +6,10 @@ accepted connection's peer against it before any protocol is built; a peer
 not on the list is closed at once, logged and counted on the listening
 port's ``refused`` attribute.
 
-The lists are values: this module needs no socket and imports on every
+``privileged=yes`` adds another check of the same kind,
+:class:`PrivilegedPeers`: the peer's source port must be a reserved one.
+
+The checks are values: this module needs no socket and imports on every
 operating system.
 """
 
@@ -24,9 +27,11 @@ from .hyperv_ids import VM_LOOPBACK, VM_NAMES, VM_PARENT, HyperVAddress, parse_g
 __all__ = [
     "CID_ALLOW_FORMS",
     "CID_ALLOW_NAMES",
+    "RESERVED_PORTS",
     "VM_ALLOW_FORMS",
     "VM_ALLOW_NAMES",
     "PeerAllowList",
+    "PrivilegedPeers",
     "check_allow",
     "parse_cid_allow",
     "parse_vm_allow",
@@ -191,3 +196,29 @@ def check_allow(value: object, *, hyperv: bool = False) -> PeerAllowList | None:
         return parse_vm_allow(value) if hyperv else parse_cid_allow(value)
     forms = VM_ALLOW_FORMS if hyperv else CID_ALLOW_FORMS
     raise ValueError(f"allow must be a PeerAllowList or text of {forms}, got {value!r}")
+
+
+#: Ports below this are reserved: binding one needs root
+#: (``CAP_NET_BIND_SERVICE``), in a guest as on a host.
+RESERVED_PORTS = 1024
+
+
+@dataclass(frozen=True)
+class PrivilegedPeers:
+    """
+    The peers whose source port is reserved (below :data:`RESERVED_PORTS`):
+    only a privileged process of that machine can bind such a port, so a
+    connection from one was made by root (or a holder of
+    ``CAP_NET_BIND_SERVICE``) there. vsock has no peer credentials; this is
+    the check systemd makes of a guest's notifications.
+
+    It proves nothing about which machine: combine it with an allow-list of
+    CIDs. A listener given both accepts a peer only when both allow it.
+    """
+
+    def allows(self, peer: IAddress) -> bool:
+        """Whether ``peer`` is an AF_VSOCK address with a reserved port."""
+        return isinstance(peer, VSockAddress) and peer.port < RESERVED_PORTS
+
+    def __str__(self) -> str:
+        return "privileged=yes"

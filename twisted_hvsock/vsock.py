@@ -14,6 +14,7 @@ Server strings::
     vsock:port=5000:cid=local     only connections to CID 1
     vsock:port=5000:io=threads    blocking I/O on threads of its own
     vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
+    vsock:port=5000:privileged=yes    only peers from reserved ports (root)
     vsock:systemd=0               the first socket systemd passed (or a name)
     vsock:fd=3                    an inherited listening socket
     vsock:443:privateKey=key.pem:certKey=cert.pem    TLS, as Twisted's ssl:
@@ -61,6 +62,7 @@ from ._options import (
     Grammar,
     Option,
     ServerStringParser,
+    parse_boolean,
     parse_connecting_cid,
     parse_descriptor,
     parse_listening_cid,
@@ -107,6 +109,10 @@ class VSockServerEndpoint:
         socket the process inherited (from a supervisor); the port takes it
         over. It is checked when listening: ``CannotListenError`` names
         ``fd`` if it is anything else.
+    :param privileged: accept only peers whose source port is reserved
+        (below 1024), which only root (``CAP_NET_BIND_SERVICE``) in the
+        peer's machine can bind; with ``allow``, both must hold. Refused
+        peers are logged and counted as ``allow``'s are.
     :param systemd: accept on a descriptor systemd passed (the
         ``sd_listen_fds`` protocol): its index from 0, or its name
         (``FileDescriptorName=``); checked as ``fd`` is.
@@ -124,6 +130,7 @@ class VSockServerEndpoint:
         allow: PeerAllowList | str | None = None,
         fd: int | None = None,
         systemd: int | str | None = None,
+        privileged: bool = False,
     ) -> None:
         self._reactor = reactor
         sources = {"port": port, "fd": fd, "systemd": systemd}
@@ -154,6 +161,9 @@ class VSockServerEndpoint:
         self._backlog = check_backlog(backlog)
         self._io = check_io(io, reactor)
         self._allow = check_allow(allow)
+        if not isinstance(privileged, bool):
+            raise ValueError(f"privileged must be True or False, got {privileged!r}")
+        self._privileged = privileged
 
     def __repr__(self) -> str:
         if self._fd is not None:
@@ -169,7 +179,8 @@ class VSockServerEndpoint:
         :return: a Deferred firing with the listening port, or failing with
             ``CannotListenError`` that says why.
         """
-        return defer.execute(self._listen, gated(protocolFactory, self._allow))
+        gate = gated(protocolFactory, self._allow, self._privileged)
+        return defer.execute(self._listen, gate)
 
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
         listening = engine(self._io)
@@ -276,6 +287,7 @@ class VSockServerParser(ServerStringParser):
             ),
             Option("fd", parse_descriptor, "<n>", default=None),
             Option("systemd", parse_text, "<index|name>", default=None),
+            Option("privileged", parse_boolean, "yes|no", default=False),
         ),
         SERVER_TLS,
     )
