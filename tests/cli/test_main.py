@@ -40,8 +40,20 @@ def test_help_describes_the_version_option_as_this_package_s(
     ("args", "names"),
     [
         (["cat", "vsock:cid=abc:port=1"], "ADDRESS 'vsock:cid=abc:port=1': cid must"),
-        (["cat", "tcp:host:notaport"], "ADDRESS 'tcp:host:notaport'"),
-        (["cat", "unix"], "ADDRESS: 'unix' is not a usable endpoint"),
+        (
+            ["cat", "tcp:host:notaport"],
+            "ADDRESS 'tcp:host:notaport': port must be a whole number, got 'notaport'",
+        ),
+        (["cat", "tcp:host"], "ADDRESS 'tcp:host': port is missing"),
+        (
+            ["cat", "tcp:host:80:timeout=soon"],
+            "timeout must be a whole number, got 'soon'",
+        ),
+        (
+            ["cat", "-l", "unix:/tmp/x.sock:mode=rw"],
+            "mode must be an octal number such as 660, got 'rw'",
+        ),
+        (["cat", "unix"], "ADDRESS 'unix': path is missing"),
         (["cat", "vsock:port=5\\"], "ends in a backslash"),
         (["cat", "--retry", "abc", "vsock://3:1"], "--retry must be a positive"),
         (["forward", "nonsense", "tcp:x:1"], "LISTEN: Unknown endpoint type"),
@@ -60,3 +72,8 @@ def test_an_unusable_address_is_a_one_line_usage_error(
     assert names in first
     assert "Parameter type enforcement" not in first
     assert hint == f"Run 'hvsock {args[0]} --help' for usage."
+
+
+def test_an_unusable_address_shows_no_python() -> None:
+    result = hvsock("cat", "tcp:host:notaport", stdin=subprocess.DEVNULL)
+    assert "int()" not in result.stderr.decode()

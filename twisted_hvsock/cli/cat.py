@@ -25,6 +25,7 @@ from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
+from .messages import one_line
 
 # How long to wait between connection attempts with --retry.
 _FIRST_RETRY_DELAY = 0.1
@@ -132,7 +133,7 @@ async def _cat(reactor: Any, options: Options) -> int:
     if connection.reason is not None and not connection.reason.check(
         error.ConnectionDone
     ):
-        print(f"hvsock cat: {connection.reason.getErrorMessage()}", file=sys.stderr)
+        print(f"hvsock cat: {one_line(connection.reason)}", file=sys.stderr)
         return 1
     return 0
 

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from .command_options import VersionOption
 from .log_output import LEVELS, start_logging
+from .messages import one_line
 
 # name -> (module, one-line summary); modules load only when chosen.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -82,17 +83,6 @@ class Options(VersionOption, usage.Options):
         self["log_level"] = LEVELS[
             "quiet" if self["quiet"] else "verbose" if self["verbose"] else "default"
         ]
-
-
-def one_line(failure: Failure) -> str:
-    """A failure as the one line a user reads."""
-    value = failure.value
-    if isinstance(value, error.CannotListenError):
-        return f"cannot listen on {value.interface}:{value.port}: {value.socketError}"
-    if isinstance(value, error.ConnectError):
-        text = str(value).rstrip(".")
-        return text[0].lower() + text[1:] if text else type(value).__name__
-    return str(value) or type(value).__name__
 
 
 def _run(reactor: Any, name: str, sub_options: usage.Options) -> defer.Deferred[None]:

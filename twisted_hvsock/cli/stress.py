@@ -36,7 +36,7 @@ from .._transport import IStreamTransport
 from ..echo import echo_factory
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
-from .main import one_line
+from .messages import one_line
 from .stress_progress import Progress
 from .stress_results import (
     ERROR,
