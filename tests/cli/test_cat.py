@@ -6,6 +6,7 @@ sockets on the host and AF_VSOCK in the guest, with socat as a peer too.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -76,6 +77,17 @@ def test_cat_without_retry_fails_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
     assert line.startswith("hvsock cat: ")
+
+
+def test_cat_retry_says_how_long_and_how_often_it_tried(tmp_path: Path) -> None:
+    result = hvsock("cat", "--retry", "0.3", f"unix:{tmp_path / 'nobody.sock'}")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert re.fullmatch(
+        r"hvsock cat: gave up after [2-9]\d* attempts in [\d.]+ s; "
+        r"the last: .*No such file or directory",
+        line,
+    ), line
 
 
 def test_cat_names_the_socket_file_it_cannot_listen_on(tmp_path: Path) -> None:
