@@ -90,6 +90,12 @@ def test_cat_retry_says_how_long_and_how_often_it_tried(tmp_path: Path) -> None:
     ), line
 
 
+def test_cat_takes_options_after_the_address(tmp_path: Path) -> None:
+    result = hvsock("cat", f"unix:{tmp_path / 'nobody.sock'}", "--retry", "0.3", "-q")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("hvsock cat: gave up after ")
+
+
 def test_cat_names_the_socket_file_it_cannot_listen_on(tmp_path: Path) -> None:
     taken = write_file(tmp_path / "taken", b"")
     result = hvsock("cat", "-l", f"unix:{taken}")
@@ -165,7 +171,8 @@ def test_cat_echo_serves_every_connection(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ([], "Wrong number of arguments"),
+        ([], "hvsock cat: expected one argument, ADDRESS; got none\n"),
+        (["a", "b"], "expected one argument, ADDRESS; got 2: 'a' 'b'\n"),
         (["--echo", "unix:/x"], "use it with -l"),
         (["-l", "--retry", "5", "unix:/x"], "not with -l"),
         (["--retry", "-1", "unix:/x"], "positive number"),

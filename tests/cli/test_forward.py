@@ -130,9 +130,16 @@ def test_forward_logs_a_destination_it_cannot_reach(tmp_path: Path) -> None:
         forward.wait(timeout=60)
 
 
-def test_quiet_forward_keeps_warnings_to_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_forward_keeps_warnings_to_itself(tmp_path: Path, where: str) -> None:
+    addresses = ["tcp:0:interface=127.0.0.1", f"unix:{tmp_path}/x"]
+    args = (
+        ["-q", "forward", *addresses]
+        if where == "before"
+        else ["forward", *addresses, "-q"]
+    )
     forward = subprocess.Popen(
-        [*HVSOCK, "-q", "forward", "tcp:0:interface=127.0.0.1", f"unix:{tmp_path}/x"],
+        [*HVSOCK, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

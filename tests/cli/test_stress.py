@@ -384,6 +384,14 @@ def test_server_has_no_client_settings() -> None:
     assert (options.address, options.settings) == ("vsock:port=5000", None)
 
 
+def test_verbose_means_the_same_for_the_server_and_the_client() -> None:
+    # -v logs what is going on, as before any command; the client also
+    # prints a line for each connection.
+    assert parse("-s", "vsock:port=5000", "-v")["verbose"]
+    options = parse("-c", "vsock://3:5000", "-v")
+    assert options.settings is not None and options.settings.verbose
+
+
 BAD_ARGUMENTS = [
     ((), "give exactly one of -s ADDRESS and -c ADDRESS"),
     (("-s", "unix:/a", "-c", "unix:/b"), "give exactly one of"),

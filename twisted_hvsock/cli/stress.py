@@ -324,7 +324,6 @@ Examples:
   hvsock stress -c vsock://3:5000 --json
 """
     optFlags = [
-        ["verbose", "v", "print a line for each connection"],
         ["json", None, "print only the summary, as one JSON object, on stdout"],
     ]
     optParameters = [
@@ -351,7 +350,6 @@ Examples:
         ("chunk", "-b/--chunk"),
         ("seed", "--seed"),
         ("timeout", "-t/--timeout"),
-        ("verbose", "-v/--verbose"),
         ("json", "--json"),
     )
 
@@ -359,6 +357,12 @@ Examples:
         super().__init__()
         self.address = ""
         self.settings: ClientSettings | None = None
+
+    def opt_verbose(self) -> None:
+        """log what is going on, and with -c print a line for each connection"""
+        super().opt_verbose()
+
+    opt_v = opt_verbose
 
     def parseArgs(self, *args: str) -> None:
         if args:
