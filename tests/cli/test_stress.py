@@ -364,7 +364,7 @@ def test_client_defaults() -> None:
 
 def test_client_options_are_converted() -> None:
     options = parse(
-        *("-c", "unix:/s", "-i", "1000", "-p", "50", "-l", "1M", "-b", "512"),
+        *("-c", "unix:/s", "-i", "1000", "-p", "50", "-n", "1M", "-b", "512"),
         *("--seed", "0", "-t", "2.5", "-v", "--json"),
     )
     assert options.settings == ClientSettings(
@@ -398,7 +398,8 @@ BAD_ARGUMENTS = [
     (("-c", "unix:/a", "-i", "0"), "-i/--connections must be positive, got '0'"),
     (("-c", "unix:/a", "-p", "-3"), "-p/--parallel must be positive"),
     (("-c", "unix:/a", "-i", "many"), "-i/--connections: expected a whole number"),
-    (("-c", "unix:/a", "-l", "1X"), "-l/--length: expected a byte count"),
+    (("-c", "unix:/a", "-n", "1X"), "-n/--length: expected a byte count"),
+    (("-c", "unix:/a", "-l", "1M"), "-l is now -n/--length"),
     (("-c", "unix:/a", "-b", "0K"), "-b/--chunk must be positive"),
     (("-c", "unix:/a", "-t", "0"), "-t/--timeout must be positive"),
     (("-c", "unix:/a", "-t", "nan"), "-t/--timeout: expected a finite number"),
@@ -437,7 +438,7 @@ def test_help_keeps_the_examples_on_their_own_lines() -> None:
     text = Options().getUsage(width=80)
     assert text.startswith("Options:\n")
     assert "  hvsock stress -s vsock:port=5000\n" in text
-    assert "  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -l 1M\n" in text
+    assert "  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -n 1M\n" in text
     assert "  hvsock stress -c vsock://3:5000 --json\n" in text
     assert "10^6 bytes" in text
     assert max(len(line) for line in text.splitlines()) <= 80
@@ -612,7 +613,7 @@ async def test_a_server_that_corrupts_data_makes_the_client_fail(
     tmp_path: Path,
 ) -> None:
     port = await unix_listener(Factory.forProtocol(FlipFirstByte), tmp_path / "s.sock")
-    argv = ["-c", f"unix:{tmp_path / 's.sock'}", "-i", "5", "-p", "2", "-l", "4K"]
+    argv = ["-c", f"unix:{tmp_path / 's.sock'}", "-i", "5", "-p", "2", "-n", "4K"]
     try:
         plain, as_json = [
             await deferToThread(

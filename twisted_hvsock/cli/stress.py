@@ -311,7 +311,7 @@ class Options(CommandOptions):
 With -s, listen on ADDRESS and echo every connection until killed, after
 printing 'listening on ADDRESS' (with the port chosen when port 0 was asked
 for). With -c, open connections to such a server, a few at a time: each sends
-a random number of random bytes (0 to -l) in random writes (1 to -b bytes) as
+a random number of random bytes (0 to -n) in random writes (1 to -b bytes) as
 fast as the connection takes them, half-closes, reads the echo until the end
 and compares its sha256 with what was sent. Sizes take K, M and G suffixes
 (powers of 1024). The summary gives MB/s as the bytes sent plus the bytes
@@ -320,7 +320,7 @@ status is 1 if any connection failed or came back different, else 0.
 
 Examples:
   hvsock stress -s vsock:port=5000
-  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -l 1M
+  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -n 1M
   hvsock stress -c vsock://3:5000 --json
 """
     optFlags = [
@@ -331,7 +331,7 @@ Examples:
         ["client", "c", None, "connect to ADDRESS and check what comes back"],
         ["connections", "i", None, "connections in total [default: 100]"],
         ["parallel", "p", None, "connections open at a time [default: 10]"],
-        ["length", "l", None, "most bytes one connection sends [default: 64K]"],
+        ["length", "n", None, "most bytes one connection sends [default: 64K]"],
         ["chunk", "b", None, "most bytes in one write [default: 4K]"],
         ["seed", None, None, "seed for sizes and data [default: random]"],
         [
@@ -343,10 +343,13 @@ Examples:
         ],
     ]
 
+    # -l meant --length until it was given to cat's --listen alone.
+    renamed = {"-l": "-n/--length"}
+
     _CLIENT_ONLY = (
         ("connections", "-i/--connections"),
         ("parallel", "-p/--parallel"),
-        ("length", "-l/--length"),
+        ("length", "-n/--length"),
         ("chunk", "-b/--chunk"),
         ("seed", "--seed"),
         ("timeout", "-t/--timeout"),
@@ -388,7 +391,7 @@ Examples:
         given = {
             "connections": ("-i/--connections", _whole_number),
             "parallel": ("-p/--parallel", _whole_number),
-            "length": ("-l/--length", parse_size),
+            "length": ("-n/--length", parse_size),
             "chunk": ("-b/--chunk", parse_size),
             "timeout": ("-t/--timeout", _seconds),
         }
