@@ -14,7 +14,6 @@ import json
 import math
 import random
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from .stress_results import (
     Summary,
     summarize,
 )
+from .terminal import columns_of, fit
 
 __all__ = [
     "ClientSettings",
@@ -434,7 +434,7 @@ async def stress(
         if settings.verbose:
             if progress is not None:
                 progress.clear()
-            print(result.describe(), file=lines, flush=True)
+            print(fit(result.describe(), columns_of(lines)), file=lines, flush=True)
 
     run = StressRun(
         reactor,
@@ -448,8 +448,7 @@ async def stress(
         report=report,
     )
     if err.isatty():
-        width = shutil.get_terminal_size().columns
-        progress = Progress(err, settings.connections, run.status, width)
+        progress = Progress(err, settings.connections, run.status)
         progress.start(reactor)
     try:
         summary = await run.run()
@@ -459,7 +458,7 @@ async def stress(
     if settings.json:
         print(json.dumps(summary.as_dict()), file=out, flush=True)
     else:
-        print(summary.format(), file=out, flush=True)
+        print(fit(summary.format(), columns_of(out)), file=out, flush=True)
     return 1 if summary.failed else 0
 
 
