@@ -10,8 +10,9 @@ Why tqdm rather than rich's progress, or our own: measured with Python 3.11
 and the stress command's own imports already loaded, importing tqdm adds
 13-20 ms (rich.progress 33-36 ms); tqdm installs 0.6 MB and depends on
 nothing outside Windows (colorama there), where rich brings Pygments and
-markdown-it-py, 13 MB in all, and redraws from a thread of its own. Our
-earlier drawing code had to do the width and the resize itself, and did not.
+markdown-it-py, 13 MB in all, and by default redraws from a thread of its
+own. Our earlier drawing code had to do the width and the resize itself,
+and did not.
 """
 
 from __future__ import annotations
