@@ -6,6 +6,7 @@ half-close passing through.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -25,9 +26,15 @@ MiB = 1024 * 1024
 def echo_through(host: str, port: int, data: bytes) -> bytes:
     """Send ``data``, half-close, and read until the far side closes."""
     with socket.create_connection((host, port), timeout=120) as client:
-        sender = threading.Thread(
-            target=lambda: (client.sendall(data), client.shutdown(socket.SHUT_WR))
-        )
+
+        def send() -> None:
+            # A forward that closes at once (nothing to forward to) may stop
+            # the sending; what came back is what the tests judge.
+            with contextlib.suppress(OSError):
+                client.sendall(data)
+                client.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
         sender.start()
         received = b"".join(iter(lambda: client.recv(256 * 1024), b""))
         sender.join()
