@@ -6,6 +6,8 @@ sockets on the host and AF_VSOCK in the guest, with socat as a peer too.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +79,60 @@ def test_cat_without_retry_fails_in_one_line(tmp_path: Path) -> None:
     assert line.startswith("hvsock cat: ")
 
 
+def test_cat_retry_says_how_long_and_how_often_it_tried(tmp_path: Path) -> None:
+    result = hvsock("cat", "--retry", "0.3", f"unix:{tmp_path / 'nobody.sock'}")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert re.fullmatch(
+        r"hvsock cat: gave up after [2-9]\d* attempts in [\d.]+ s; "
+        r"the last: .*No such file or directory",
+        line,
+    ), line
+
+
+def test_cat_takes_options_after_the_address(tmp_path: Path) -> None:
+    result = hvsock("cat", f"unix:{tmp_path / 'nobody.sock'}", "--retry", "0.3", "-q")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("hvsock cat: gave up after ")
+
+
+def test_cat_names_the_socket_file_it_cannot_listen_on(tmp_path: Path) -> None:
+    taken = write_file(tmp_path / "taken", b"")
+    result = hvsock("cat", "-l", f"unix:{taken}")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(f"hvsock cat: cannot listen on unix:{taken}: ")
+
+
+def test_cat_says_in_words_that_a_certificate_is_for_another_name(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("service_identity")
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    shutil.copy(root, roots)
+    # Twisted's own TLS over TCP: the words are the CLI's, whatever the
+    # transport under TLS.
+    server, address = start_listener(
+        "cat",
+        "-l",
+        "--echo",
+        f"ssl:0:privateKey={identity}:interface=127.0.0.1",
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        port = address.rpartition(":")[2]
+        result = hvsock("cat", f"tls:localhost:{port}:trustRoots={roots}", input=b"hi")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "hvsock cat: TLS: the peer's certificate is not for localhost\n"
+    )
+
+
 def test_cat_retry_waits_for_a_late_listener(tmp_path: Path) -> None:
     socket_path = tmp_path / "late.sock"
     client = subprocess.Popen(
@@ -115,7 +171,8 @@ def test_cat_echo_serves_every_connection(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ([], "Wrong number of arguments"),
+        ([], "hvsock cat: expected one argument, ADDRESS; got none\n"),
+        (["a", "b"], "expected one argument, ADDRESS; got 2: 'a' 'b'\n"),
         (["--echo", "unix:/x"], "use it with -l"),
         (["-l", "--retry", "5", "unix:/x"], "not with -l"),
         (["--retry", "-1", "unix:/x"], "positive number"),
@@ -161,6 +218,22 @@ def test_cat_relays_both_ways_through_tls_over_vsock(tmp_path: Path, io: str) ->
             f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example:trustRoots={root}"
         ),
     )
+
+
+@pytest.mark.kernel
+def test_cat_names_the_vsock_address_it_cannot_listen_on() -> None:
+    server, address = start_listener(
+        "cat", "-l", "--echo", "vsock:port=0", stdout=subprocess.DEVNULL
+    )
+    try:
+        port = vsock_port_of(address)
+        result = hvsock("cat", "-l", f"vsock:port={port}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(f"hvsock cat: cannot listen on vsock://any:{port}: ")
 
 
 @pytest.mark.kernel

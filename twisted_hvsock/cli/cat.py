@@ -25,6 +25,7 @@ from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
+from .messages import one_line
 
 # How long to wait between connection attempts with --retry.
 _FIRST_RETRY_DELAY = 0.1
@@ -132,7 +133,7 @@ async def _cat(reactor: Any, options: Options) -> int:
     if connection.reason is not None and not connection.reason.check(
         error.ConnectionDone
     ):
-        print(f"hvsock cat: {connection.reason.getErrorMessage()}", file=sys.stderr)
+        print(f"hvsock cat: {one_line(connection.reason)}", file=sys.stderr)
         return 1
     return 0
 
@@ -164,19 +165,44 @@ async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
     return connection
 
 
+class RetriesExhausted(error.ConnectError):
+    """``--retry`` ran out of time: how long it tried, how often, and why."""
+
+    def __init__(self, attempts: int, seconds: float, last: error.ConnectError):
+        super().__init__()
+        self.attempts = attempts
+        self.seconds = seconds
+        self.last = last
+
+    def __str__(self) -> str:
+        return (
+            f"gave up after {self.attempts} "
+            f"attempt{'s' if self.attempts != 1 else ''} in {self.seconds:.3g} s; "
+            f"the last: {one_line(self.last)}"
+        )
+
+
 async def _connect(
     reactor: Any, endpoint: IStreamClientEndpoint, retry: float | None
 ) -> RelayProtocol:
     factory = Factory.forProtocol(RelayProtocol)
-    deadline = None if retry is None else reactor.seconds() + retry
+    started = reactor.seconds()
+    deadline = None if retry is None else started + retry
     delay = _FIRST_RETRY_DELAY
+    attempts = 0
     while True:
+        attempts += 1
         try:
             connection = await endpoint.connect(factory)
             assert isinstance(connection, RelayProtocol)
             return connection
-        except error.ConnectError:
-            if deadline is None or reactor.seconds() + delay > deadline:
+        except error.ConnectError as e:
+            if deadline is None:
                 raise
-        await deferLater(reactor, delay)
+            left = deadline - reactor.seconds()
+            if left <= 0:
+                elapsed = reactor.seconds() - started
+                raise RetriesExhausted(attempts, elapsed, e) from e
+        # The last attempt comes at the deadline, not a backoff before it.
+        await deferLater(reactor, min(delay, left))
         delay = min(delay * 2, _LONGEST_RETRY_DELAY)
