@@ -133,10 +133,11 @@ def test_cat_says_in_words_that_a_certificate_is_for_another_name(
     )
 
 
-def test_cat_retry_waits_for_a_late_listener(tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", ["--wait", "--retry"])
+def test_cat_wait_waits_for_a_late_listener(tmp_path: Path, option: str) -> None:
     socket_path = tmp_path / "late.sock"
     client = subprocess.Popen(
-        [*HVSOCK, "cat", "--retry", "120", f"unix:{socket_path}"],
+        [*HVSOCK, "cat", option, "120", f"unix:{socket_path}"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
     )
@@ -175,6 +176,9 @@ def test_cat_echo_serves_every_connection(tmp_path: Path) -> None:
         (["a", "b"], "expected one argument, ADDRESS; got 2: 'a' 'b'\n"),
         (["--echo", "unix:/x"], "use it with -l"),
         (["-l", "--retry", "5", "unix:/x"], "not with -l"),
+        (["-l", "--wait", "5", "unix:/x"], "--wait is for connecting, not with -l"),
+        (["--wait", "5", "--retry", "5", "unix:/x"], "older name: give one"),
+        (["--wait", "0", "unix:/x"], "--wait must be a positive number"),
         (["--retry", "-1", "unix:/x"], "positive number"),
         (["--retry", "soon", "unix:/x"], "retry"),
     ],

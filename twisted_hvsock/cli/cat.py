@@ -9,6 +9,7 @@ reading until the peer closes: no data in flight is dropped.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer, error
@@ -16,10 +17,12 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.stdio import StandardIO
-from twisted.internet.task import deferLater
 from twisted.python import usage
 
+from .._not_ready import not_there_yet
+from .._options import parse_positive_float
 from .._sockets.hyperv import hyperv_backend
+from .._waiting import connect_within
 from ..echo import echo_factory
 from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
@@ -27,23 +30,16 @@ from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
 from .messages import one_line
 
-# How long to wait between connection attempts with --retry.
-_FIRST_RETRY_DELAY = 0.1
-_LONGEST_RETRY_DELAY = 1.0
 
+def _seconds(option: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        return parse_positive_float(text, option)
 
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"--retry must be a positive number of seconds, got {text!r}")
-    return seconds
+    return parse
 
 
 class Options(CommandOptions):
-    synopsis = "hvsock cat [-l] [--echo] [--retry SECONDS] ADDRESS"
+    synopsis = "hvsock cat [-l] [--echo] [--wait SECONDS] ADDRESS"
     longdesc = """Relay stdin and stdout over a connection to ADDRESS (or, with -l,
 from the first connection to ADDRESS). End of stdin half-closes the
 connection; the tool then reads until the peer closes.
@@ -55,7 +51,7 @@ Examples:
   hvsock cat vsock://2:5000 < request       from a guest, send a file to the host
   hvsock cat -l vsock:port=5000 > upload    receive one connection's data
   hvsock cat -l --echo vsock://:7           serve an echo service
-  hvsock cat --retry 60 vsock://3:5000      wait up to 60 s for the guest service
+  hvsock cat --wait 60 vsock://3:5000       wait up to 60 s for the guest service
   hvsock cat --register hvsock://MyVM/5000  on a Windows host, register the
                                             service, then connect to the VM
 """
@@ -70,7 +66,20 @@ Examples:
         ],
     ]
     optParameters = [
-        ["retry", None, None, "keep trying to connect for up to SECONDS", _seconds],
+        [
+            "wait",
+            None,
+            None,
+            "keep trying to connect for up to SECONDS while nothing listens yet",
+            _seconds("--wait"),
+        ],
+        [
+            "retry",
+            None,
+            None,
+            "the same as --wait (its older name)",
+            _seconds("--retry"),
+        ],
     ]
 
     def parseArgs(self, address: str) -> None:  # type: ignore[override]
@@ -79,8 +88,12 @@ Examples:
     def postOptions(self) -> None:
         if self["echo"] and not self["listen"]:
             raise usage.UsageError("--echo serves connections: use it with -l")
-        if self["retry"] is not None and self["listen"]:
-            raise usage.UsageError("--retry is for connecting, not with -l")
+        if self["retry"] is not None:
+            if self["wait"] is not None:
+                raise usage.UsageError("--retry is --wait's older name: give one")
+            self["wait"] = self["retry"]
+        if self["wait"] is not None and self["listen"]:
+            raise usage.UsageError("--wait is for connecting, not with -l")
 
 
 def run(reactor: Any, options: Options) -> Deferred[int]:
@@ -126,7 +139,9 @@ async def _cat(reactor: Any, options: Options) -> int:
         connection = await _accept_one(reactor, options["address"])
     else:
         endpoint = connecting_endpoint(reactor, options["address"])
-        connection = await _connect(reactor, endpoint, options["retry"])
+        connection = await _connect(
+            reactor, endpoint, options["address"], options["wait"]
+        )
     stdio = RelayProtocol()
     StandardIO(stdio, reactor=reactor)
     await splice(connection, stdio)
@@ -165,44 +180,22 @@ async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
     return connection
 
 
-class RetriesExhausted(error.ConnectError):
-    """``--retry`` ran out of time: how long it tried, how often, and why."""
-
-    def __init__(self, attempts: int, seconds: float, last: error.ConnectError):
-        super().__init__()
-        self.attempts = attempts
-        self.seconds = seconds
-        self.last = last
-
-    def __str__(self) -> str:
-        return (
-            f"gave up after {self.attempts} "
-            f"attempt{'s' if self.attempts != 1 else ''} in {self.seconds:.3g} s; "
-            f"the last: {one_line(self.last)}"
-        )
-
-
 async def _connect(
-    reactor: Any, endpoint: IStreamClientEndpoint, retry: float | None
+    reactor: Any, endpoint: IStreamClientEndpoint, address: str, wait: float | None
 ) -> RelayProtocol:
-    factory = Factory.forProtocol(RelayProtocol)
-    started = reactor.seconds()
-    deadline = None if retry is None else started + retry
-    delay = _FIRST_RETRY_DELAY
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            connection = await endpoint.connect(factory)
-            assert isinstance(connection, RelayProtocol)
-            return connection
-        except error.ConnectError as e:
-            if deadline is None:
-                raise
-            left = deadline - reactor.seconds()
-            if left <= 0:
-                elapsed = reactor.seconds() - started
-                raise RetriesExhausted(attempts, elapsed, e) from e
-        # The last attempt comes at the deadline, not a backoff before it.
-        await deferLater(reactor, min(delay, left))
-        delay = min(delay * 2, _LONGEST_RETRY_DELAY)
+    """
+    Connect once, or, with ``--wait``, as a client string's ``wait=`` does:
+    whatever the address, while the failure means that nothing is there
+    yet.
+    """
+    connecting = connect_within(
+        reactor,
+        endpoint.connect,
+        Factory.forProtocol(RelayProtocol),
+        wait=wait,
+        retryable=not_there_yet,
+        target=address,
+    )
+    connection = await connecting
+    assert isinstance(connection, RelayProtocol)
+    return connection

@@ -18,6 +18,7 @@ from twisted.internet.interfaces import IAddress
 from twisted.python.failure import Failure
 
 from ..address import VSockAddress
+from ..errors import WaitTimeoutError
 from ..hyperv_ids import HyperVAddress
 from .addresses import describe_address
 
@@ -118,9 +119,18 @@ def _tls_error(value: Any) -> str:
     return f"TLS failed: {'; '.join(reasons) or 'the handshake did not complete'}"
 
 
+def _wait_ended(value: WaitTimeoutError) -> str:
+    attempts = "1 attempt" if value.attempts == 1 else f"{value.attempts} attempts"
+    return (
+        f"gave up after {attempts} in {value.elapsed:.3g} s; "
+        f"the last: {one_line(value.last_error)}"
+    )
+
+
 #: Failures worded here, by type; the types of optional libraries (the
 #: ``tls`` extra) are named as strings so that nothing imports them.
 _WORDS: list[tuple[type[BaseException] | str, Callable[[Any], str]]] = [
+    (WaitTimeoutError, _wait_ended),
     (error.CannotListenError, _cannot_listen),
     (error.ConnectError, _connect_error),
     ("service_identity.exceptions.VerificationError", _certificate_mismatch),
