@@ -22,7 +22,7 @@ from twisted.python import usage
 from .._not_ready import not_there_yet
 from .._options import parse_positive_float
 from .._sockets.hyperv import hyperv_backend
-from .._waiting import connect_within
+from .._waiting import WaitingClientEndpoint
 from ..echo import echo_factory
 from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
@@ -188,14 +188,10 @@ async def _connect(
     whatever the address, while the failure means that nothing is there
     yet.
     """
-    connecting = connect_within(
-        reactor,
-        endpoint.connect,
-        Factory.forProtocol(RelayProtocol),
-        wait=wait,
-        retryable=not_there_yet,
-        target=address,
-    )
-    connection = await connecting
+    if wait is not None:
+        endpoint = WaitingClientEndpoint(
+            reactor, endpoint, wait, not_there_yet, target=address
+        )
+    connection = await endpoint.connect(Factory.forProtocol(RelayProtocol))
     assert isinstance(connection, RelayProtocol)
     return connection
