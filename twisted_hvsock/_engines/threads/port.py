@@ -207,7 +207,7 @@ class ThreadedPort:
                 try:
                     skt, peer = self._calls.call(self.socket.accept)
                 except (BlockingIOError, InterruptedError):
-                    continue  # the periodic look at _stopping
+                    continue  # the periodic look at _stop_requested
                 except OSError as e:
                     if self._stop_requested.is_set():
                         return
