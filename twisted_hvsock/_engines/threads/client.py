@@ -64,7 +64,7 @@ class ThreadedClient(TLSTransport):
             # failIfNotConnected closes the socket: nothing is left behind.
             reactor.callLater(0, self.failIfNotConnected, e)
             return
-        self._start_threads(self._connect)
+        self._threads.start(self._connect, "connect")
 
     def _connect(self) -> None:
         try:
@@ -73,9 +73,8 @@ class ThreadedClient(TLSTransport):
             outcome: OSError | None = e
         else:
             outcome = None
-        with self._lock:
-            if self._stopping:
-                return
+        if self._threads.is_stopping():
+            return
         hand_to_reactor(self.reactor, self._connect_done, outcome)
 
     def _connect_done(self, outcome: OSError | None) -> None:
@@ -99,7 +98,7 @@ class ThreadedClient(TLSTransport):
         if protocol is None:
             self.connected = True
             self.protocol = Protocol()
-            self._start_threads(self._read_loop)
+            self._reader.start()
             self.loseConnection()
             return
         self.start_io(protocol)
@@ -118,10 +117,7 @@ class ThreadedClient(TLSTransport):
         err = self._family.connect_error(err, self._sockaddr)
         if not self._failed_early:
             self._closing = True
-            with self._lock:
-                self._stopping = True
-                # Nothing is left to finish once the connect thread ends.
-                self._finish_posted = True
+            self._threads.abandon()
             self._calls.quietly(self.socket.shutdown, socket.SHUT_RDWR)
             self._calls.close()
             self._registry.discard(self)
