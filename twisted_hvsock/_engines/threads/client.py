@@ -20,14 +20,14 @@ from .plumbing import (
     hand_to_reactor,
     log_prefix,
 )
-from .tls import TLSTransport
+from .transport import ThreadedTransport
 
 __all__ = ["ThreadedClient", "ThreadedConnector"]
 
 _log = Logger()
 
 
-class ThreadedClient(TLSTransport):
+class ThreadedClient(ThreadedTransport):
     """
     The client side of a connection, and, until it is connected, the attempt
     to connect: ``connect`` blocks on a thread of its own, as

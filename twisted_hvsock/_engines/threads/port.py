@@ -35,14 +35,14 @@ from .plumbing import (
     log_prefix,
     registry,
 )
-from .tls import TLSTransport
+from .transport import ThreadedTransport
 
 __all__ = ["ThreadedPort", "ThreadedServer"]
 
 _log = Logger()
 
 
-class ThreadedServer(TLSTransport):
+class ThreadedServer(ThreadedTransport):
     """
     The server side of an accepted connection.
     """

@@ -5,10 +5,11 @@ is told.
 
 The parts: :class:`.SocketCalls` (the socket, closed once no thread is in a
 call on it), :class:`.ConnectionThreads` (the lock and the stop), a
-:class:`.Reader` and a :class:`.Writer` (each a thread and its queue).
-The threads reach the transport only through the callbacks it gives the
-parts, on the reactor thread; the state set in
-:meth:`ThreadedTransport.__init__` is the reactor thread's alone.
+:class:`.Reader` and a :class:`.Writer` (each a thread and its queue), and,
+once ``startTLS`` put it there (:mod:`.tls`), Twisted's TLS layer between
+the transport and its protocol. The threads reach the transport only
+through the callbacks it gives the parts, on the reactor thread; the state
+set in :meth:`ThreadedTransport.__init__` is the reactor thread's alone.
 
 Closing: the reactor thread sets the stop flag, drops what the threads hold,
 and wakes any thread blocked in the kernel with ``shutdown()``. The
@@ -83,6 +84,9 @@ class ThreadedTransport:
     streamingProducer = False
     protocol: IProtocol
     _logstr = "Uninitialized"
+    # Twisted's startTLS sets TLS, and reads which side this one is.
+    TLS = False
+    _tlsClientDefault = False
 
     def __init__(
         self,
@@ -264,15 +268,60 @@ class ThreadedTransport:
         self._threads.wait(deadline)
         self._finish_close()
 
-    # ITransport
+    # What the protocol calls goes through the TLS layer once startTLS put
+    # one in front (self.protocol is then that layer), as on Twisted's TCP
+    # transports; the layer itself writes with the methods below these.
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        # Imported here: Twisted's TLS layer needs pyOpenSSL, which Twisted
+        # itself does not require.
+        from .tls import start_tls
+
+        start_tls(self, contextFactory, normal)
 
     def write(self, data: bytes) -> None:
+        if self.TLS:
+            if self.connected:
+                cast(Any, self.protocol).write(data)
+        else:
+            self._write(data)
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        if self.TLS:
+            if self.connected:
+                cast(Any, self.protocol).writeSequence(iovec)
+        else:
+            self._write_sequence(iovec)
+
+    def loseConnection(self) -> None:
+        """Close once everything written has been sent."""
+        if self.TLS:
+            if self.connected and not self.disconnecting:
+                cast(Any, self.protocol).loseConnection()
+        else:
+            self._lose_connection()
+
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        if self.TLS:
+            cast(Any, self.protocol).registerProducer(producer, streaming)
+        else:
+            self._register_producer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        if self.TLS:
+            cast(Any, self.protocol).unregisterProducer()
+        else:
+            self._unregister_producer()
+
+    # The same, straight to the socket.
+
+    def _write(self, data: bytes) -> None:
         if not isinstance(data, bytes):
             raise TypeError("Data must be bytes")
         if data:
             self._queue([data], len(data))
 
-    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+    def _write_sequence(self, iovec: Iterable[bytes]) -> None:
         chunks = list(iovec)
         if not all(isinstance(chunk, bytes) for chunk in chunks):
             raise TypeError("Data must be bytes")
@@ -306,8 +355,7 @@ class ThreadedTransport:
             cast(IPushProducer, self.producer).pauseProducing()
             self._writer.ask_sent_notice()
 
-    def loseConnection(self) -> None:
-        """Close once everything written has been sent."""
+    def _lose_connection(self) -> None:
         if not self.connected or self.disconnecting or self._closing:
             return
         if self._write_shut:
@@ -316,7 +364,7 @@ class ThreadedTransport:
         self.disconnecting = True
         self._writer.ask_sent_notice()
 
-    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+    def _register_producer(self, producer: IProducer, streaming: bool) -> None:
         if self.producer is not None:
             raise RuntimeError(
                 f"Cannot register producer {producer}, because producer "
@@ -335,10 +383,12 @@ class ThreadedTransport:
             # if what it holds was written before the producer came.
             self._writer.ask_sent_notice(now_if_sent=False)
 
-    def unregisterProducer(self) -> None:
+    def _unregister_producer(self) -> None:
         self.producer = None
         if self.connected and self.disconnecting and not self._closing:
             self._writer.ask_sent_notice()
+
+    # The rest of ITransport and ITCPTransport.
 
     def abortConnection(self) -> None:
         """Close at once, dropping whatever was not sent yet."""
