@@ -9,17 +9,13 @@ import socket
 from typing import Any
 
 from twisted.internet import base, error
-from twisted.internet.interfaces import IAddress, IProtocol
+from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from .families import SocketFamily
-from .plumbing import (
-    connect_error_for,
-    hand_to_reactor,
-    log_prefix,
-)
+from .plumbing import connect_error_for, hand_to_reactor
 from .transport import ThreadedTransport
 
 __all__ = ["ThreadedClient", "ThreadedConnector"]
@@ -47,7 +43,7 @@ class ThreadedClient(ThreadedTransport):
         timeout: float | None,
         reactor: Any,
     ) -> None:
-        super().__init__(skt, family, reactor)
+        super().__init__(skt, family, reactor, family.address(sockaddr), ",client")
         self.connector = connector
         self._sockaddr = sockaddr
         self._registry.add(self)
@@ -96,9 +92,6 @@ class ThreadedClient(ThreadedTransport):
             return
         self.start_io(protocol)
 
-    def _make_logstr(self, protocol: IProtocol) -> str:
-        return f"{log_prefix(protocol)},client"
-
     def failIfNotConnected(self, err: BaseException) -> None:
         """
         Give up connecting, telling the connector ``err`` (mapped onto the
@@ -130,11 +123,8 @@ class ThreadedClient(ThreadedTransport):
             return
         super().shut_down(deadline)
 
-    def getPeer(self) -> IAddress:
-        return self._family.address(self._sockaddr)
-
     def __repr__(self) -> str:
-        return f"<{self._family.name} threaded client to {self.getPeer()}>"
+        return f"<{self._family.name} threaded client to {self._peer}>"
 
 
 class _NoSocket:

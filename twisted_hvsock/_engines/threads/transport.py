@@ -71,6 +71,9 @@ class ThreadedTransport:
     show them. A role adds what is its own: :class:`.ThreadedServer`,
     :class:`.ThreadedClient`.
 
+    :param peer: the address of the other end.
+    :param log_suffix: what follows the protocol's name in log prefixes.
+
     :ivar bufferSize: unsent bytes above which a streaming producer is
         paused; as on Twisted's transports, it may be changed per transport.
     """
@@ -93,10 +96,14 @@ class ThreadedTransport:
         skt: socket.socket,
         family: SocketFamily,
         reactor: Any,
+        peer: IAddress,
+        log_suffix: str,
     ) -> None:
         self.socket = skt
         self.reactor = reactor
         self._family = family
+        self._peer = peer
+        self._log_suffix = log_suffix
         self._registry = registry(reactor)
         self._calls = SocketCalls(skt, family.close_cancels_blocked_calls)
         self._threads = ConnectionThreads(
@@ -124,13 +131,10 @@ class ThreadedTransport:
     def start_io(self, protocol: IProtocol) -> None:
         """Start the reader, then tell the protocol."""
         self.protocol = protocol
-        self._logstr = self._make_logstr(protocol)
+        self._logstr = log_prefix(protocol) + self._log_suffix
         self.connected = True
         self._reader.start()
         self._call(protocol.makeConnection, self)
-
-    def _make_logstr(self, protocol: IProtocol) -> str:
-        return log_prefix(protocol)
 
     # Calling the protocol and its producer.
 
@@ -413,7 +417,7 @@ class ThreadedTransport:
         return self._host
 
     def getPeer(self) -> IAddress:  # type: ignore[override]
-        raise NotImplementedError
+        return self._peer
 
     def logPrefix(self) -> str:
         return self._logstr
