@@ -26,8 +26,11 @@ from twisted.internet.interfaces import (
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import CertificateOptions, PrivateCertificate, TLSVersion
+from twisted.internet.task import cooperate
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
+from twisted.web.server import Site
+from twisted.web.static import File
 from zope.interface import implementer
 
 from twisted_hvsock.tls import (
@@ -313,6 +316,93 @@ async def test_a_protocol_without_half_close_still_gets_all_the_data(
     finally:
         await port.stopListening()
     assert digest(server.received) == digest(request)
+    assert isinstance(reason, error.ConnectionDone)
+
+
+def close_when_read_ends(protocol: Recorder) -> None:
+    protocol.transport.loseConnection()  # type: ignore[union-attr]
+
+
+@pytest_twisted.ensureDeferred
+async def test_twisted_web_answers_a_request_sent_with_a_half_close(
+    pems: dict[str, str], socket_path: str, tmp_path: Path
+) -> None:
+    # printf 'GET / HTTP/1.0\r\n\r\n' | hvsock cat ...tls=yes...: the request
+    # and close_notify arrive together. HTTPChannel is not half-closeable:
+    # as over a plain socket, it must learn of the end only after it has
+    # had its turn to answer, and its answer must get out.
+    (tmp_path / "index.html").write_bytes(b"<p>hello</p>\n")
+    client = Recorder()
+    client.on_read_end = close_when_read_ends
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Site(File(str(tmp_path))),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"GET / HTTP/1.0\r\n\r\n")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    assert client.received.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert client.received.endswith(b"\r\n\r\n<p>hello</p>\n")
+    assert isinstance(reason, error.ConnectionDone)
+
+
+class AnswerWhilePaused(Protocol):
+    """
+    Not half-closeable: on the request, pauses reading, and answers with
+    ``answer`` a chunk per reactor turn; then resumes reading. The
+    peer's end, read meanwhile, must wait as a plain socket's would.
+    """
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.lost: Deferred[BaseException] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.pauseProducing()  # type: ignore[union-attr]
+        chunks = [self.answer[i : i + 4096] for i in range(0, len(self.answer), 4096)]
+
+        def write_all() -> Iterator[None]:
+            for chunk in chunks:
+                self.transport.write(chunk)  # type: ignore[union-attr]
+                yield None
+            self.transport.resumeProducing()  # type: ignore[union-attr]
+
+        cooperate(write_all())
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        assert reason is not None
+        self.lost.callback(reason.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_peer_s_close_notify_waits_while_reading_is_paused(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    answer = payload(MiB)
+    server = AnswerWhilePaused(answer)
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        server_reason = await server.lost
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    assert digest(client.received) == digest(answer)
+    assert isinstance(server_reason, error.ConnectionDone)
     assert isinstance(reason, error.ConnectionDone)
 
 

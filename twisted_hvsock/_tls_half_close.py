@@ -14,6 +14,13 @@ connection. TLS 1.3 (RFC 8446, section 6.1) lets either side send
   ``readConnectionLost`` when the session is TLS 1.3 or newer, and its own
   writes keep flowing; once both directions have ended, the connection
   closes;
+- a protocol that is not half-closeable learns of the peer's
+  ``close_notify`` when it would learn of a plain socket's end of file, with
+  ``connectionLost``: on a later reactor turn than the data before it, not
+  while it has paused reading, and not at all once it has started closing
+  (its close then sends everything it wrote). Twisted's TLS ends the
+  connection in the same read, so a server such as ``twisted.web``'s lost
+  the answer to a request sent with a half-close;
 - a stream that ends without ``close_notify`` is a truncation, and ends the
   connection with ``ConnectionLost``, as Twisted's TLS does.
 
@@ -30,8 +37,15 @@ from __future__ import annotations
 from typing import Any
 
 from OpenSSL.SSL import Connection, WantReadError, ZeroReturnError
-from twisted.internet.interfaces import IAddress, IHalfCloseableProtocol
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IReactorTime,
+)
+from twisted.internet.protocol import connectionDone
 from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from ._transport import IStreamTransport
@@ -84,12 +98,14 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
     _read_side_closed = False
     _write_side_closing = False
     _write_side_closed = False
+    _reading_paused = False
+    # For a protocol that is not half-closeable: the peer's close_notify,
+    # waiting for the reactor turn where a plain socket would read its end.
+    _end_of_peer_data: IDelayedCall | None = None
 
     def makeConnection(self, transport: Any) -> None:
         super().makeConnection(transport)  # type: ignore[no-untyped-call]
-        if IHalfCloseableProtocol.providedBy(self.wrappedProtocol) and (
-            self._tlsConnection is not None
-        ):
+        if self._tlsConnection is not None:
             # The watch stands in for the connection, forwarding all but recv.
             self._tlsConnection = _CloseNotifyWatch(  # type: ignore[assignment]
                 self._tlsConnection, self
@@ -147,10 +163,53 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
         super()._flushReceiveBIO()  # type: ignore[no-untyped-call]
         if self._peer_sent_close_notify and not self._read_side_closed:
             self._read_side_closed = True
+            if not IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
+                self._end_peer_data_later()
+                return
             IHalfCloseableProtocol(self.wrappedProtocol).readConnectionLost()
             if self._write_side_closed and self.connected:
                 # Both directions have ended: the session is over.
                 self.transport.loseConnection()
+
+    def _end_peer_data_later(self) -> None:
+        # A plain socket reads its end of file on a later reactor turn than
+        # the data before it, and not while reading is paused.
+        if self._end_of_peer_data is None and not self._reading_paused:
+            clock: IReactorTime = self.factory._clock
+            self._end_of_peer_data = clock.callLater(0, self._end_peer_data)
+
+    def _end_peer_data(self) -> None:
+        # What Twisted's TLS does on close_notify, and a plain socket on its
+        # end of file for a protocol that is not half-closeable: the
+        # connection ends. A protocol already closing is left to finish.
+        self._end_of_peer_data = None
+        if self._reading_paused or self.disconnecting or self._lostTLSConnection:
+            return
+        self._shutdownTLS()  # type: ignore[no-untyped-call]
+        self._tlsShutdownFinished(None)  # type: ignore[no-untyped-call]
+
+    def pauseProducing(self) -> None:
+        """
+        Stop reading from the connection underneath; for a protocol that is
+        not half-closeable, the peer's ``close_notify`` waits too.
+        """
+        self._reading_paused = True
+        self.transport.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        """Read from the connection underneath again."""
+        self._reading_paused = False
+        self.transport.resumeProducing()
+        if self._read_side_closed and not IHalfCloseableProtocol.providedBy(
+            self.wrappedProtocol
+        ):
+            self._end_peer_data_later()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._end_of_peer_data is not None:
+            self._end_of_peer_data.cancel()
+            self._end_of_peer_data = None
+        super().connectionLost(reason)
 
     def readConnectionLost(self) -> None:
         """
