@@ -14,13 +14,13 @@ connection. TLS 1.3 (RFC 8446, section 6.1) lets either side send
   ``readConnectionLost`` when the session is TLS 1.3 or newer, and its own
   writes keep flowing; once both directions have ended, the connection
   closes;
-- a protocol that is not half-closeable learns of the peer's
-  ``close_notify`` when it would learn of a plain socket's end of file, with
-  ``connectionLost``: on a later reactor turn than the data before it, not
-  while it has paused reading, and not at all once it has started closing
-  (its close then sends everything it wrote). Twisted's TLS ends the
-  connection in the same read, so a server such as ``twisted.web``'s lost
-  the answer to a request sent with a half-close;
+- a protocol that is not half-closeable can only learn of the peer's
+  ``close_notify`` through ``connectionLost``, so it learns of it once it is
+  quiet (see :mod:`._end_when_quiet`): not while it is still writing its
+  answer or has paused reading, and not at all if it closes first. Twisted's
+  TLS ends the connection in the read that brought the ``close_notify``, so
+  a server such as ``twisted.web``'s lost the answer to a request sent with
+  a half-close;
 - a stream that ends without ``close_notify`` is a truncation, and ends the
   connection with ``ConnectionLost``, as Twisted's TLS does.
 
@@ -34,20 +34,22 @@ This module needs pyOpenSSL: import it only when TLS is asked for.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from OpenSSL.SSL import Connection, WantReadError, ZeroReturnError
 from twisted.internet.interfaces import (
     IAddress,
-    IDelayedCall,
     IHalfCloseableProtocol,
-    IReactorTime,
+    IProducer,
+    IProtocol,
 )
 from twisted.internet.protocol import connectionDone
 from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from ._end_when_quiet import EndWhenQuiet, ResumeWatch
 from ._transport import IStreamTransport
 
 __all__ = ["HalfCloseableTLSFactory", "HalfCloseableTLSProtocol"]
@@ -59,8 +61,8 @@ _TLS_1_3 = 0x0304
 class _CloseNotifyWatch:
     """
     The OpenSSL connection as the TLS transport sees it, except that a
-    ``close_notify`` its protocol takes as a half-close reads as "no data
-    yet" and is recorded, so the transport's read loop stops there.
+    ``close_notify`` that is a half-close (TLS 1.3) reads as "no data yet"
+    and is recorded, so the transport's read loop stops there.
     """
 
     def __init__(self, connection: Connection, protocol: HalfCloseableTLSProtocol):
@@ -99,9 +101,30 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
     _write_side_closing = False
     _write_side_closed = False
     _reading_paused = False
-    # For a protocol that is not half-closeable: the peer's close_notify,
-    # waiting for the reactor turn where a plain socket would read its end.
-    _end_of_peer_data: IDelayedCall | None = None
+
+    def __init__(
+        self,
+        factory: TLSMemoryBIOFactory,
+        wrappedProtocol: IProtocol,
+        _connectWrapped: bool = True,
+    ) -> None:
+        super().__init__(factory, wrappedProtocol, _connectWrapped)
+        # For a protocol that is not half-closeable: the peer's close_notify,
+        # held until the protocol is quiet.
+        self._end_when_quiet = EndWhenQuiet(
+            factory._clock, self._cannot_end_yet, self._end_peer_data
+        )
+        aggregate = self._aggregator.write
+
+        def write(data: bytes) -> None:
+            self._end_when_quiet.wrote()
+            aggregate(data)
+
+        self.write = write  # type: ignore[method-assign]
+
+    def writeSequence(self, sequence: Iterable[bytes]) -> None:
+        self._end_when_quiet.wrote()
+        super().writeSequence(sequence)
 
     def makeConnection(self, transport: Any) -> None:
         super().makeConnection(transport)  # type: ignore[no-untyped-call]
@@ -164,34 +187,41 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
         if self._peer_sent_close_notify and not self._read_side_closed:
             self._read_side_closed = True
             if not IHalfCloseableProtocol.providedBy(self.wrappedProtocol):
-                self._end_peer_data_later()
+                self._end_when_quiet.start()
                 return
             IHalfCloseableProtocol(self.wrappedProtocol).readConnectionLost()
             if self._write_side_closed and self.connected:
                 # Both directions have ended: the session is over.
                 self.transport.loseConnection()
 
-    def _end_peer_data_later(self) -> None:
-        # A plain socket reads its end of file on a later reactor turn than
-        # the data before it, and not while reading is paused.
-        if self._end_of_peer_data is None and not self._reading_paused:
-            clock: IReactorTime = self.factory._clock
-            self._end_of_peer_data = clock.callLater(0, self._end_peer_data)
+    def _cannot_end_yet(self) -> bool:
+        producer = self._producer
+        return bool(
+            self._reading_paused
+            or self.disconnecting
+            or self._lostTLSConnection
+            # Its producer is paused by a full buffer: it is still answering.
+            or (producer is not None and producer._producerPaused)
+        )
 
     def _end_peer_data(self) -> None:
-        # What Twisted's TLS does on close_notify, and a plain socket on its
-        # end of file for a protocol that is not half-closeable: the
-        # connection ends. A protocol already closing is left to finish.
-        self._end_of_peer_data = None
-        if self._reading_paused or self.disconnecting or self._lostTLSConnection:
-            return
+        # What Twisted's TLS does on close_notify, after what was written.
+        self._aggregator.flush()
         self._shutdownTLS()  # type: ignore[no-untyped-call]
         self._tlsShutdownFinished(None)  # type: ignore[no-untyped-call]
 
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        """
+        Register ``producer`` as Twisted's TLS does; its resumes also tell a
+        held ``close_notify`` to look again whether the protocol is quiet.
+        """
+        watched = ResumeWatch(producer, self._end_when_quiet.look_again)
+        super().registerProducer(watched, streaming)  # type: ignore[no-untyped-call]
+
     def pauseProducing(self) -> None:
         """
-        Stop reading from the connection underneath; for a protocol that is
-        not half-closeable, the peer's ``close_notify`` waits too.
+        Stop reading from the connection underneath; a held
+        ``close_notify`` waits too, as a plain socket's end of file would.
         """
         self._reading_paused = True
         self.transport.pauseProducing()
@@ -200,15 +230,10 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
         """Read from the connection underneath again."""
         self._reading_paused = False
         self.transport.resumeProducing()
-        if self._read_side_closed and not IHalfCloseableProtocol.providedBy(
-            self.wrappedProtocol
-        ):
-            self._end_peer_data_later()
+        self._end_when_quiet.look_again()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if self._end_of_peer_data is not None:
-            self._end_of_peer_data.cancel()
-            self._end_of_peer_data = None
+        self._end_when_quiet.cancel()
         super().connectionLost(reason)
 
     def readConnectionLost(self) -> None:
