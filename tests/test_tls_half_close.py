@@ -28,6 +28,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import CertificateOptions, PrivateCertificate, TLSVersion
 from twisted.internet.task import deferLater
+from twisted.logger import LogEvent, globalLogPublisher
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 from twisted.web.server import Site
@@ -263,6 +264,58 @@ async def test_a_stream_cut_short_without_close_notify_is_a_lost_connection(
         await port.stopListening()
     assert isinstance(reason, error.ConnectionLost)
     assert "readConnectionLost" not in client.events
+
+
+@pytest.fixture
+def failures() -> Iterator[list[LogEvent]]:
+    """The failures logged while the test runs (``log.err`` ones too)."""
+    seen: list[LogEvent] = []
+
+    def observe(event: LogEvent) -> None:
+        if event.get("log_failure") is not None or event.get("isError"):
+            seen.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    yield seen
+    globalLogPublisher.removeObserver(observe)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stream_cut_short_after_a_half_close_is_a_lost_connection(
+    pems: dict[str, str], socket_path: str, failures: list[LogEvent]
+) -> None:
+    # hvsock cat < request, and the server's socket ends without
+    # close_notify: cat must see a truncation, in words, with no traceback.
+    def answer_then_cut(protocol: Recorder) -> None:
+        tls: Any = protocol.transport
+        tls.write(b"partial")
+        tls.transport.loseWriteConnection()  # the socket under TLS
+
+    server = Recorder()
+    server.on_read_end = answer_then_cut
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await client.lost
+        server.transport.loseConnection()  # type: ignore[union-attr]
+        await server.lost
+    finally:
+        await port.stopListening()
+    assert client.received == b"partial"
+    assert isinstance(reason, error.ConnectionLost)
+    assert str(reason) == (
+        "the peer's TLS stream ended without close_notify, so what arrived "
+        "may be cut short"
+    )
+    assert failures == []
 
 
 @pytest_twisted.ensureDeferred

@@ -22,7 +22,8 @@ connection. TLS 1.3 (RFC 8446, section 6.1) lets either side send
   a server such as ``twisted.web``'s lost the answer to a request sent with
   a half-close;
 - a stream that ends without ``close_notify`` is a truncation, and ends the
-  connection with ``ConnectionLost``, as Twisted's TLS does.
+  connection with ``ConnectionLost``, as Twisted's TLS does, here
+  :class:`TLSStreamCutShort`, which says so in words.
 
 TLS 1.2 (RFC 5246, section 7.2.1) requires a peer's ``close_notify`` to end
 the connection, so below TLS 1.3 the peer's half-close ends it, as it does
@@ -38,6 +39,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from OpenSSL.SSL import Connection, WantReadError, ZeroReturnError
+from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
@@ -52,10 +54,23 @@ from zope.interface import implementer
 from ._end_when_quiet import EndWhenQuiet, ResumeWatch
 from ._transport import IStreamTransport
 
-__all__ = ["HalfCloseableTLSFactory", "HalfCloseableTLSProtocol"]
+__all__ = ["HalfCloseableTLSFactory", "HalfCloseableTLSProtocol", "TLSStreamCutShort"]
 
 # OpenSSL's number for TLS 1.3, as Connection.get_protocol_version gives it.
 _TLS_1_3 = 0x0304
+
+
+class TLSStreamCutShort(ConnectionLost):
+    """
+    The peer's TLS stream ended without ``close_notify``: what arrived may
+    be only the start of what was sent.
+    """
+
+    def __str__(self) -> str:
+        return (
+            "the peer's TLS stream ended without close_notify, so what arrived "
+            "may be cut short"
+        )
 
 
 class _CloseNotifyWatch:
@@ -101,6 +116,7 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
     _write_side_closing = False
     _write_side_closed = False
     _reading_paused = False
+    _stream_ended = False
 
     def __init__(
         self,
@@ -181,7 +197,7 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
 
     def _flushReceiveBIO(self) -> None:
         if self._read_side_closed:
-            self._flushSendBIO()  # type: ignore[no-untyped-call]
+            self._flushSendBIO()
             return
         super()._flushReceiveBIO()  # type: ignore[no-untyped-call]
         if self._peer_sent_close_notify and not self._read_side_closed:
@@ -208,7 +224,7 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
         # What Twisted's TLS does on close_notify, after what was written.
         self._aggregator.flush()
         self._shutdownTLS()  # type: ignore[no-untyped-call]
-        self._tlsShutdownFinished(None)  # type: ignore[no-untyped-call]
+        self._tlsShutdownFinished(None)
 
     def registerProducer(self, producer: IProducer, streaming: bool) -> None:
         """
@@ -240,12 +256,27 @@ class HalfCloseableTLSProtocol(BufferingTLSTransport):
         """
         The connection underneath ended its read side: after the peer's
         ``close_notify`` that is expected; without it, the stream was cut
-        short, and the connection ends with ``ConnectionLost``.
+        short, and the connection ends with :class:`TLSStreamCutShort`.
         """
         if self._read_side_closed or self._lostTLSConnection:
             return
+        self._stream_ended = True
         self._tlsConnection.bio_shutdown()
         self._flushReceiveBIO()
+
+    def _tlsShutdownFinished(self, reason: Failure | None) -> None:
+        if reason is not None and self._stream_ended and self._reason is None:
+            # An error reading what was left, once the stream had ended: the
+            # reason the protocol is given (Twisted keeps the first one).
+            self._reason = Failure(TLSStreamCutShort())  # type: ignore[no-untyped-call]
+        super()._tlsShutdownFinished(reason)  # type: ignore[no-untyped-call]
+
+    def _flushSendBIO(self) -> None:
+        # Closing a connection whose write side is already shut (after our
+        # close_notify) ends it at once, inside Twisted's read loop, which
+        # then flushes a connection that is gone.
+        if self._tlsConnection is not None:
+            super()._flushSendBIO()  # type: ignore[no-untyped-call]
 
     def writeConnectionLost(self) -> None:
         """
