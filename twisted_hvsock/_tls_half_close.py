@@ -27,8 +27,8 @@ connection. TLS 1.3 (RFC 8446, section 6.1) lets either side send
 
 TLS 1.2 (RFC 5246, section 7.2.1) requires a peer's ``close_notify`` to end
 the connection, so below TLS 1.3 the peer's half-close ends it, as it does
-in Twisted. Everything else (the handshake, buffering, producers) is
-Twisted's ``BufferingTLSTransport``, unchanged.
+in Twisted. Everything else (the handshake, buffering, producers, which
+are only watched for their resumes) is Twisted's ``BufferingTLSTransport``.
 
 This module needs pyOpenSSL: import it only when TLS is asked for.
 """
