@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -167,6 +169,57 @@ def test_cat_echo_serves_every_connection(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_cat_fails_when_standard_output_cannot_take_the_data(tmp_path: Path) -> None:
+    socket_path = tmp_path / "echo.sock"
+    server, _ = start_listener(
+        "cat", "-l", "--echo", f"unix:{socket_path}", stdout=subprocess.DEVNULL
+    )
+    try:
+        with open("/dev/full", "wb") as full:
+            result = hvsock(
+                "cat",
+                f"unix:{socket_path}",
+                input=os.urandom(MiB),
+                capture_output=False,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=120,
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "hvsock cat: standard output failed or was closed before all the data "
+        "from the peer was written to it\n"
+    )
+
+
+def test_cat_fails_when_a_tls_stream_is_cut_short(tmp_path: Path) -> None:
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
+    vmm = tmp_path / "v.sock"
+    listener, _ = start_listener(
+        "cat",
+        "-l",
+        f"hybridvsock:{vmm}:5:privateKey={identity}",
+        stdout=subprocess.PIPE,
+    )
+    context = ssl.create_default_context(cafile=root)
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(f"{vmm}_5")  # as the VMM does for a guest's connection
+        with context.wrap_socket(raw, server_hostname="guest.example") as peer:
+            peer.sendall(b"partial")
+            # Shut the socket under TLS: the stream ends without close_notify.
+            peer.shutdown(socket.SHUT_WR)
+            out, err = listener.communicate(timeout=120)
+    assert listener.returncode == 1
+    assert out == b"partial"
+    assert err.decode() == (
+        "hvsock cat: the peer's TLS stream ended without close_notify, so what "
+        "arrived may be cut short\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.stdio import StandardIO
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from .._not_ready import not_there_yet
 from .._options import parse_positive_float
@@ -142,15 +143,72 @@ async def _cat(reactor: Any, options: Options) -> int:
         connection = await _connect(
             reactor, endpoint, options["address"], options["wait"]
         )
+    return await _relay_stdio(reactor, connection)
+
+
+async def _relay_stdio(reactor: Any, connection: RelayProtocol) -> int:
+    """
+    Relay stdin and stdout over ``connection`` until both directions end.
+
+    :return: the exit status: 1 if data was lost where ``cat`` can see it
+        (standard output stopped taking data, or the connection ended with
+        an error, a TLS stream cut short among them); a peer that drops what
+        it was sent cannot be seen.
+    """
+
+    def give_up() -> None:
+        # What the peer sends has nowhere to go: stop now, rather than wait
+        # for a peer that may itself be waiting for us to read.
+        if not connection.finished.called:
+            connection.transport.abortConnection()
+
     stdio = RelayProtocol()
-    StandardIO(stdio, reactor=reactor)
-    await splice(connection, stdio)
+    standard_io = _StandardIO(stdio, reactor, give_up)
+    both = splice(connection, stdio)
+    await connection.finished
+    if standard_io.output_failure is None:
+        # Standard input and output finish too; after a failed output they
+        # may not (Twisted's stdio then never reports them lost).
+        await both
+    if standard_io.output_failure is not None:
+        # Named first: it is also why the connection was stopped.
+        print(
+            "hvsock cat: standard output failed or was closed before all the "
+            "data from the peer was written to it",
+            file=sys.stderr,
+        )
+        return 1
     if connection.reason is not None and not connection.reason.check(
         error.ConnectionDone
     ):
         print(f"hvsock cat: {one_line(connection.reason)}", file=sys.stderr)
         return 1
     return 0
+
+
+class _StandardIO(StandardIO):
+    """
+    Twisted's standard input and output, remembering that standard output
+    ended other than cleanly (a write failed, or its reader went away):
+    Twisted tells a half-closeable protocol only that it ended.
+    """
+
+    output_failure: Failure | None = None
+
+    def __init__(
+        self, protocol: RelayProtocol, reactor: Any, output_failed: Callable[[], None]
+    ) -> None:
+        self._output_failed = output_failed
+        super().__init__(protocol, reactor=reactor)
+
+    def childConnectionLost(self, fd: str, reason: Failure) -> None:
+        # Called by the POSIX reader and writer; Windows' StandardIO (the one
+        # mypy sees) has no such call, and never makes it.
+        failed = fd == "write" and not reason.check(error.ConnectionDone)
+        if failed and self.output_failure is None:
+            self.output_failure = reason
+            self._output_failed()
+        super().childConnectionLost(fd, reason)  # type: ignore[misc]
 
 
 class _FirstConnection(RelayProtocol):
