@@ -91,4 +91,4 @@ def test_verbose_hvsock_prints_no_object_reprs(tmp_path: Path) -> None:
     assert "object at 0x" not in stderr
     assert "Main loop terminated" not in stderr
     [line] = stderr.splitlines()
-    assert line.startswith("hvsock cat: an error occurred while connecting")
+    assert line.startswith(f"hvsock cat: cannot connect to unix:{tmp_path}/nobody.sock")

@@ -25,6 +25,7 @@ from .._options import parse_positive_float
 from .._sockets.hyperv import hyperv_backend
 from .._waiting import WaitingClientEndpoint
 from ..echo import echo_factory
+from ..errors import WaitTimeoutError
 from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
@@ -250,6 +251,23 @@ async def _connect(
         endpoint = WaitingClientEndpoint(
             reactor, endpoint, wait, not_there_yet, target=address
         )
-    connection = await endpoint.connect(Factory.forProtocol(RelayProtocol))
+    try:
+        connection = await endpoint.connect(Factory.forProtocol(RelayProtocol))
+    except error.ConnectError as e:
+        if isinstance(e, WaitTimeoutError) or address in str(e):
+            raise
+        # Twisted's own clients (unix:, tcp:) do not say what they tried.
+        raise CannotConnect(address, e) from e
     assert isinstance(connection, RelayProtocol)
     return connection
+
+
+class CannotConnect(error.ConnectError):
+    """A connect to ``address`` failed; the words name the address."""
+
+    def __init__(self, address: str, reason: error.ConnectError) -> None:
+        super().__init__(string=f"{address}: {one_line(reason)}")
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot connect to {self.args[0]}"

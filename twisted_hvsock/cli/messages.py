@@ -78,6 +78,11 @@ def _cannot_listen(value: error.CannotListenError) -> str:
 
 def _connect_error(value: error.ConnectError) -> str:
     text = str(value).rstrip(".")
+    if isinstance(value.osError, int):
+        # Twisted puts the errno's number before its words: "2: No such file".
+        text = text.replace(f": {value.osError}: ", ": ", 1)
+    # ConnectError's own opening says nothing once a reason follows it.
+    text = text.removeprefix(f"{error.ConnectError.MESSAGE}: ")
     return text[0].lower() + text[1:] if text else type(value).__name__
 
 
