@@ -28,6 +28,7 @@ DEFINED_IN = {
     "HyperVUnavailableError": "errors",
     "VSockUnavailableError": "errors",
     "MissingDependencyError": "errors",
+    "VMLookupError": "errors",
     "WaitTimeoutError": "errors",
     "IOEngine": "vsock",
     "VSockServerEndpoint": "vsock",

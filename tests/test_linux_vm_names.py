@@ -1,0 +1,307 @@
+"""
+VM names on a Linux host: looked up through stand-ins for ``virsh`` and
+``machinectl`` that print what the real ones print
+(``tests/support/fake_linux_vms.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from twisted_hvsock.errors import VMLookupError
+from twisted_hvsock.linux_vm_names import (
+    LinuxVM,
+    check_resolver,
+    check_vm_name,
+    list_vms,
+    resolve_vm_cid,
+)
+
+from .support.fake_linux_vms import FakeMachinectl, FakeVirsh
+
+# A name no shell could be handed safely: spaces, quotes, a leading dash,
+# command substitutions that would create $PWNED, and the shell's operators.
+STRANGE = '-x web; touch "$PWNED" $(touch "$PWNED") `touch pwned` \'q\' & | > <'
+
+
+@pytest.fixture
+def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PATH holding only the stand-ins a test puts there."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    monkeypatch.setenv("PATH", str(directory))
+    monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
+    return directory
+
+
+@pytest.fixture
+def virsh(bin_dir: Path) -> FakeVirsh:
+    return FakeVirsh(bin_dir)
+
+
+@pytest.fixture
+def machinectl(bin_dir: Path) -> FakeMachinectl:
+    return FakeMachinectl(bin_dir)
+
+
+@pytest.fixture
+def root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the lookups as root: libvirt's system connection only."""
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+
+
+DUMPXML = ["--readonly", "--connect", "qemu:///system", "dumpxml"]
+
+
+# Looking names up.
+
+
+@pytest.mark.usefixtures("root")
+@pytest.mark.parametrize("vsock", ["auto", "static"])
+def test_a_running_libvirt_domain_s_cid_comes_from_its_vsock_device(
+    virsh: FakeVirsh, vsock: str
+) -> None:
+    virsh.add_domain("web", vsock=vsock, cid=7)
+    assert resolve_vm_cid("web") == 7
+    [call] = virsh.calls
+    assert call["argv"] == [*DUMPXML, "--domain=web"]
+    assert call["stdin_is_devnull"]
+    assert call["LC_ALL"] == "C"  # virsh's messages are matched in English
+
+
+def test_machined_answers_where_libvirt_is_not_installed(
+    machinectl: FakeMachinectl,
+) -> None:
+    machinectl.add_machine("fedora", cid=4)
+    assert resolve_vm_cid("fedora") == 4
+    [call] = machinectl.calls
+    assert call["argv"] == [
+        *("--no-pager", "show", "--property=VSockCID", "--value", "--", "fedora")
+    ]
+    assert call["stdin_is_devnull"]
+
+
+@pytest.mark.usefixtures("root")
+def test_libvirt_is_asked_first_then_machined(
+    virsh: FakeVirsh, machinectl: FakeMachinectl
+) -> None:
+    virsh.add_domain("web", cid=7)
+    machinectl.add_machine("web", cid=9)
+    machinectl.add_machine("fedora", cid=4)
+    assert resolve_vm_cid("web") == 7
+    assert machinectl.calls == []
+    assert resolve_vm_cid("fedora") == 4
+    assert virsh.calls[-1]["argv"] == [*DUMPXML, "--domain=fedora"]
+
+
+@pytest.mark.usefixtures("root")
+def test_resolver_asks_only_the_one_chosen(
+    virsh: FakeVirsh, machinectl: FakeMachinectl
+) -> None:
+    virsh.add_domain("web", cid=7)
+    machinectl.add_machine("web", cid=9)
+    assert resolve_vm_cid("web", resolver="machined") == 9
+    assert virsh.calls == []
+    assert resolve_vm_cid("web", resolver="libvirt") == 7
+
+
+@pytest.mark.usefixtures("root", "virsh", "machinectl")
+def test_an_unknown_name_is_a_value_error_saying_what_each_manager_said() -> None:
+    with pytest.raises(ValueError) as raised:
+        resolve_vm_cid("nope")
+    assert str(raised.value) == (
+        "vm: no VM named 'nope' is known (virsh --connect qemu:///system: "
+        "error: failed to get domain 'nope'; machinectl: Could not get path "
+        "to machine: No machine 'nope' known (machined knows running VMs "
+        "only)); 'hvsock vms' lists the VMs and their CIDs"
+    )
+
+
+@pytest.mark.usefixtures("root")
+@pytest.mark.parametrize("vsock", ["auto", "static"])
+def test_a_domain_that_is_not_running_has_no_cid(virsh: FakeVirsh, vsock: str) -> None:
+    # A static CID shows in the XML of a stopped domain, yet reaches nothing.
+    virsh.add_domain("web", running=False, vsock=vsock, cid=5)
+    with pytest.raises(ValueError, match="^vm: the libvirt domain 'web' is not "):
+        resolve_vm_cid("web")
+
+
+@pytest.mark.usefixtures("root")
+def test_a_domain_without_a_vsock_device_says_how_to_add_one(
+    virsh: FakeVirsh,
+) -> None:
+    virsh.add_domain("web", vsock=None)
+    with pytest.raises(ValueError) as raised:
+        resolve_vm_cid("web", option="allow")
+    assert str(raised.value) == (
+        "allow: the libvirt domain 'web' has no vsock device; add "
+        "<vsock model='virtio'><cid auto='yes'/></vsock> to its <devices>"
+    )
+
+
+def test_a_machine_without_a_cid_is_a_container_or_has_no_vsock(
+    machinectl: FakeMachinectl,
+) -> None:
+    machinectl.add_machine("box", cid=None, machine_class="container")
+    with pytest.raises(ValueError, match="^vm: the machine 'box' .* has no vsock"):
+        resolve_vm_cid("box")
+
+
+@pytest.mark.usefixtures("root")
+def test_a_strange_name_reaches_virsh_as_one_argument_and_no_shell(
+    virsh: FakeVirsh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PWNED", str(tmp_path / "pwned"))
+    monkeypatch.chdir(tmp_path)
+    virsh.add_domain(STRANGE, cid=8)
+    assert resolve_vm_cid(STRANGE) == 8
+    assert virsh.calls[0]["argv"] == [*DUMPXML, f"--domain={STRANGE}"]
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_strange_name_reaches_machinectl_after_the_options_end(
+    machinectl: FakeMachinectl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # machined's names are host names, so no such machine; but the name
+    # arrives whole, after "--", and comes back in the error as it is.
+    monkeypatch.setenv("PWNED", str(tmp_path / "pwned"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError) as raised:
+        resolve_vm_cid(STRANGE, resolver="machined")
+    assert machinectl.calls[0]["argv"][-2:] == ["--", STRANGE]
+    assert f"No machine '{STRANGE}' known" in str(raised.value)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.usefixtures("root")
+def test_a_command_that_hangs_is_killed_after_the_timeout(virsh: FakeVirsh) -> None:
+    virsh.add_domain("web")
+    virsh.set_mode("hang")
+    with pytest.raises(VMLookupError) as raised:
+        resolve_vm_cid("web", timeout=0.5)
+    assert str(raised.value) == (
+        "vm: looking up the VM named 'web' failed: virsh: gave no answer in 0.5 s"
+    )
+    [call] = virsh.calls
+    with pytest.raises(ProcessLookupError):
+        os.kill(call["pid"], 0)  # killed and reaped, not left behind
+
+
+@pytest.mark.usefixtures("root")
+def test_a_hung_libvirt_does_not_hide_machined_s_vm(
+    virsh: FakeVirsh, machinectl: FakeMachinectl
+) -> None:
+    virsh.set_mode("hang")
+    machinectl.add_machine("fedora", cid=4)
+    assert resolve_vm_cid("fedora", timeout=0.5) == 4
+
+
+@pytest.mark.usefixtures("root")
+def test_a_failing_libvirt_is_an_error_unless_another_finds_the_vm(
+    virsh: FakeVirsh, machinectl: FakeMachinectl
+) -> None:
+    # The VM may be libvirt's: "no such VM" would be a guess.
+    virsh.set_mode("no_daemon")
+    with pytest.raises(VMLookupError, match="failed to connect to the hypervisor"):
+        resolve_vm_cid("web")
+
+
+@pytest.mark.usefixtures("bin_dir")
+def test_without_virsh_or_machinectl_the_error_says_what_to_install() -> None:
+    with pytest.raises(VMLookupError) as raised:
+        resolve_vm_cid("web")
+    assert str(raised.value) == (
+        "vm: looking up the VM named 'web' needs virsh (libvirt) or machinectl "
+        "(machined) on this Linux host, and none is on PATH; give the VM's CID "
+        "instead"
+    )
+
+
+def test_machinectl_before_systemd_256_knows_no_cids(bin_dir: Path) -> None:
+    machinectl = FakeMachinectl(bin_dir, systemd=255)
+    machinectl.add_machine("fedora", cid=4)
+    with pytest.raises(VMLookupError, match="systemd older than 256"):
+        resolve_vm_cid("fedora")
+
+
+def test_a_user_s_own_session_is_asked_after_the_system(
+    virsh: FakeVirsh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    virsh.add_domain("mine", cid=6, uri="qemu:///session")
+    assert resolve_vm_cid("mine") == 6
+    assert [call["argv"][2] for call in virsh.calls] == [
+        "qemu:///system",
+        "qemu:///session",
+    ]
+
+
+def test_libvirt_default_uri_is_the_only_connection_asked(
+    virsh: FakeVirsh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIBVIRT_DEFAULT_URI", "qemu:///session")
+    virsh.add_domain("mine", cid=6, uri="qemu:///session")
+    assert resolve_vm_cid("mine") == 6
+    assert [call["argv"] for call in virsh.calls] == [
+        ["--readonly", "dumpxml", "--domain=mine"]
+    ]
+
+
+@pytest.mark.parametrize("name", ["", " ", "a\0b", 3])
+def test_a_vm_name_must_be_text(name: Any) -> None:
+    with pytest.raises(ValueError, match="^vm must be a VM's name"):
+        check_vm_name(name)
+
+
+def test_resolver_is_libvirt_or_machined() -> None:
+    assert check_resolver(None) is None
+    assert check_resolver("machined") == "machined"
+    with pytest.raises(ValueError, match="^resolver must be libvirt or machined"):
+        check_resolver("virsh")
+
+
+# Listing them.
+
+
+@pytest.mark.usefixtures("root")
+def test_list_vms_gives_each_manager_s_vms_and_their_cids(
+    virsh: FakeVirsh, machinectl: FakeMachinectl
+) -> None:
+    virsh.add_domain("web", cid=7)
+    virsh.add_domain("off", running=False)
+    virsh.add_domain("bare", vsock=None)
+    machinectl.add_machine("fedora", cid=4)
+    machinectl.add_machine("plain", cid=None)
+    machinectl.add_machine("box", cid=None, machine_class="container")
+    assert list_vms() == [
+        LinuxVM("bare", "libvirt", None, "no vsock device"),
+        LinuxVM("off", "libvirt", None, "not running"),
+        LinuxVM("web", "libvirt", 7, "running"),
+        LinuxVM("fedora", "machined", 4, "running"),
+        LinuxVM("plain", "machined", None, "no vsock device"),
+    ]
+    assert virsh.calls[0]["argv"] == [
+        *("--readonly", "--connect", "qemu:///system", "list", "--all", "--name")
+    ]
+    assert machinectl.calls[0]["argv"] == ["--no-pager", "list", "--no-legend"]
+    assert list_vms(resolver="machined")[0].name == "fedora"
+
+
+@pytest.mark.usefixtures("bin_dir")
+def test_list_vms_without_either_command_says_what_to_install() -> None:
+    with pytest.raises(VMLookupError, match="^listing VMs needs virsh"):
+        list_vms()
+
+
+def test_list_vms_says_which_manager_failed(machinectl: FakeMachinectl) -> None:
+    machinectl.set_mode("no_bus")
+    with pytest.raises(VMLookupError) as raised:
+        list_vms()
+    assert str(raised.value) == (
+        "listing systemd-machined's VMs failed: machinectl: Failed to connect "
+        "to system scope bus via local transport: No such file or directory"
+    )
