@@ -98,6 +98,7 @@ LOADED_ON_IMPORT = {
     "twisted_hvsock.hyperv",
     "twisted_hvsock.hyperv_ids",
     "twisted_hvsock.hyperv_vm_names",
+    "twisted_hvsock.linux_vm_names",
     "twisted_hvsock.threaded_unix",
     "twisted_hvsock.tls",
     "twisted_hvsock.vsock",

@@ -1,17 +1,28 @@
 """
 VM names on a Linux host: looked up through stand-ins for ``virsh`` and
 ``machinectl`` that print what the real ones print
-(``tests/support/fake_linux_vms.py``).
+(``tests/support/fake_linux_vms.py``), on the host; a name that maps to CID 1
+reaching a real listener, in the guest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
+from twisted.internet import defer, error, reactor
+from twisted.internet.endpoints import clientFromString, serverFromString
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactor
 
+from twisted_hvsock._engines._gate import PeerGate
+from twisted_hvsock.allow import PeerAllowList, parse_cid_allow
 from twisted_hvsock.errors import VMLookupError
 from twisted_hvsock.linux_vm_names import (
     LinuxVM,
@@ -20,8 +31,10 @@ from twisted_hvsock.linux_vm_names import (
     list_vms,
     resolve_vm_cid,
 )
+from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
 from .support.fake_linux_vms import FakeMachinectl, FakeVirsh
+from .support.streams import Echo, SendAndCollect, factory_for
 
 # A name no shell could be handed safely: spaces, quotes, a leading dash,
 # command substitutions that would create $PWNED, and the shell's operators.
@@ -305,3 +318,183 @@ def test_list_vms_says_which_manager_failed(machinectl: FakeMachinectl) -> None:
         "listing systemd-machined's VMs failed: machinectl: Failed to connect "
         "to system scope bus via local transport: No such file or directory"
     )
+
+
+# Through the vsock endpoints, on the host: no connection is made.
+
+
+def test_a_client_string_takes_vm_in_place_of_cid() -> None:
+    endpoint = clientFromString(MemoryReactor(), "vsock:vm=web:5000")
+    assert isinstance(endpoint, VSockClientEndpoint)
+    assert (endpoint._cid, endpoint._vm, endpoint._port) == (None, "web", 5000)
+    assert repr(endpoint) == "<VSockClientEndpoint vm=web port=5000>"
+    chosen = clientFromString(
+        MemoryReactor(), "vsock:vm=web:port=5000:resolver=Machined"
+    )
+    assert isinstance(chosen, VSockClientEndpoint)
+    assert chosen._resolver == "machined"
+
+
+@pytest.mark.parametrize(
+    ("description", "message"),
+    [
+        ("vsock:3:5000:vm=web", "^give cid or vm, not both"),
+        ("vsock:cid=3:vm=web:port=5000", "^give cid or vm, not both"),
+        ("vsock:port=5000", "^cid or vm is required"),
+        ("vsock:vm=:port=5000", "^vm must be a VM's name"),
+        ("vsock:vm=web:port=5000:resolver=xen", "^resolver must be libvirt or"),
+        ("vsock:3:5000:resolver=libvirt", "^resolver chooses who looks vm up"),
+    ],
+)
+def test_bad_vm_strings_name_the_option(description: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        clientFromString(MemoryReactor(), description)
+
+
+def test_the_endpoint_takes_one_of_cid_and_vm() -> None:
+    with pytest.raises(ValueError, match="^give one of cid and vm .* got both"):
+        VSockClientEndpoint(MemoryReactor(), 3, 80, vm="web")
+    with pytest.raises(ValueError, match="^give one of cid and vm .* got neither"):
+        VSockClientEndpoint(MemoryReactor(), None, 80)
+
+
+@pytest.fixture
+def attempts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """
+    The CIDs the client endpoints try, instead of connecting: each of the
+    first two attempts of a test is refused, the third connects.
+    """
+    tried: list[int] = []
+
+    def connect_once(
+        self: VSockClientEndpoint, factory: IProtocolFactory, cid: int
+    ) -> defer.Deferred[Any]:
+        tried.append(cid)
+        if len(tried) % 3:
+            return defer.fail(error.ConnectionRefusedError())
+        return defer.succeed(factory.buildProtocol(None))
+
+    monkeypatch.setattr(VSockClientEndpoint, "_connect_once", connect_once)
+    return tried
+
+
+@pytest.mark.usefixtures("root")
+@pytest_twisted.ensureDeferred
+async def test_the_name_is_looked_up_each_time_connect_starts(
+    virsh: FakeVirsh, attempts: list[int]
+) -> None:
+    virsh.add_domain("web", cid=7)
+    endpoint = VSockClientEndpoint(reactor, None, 5000, vm="web", wait=60)
+    assert virsh.calls == []  # not when it is built
+    await endpoint.connect(Factory.forProtocol(Protocol))
+    # With wait=, once before the first attempt: each retry goes to CID 7.
+    assert (attempts, len(virsh.calls)) == ([7, 7, 7], 1)
+    virsh.restart_domain("web", cid=8)  # a reboot may change it
+    await endpoint.connect(Factory.forProtocol(Protocol))
+    assert (attempts[3:], len(virsh.calls)) == ([8, 8, 8], 2)
+
+
+@pytest.mark.usefixtures("root", "virsh")
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_vm_fails_the_connect_before_any_attempt(
+    attempts: list[int],
+) -> None:
+    endpoint = clientFromString(reactor, "vsock:vm=nope:port=5000:wait=60")
+    with pytest.raises(ValueError, match="^vm: no VM named 'nope' is known"):
+        await endpoint.connect(Factory.forProtocol(Protocol))
+    assert attempts == []
+
+
+@pytest.fixture
+def listened(monkeypatch: pytest.MonkeyPatch) -> list[PeerGate]:
+    """The gates vsock listeners would listen with, instead of listening."""
+    gates: list[PeerGate] = []
+
+    def listen(self: VSockServerEndpoint, factory: PeerGate) -> IListeningPort:
+        gates.append(factory)
+        return None  # type: ignore[return-value]
+
+    monkeypatch.setattr(VSockServerEndpoint, "_listen", listen)
+    return gates
+
+
+@pytest.mark.usefixtures("root")
+@pytest_twisted.ensureDeferred
+async def test_a_listener_looks_up_the_names_in_allow_when_it_starts(
+    virsh: FakeVirsh, listened: list[PeerGate]
+) -> None:
+    virsh.add_domain("web", cid=7)
+    endpoint = serverFromString(reactor, "vsock:port=80:allow=3,web")
+    assert virsh.calls == []  # not when it is built
+    await endpoint.listen(Factory.forProtocol(Protocol))
+    [gate] = listened
+    assert gate.checks == (PeerAllowList(cid_ranges=((3, 3), (7, 7))),)
+
+
+@pytest.mark.usefixtures("root", "virsh")
+@pytest_twisted.ensureDeferred
+async def test_an_unknown_name_in_allow_fails_the_listen_naming_allow(
+    listened: list[PeerGate],
+) -> None:
+    endpoint = serverFromString(reactor, "vsock:port=80:allow=host,nope")
+    with pytest.raises(ValueError, match="^allow: no VM named 'nope' is known"):
+        await endpoint.listen(Factory.forProtocol(Protocol))
+    assert listened == []
+
+
+def test_names_in_a_cid_list_wait_for_the_listener() -> None:
+    allow = parse_cid_allow("3,web-1,My VM,local-host")
+    assert allow.cid_ranges == ((1, 2), (3, 3))
+    assert allow.vm_names == {"web-1", "My VM"}
+    assert parse_cid_allow(str(allow)) == allow
+    resolved = allow.resolved_cids({"web-1": 9, "My VM": 3}.__getitem__)
+    assert resolved == PeerAllowList(cid_ranges=((1, 2), (3, 3), (9, 9)))
+    assert resolved.resolved_cids(lambda name: 1 // 0) is resolved
+
+
+# Kernel tier: a name mapped to CID 1, in the guest.
+
+kernel = pytest.mark.kernel
+
+
+@pytest.fixture
+def loop_vm(virsh: FakeVirsh, root: None) -> Iterator[FakeVirsh]:
+    """libvirt's stand-in knows "loop", at CID 1, and "other", at CID 5."""
+    virsh.add_domain("loop", cid=1)
+    virsh.add_domain("other", cid=5)
+    yield virsh
+
+
+@kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+@pytest_twisted.ensureDeferred
+async def test_a_vm_name_reaches_a_real_listener(loop_vm: FakeVirsh, io: str) -> None:
+    port = await VSockServerEndpoint(reactor, 0, io=io).listen(factory_for(Echo))
+    try:
+        client = clientFromString(
+            reactor, f"vsock:vm=loop:port={port.getHost().port}:io={io}"
+        )
+        protocol = await client.connect(factory_for(lambda: SendAndCollect(b"ping")))
+        received = await protocol.finished
+    finally:
+        await port.stopListening()
+    assert received == (hashlib.sha256(b"ping").hexdigest(), 4)
+    assert [call["argv"][-1] for call in loop_vm.calls] == ["--domain=loop"]
+
+
+@kernel
+@pytest.mark.parametrize(("allow", "echoed"), [("loop", 4), ("other", 0)])
+@pytest_twisted.ensureDeferred
+async def test_a_listener_allows_the_vm_a_name_in_allow_stands_for(
+    loop_vm: FakeVirsh, allow: str, echoed: int
+) -> None:
+    endpoint = serverFromString(reactor, f"vsock:0:allow={allow}")
+    port = await endpoint.listen(factory_for(Echo))
+    try:
+        client = clientFromString(reactor, f"vsock:1:{port.getHost().port}")
+        protocol = await client.connect(factory_for(lambda: SendAndCollect(b"ping")))
+        _, count = await protocol.finished
+    finally:
+        await port.stopListening()
+    assert count == echoed
+    assert port.refused == (0 if echoed else 1)
