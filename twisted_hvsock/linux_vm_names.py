@@ -195,12 +195,12 @@ def _chosen(resolver: Resolver | None) -> tuple[Resolver, ...]:
 
 
 def _none_installed(option: str, name: str, resolver: Resolver | None) -> str:
-    programs = [f"{_PROGRAMS[r]} ({r})" for r in _chosen(resolver)]
-    what = f"looking up the VM named {name!r}" if name else "listing VMs"
-    prefix = f"{option}: " if option else ""
+    programs = " or ".join(f"{_PROGRAMS[r]} ({r})" for r in _chosen(resolver))
+    needs = f"needs {programs} on this Linux host, and none is on PATH"
+    if not name:
+        return f"listing VMs {needs}"
     return (
-        f"{prefix}{what} needs {' or '.join(programs)} on this Linux host, and "
-        "none is on PATH; give the VM's CID instead"
+        f"{option}: looking up the VM named {name!r} {needs}; give the VM's CID instead"
     )
 
 
