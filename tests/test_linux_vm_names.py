@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactor
 
+from twisted_hvsock import vsock
 from twisted_hvsock._engines._gate import PeerGate
 from twisted_hvsock.allow import PeerAllowList, parse_cid_allow
 from twisted_hvsock.errors import VMLookupError
@@ -67,13 +69,30 @@ def root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
 
 
+@pytest.fixture
+def stdin_is_a_pipe() -> Iterator[None]:
+    """
+    This process's stdin is a pipe, as ``hvsock cat``'s may be: a command
+    that inherited it could read the user's data.
+    """
+    read, write = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read, 0)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 0)
+        for descriptor in (saved, read, write):
+            os.close(descriptor)
+
+
 DUMPXML = ["--readonly", "--connect", "qemu:///system", "dumpxml"]
 
 
 # Looking names up.
 
 
-@pytest.mark.usefixtures("root")
+@pytest.mark.usefixtures("root", "stdin_is_a_pipe")
 @pytest.mark.parametrize("vsock", ["auto", "static"])
 def test_a_running_libvirt_domain_s_cid_comes_from_its_vsock_device(
     virsh: FakeVirsh, vsock: str
@@ -86,6 +105,7 @@ def test_a_running_libvirt_domain_s_cid_comes_from_its_vsock_device(
     assert call["LC_ALL"] == "C"  # virsh's messages are matched in English
 
 
+@pytest.mark.usefixtures("stdin_is_a_pipe")
 def test_machined_answers_where_libvirt_is_not_installed(
     machinectl: FakeMachinectl,
 ) -> None:
@@ -392,6 +412,26 @@ async def test_the_name_is_looked_up_each_time_connect_starts(
     virsh.restart_domain("web", cid=8)  # a reboot may change it
     await endpoint.connect(Factory.forProtocol(Protocol))
     assert (attempts[3:], len(virsh.calls)) == ([8, 8, 8], 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_lookups_run_in_a_thread_not_the_reactor_s(
+    attempts: list[int], listened: list[PeerGate], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commands may take seconds: the reactor goes on meanwhile.
+    threads: list[int] = []
+
+    def resolve(name: str, option: str = "vm", resolver: Any = None) -> int:
+        threads.append(threading.get_ident())
+        return 7
+
+    monkeypatch.setattr(vsock, "resolve_vm_cid", resolve)
+    await VSockClientEndpoint(reactor, None, 80, vm="web", wait=60).connect(
+        Factory.forProtocol(Protocol)
+    )
+    await VSockServerEndpoint(reactor, 80, allow="web").listen(Factory())
+    assert len(threads) == 2
+    assert threading.get_ident() not in threads
 
 
 @pytest.mark.usefixtures("root", "virsh")
