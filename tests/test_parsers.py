@@ -367,7 +367,7 @@ def test_bad_server_strings_name_the_option(
 @pytest.mark.parametrize(
     ("description", "message"),
     [
-        ("vsock:port=80", "cid is required"),
+        ("vsock:port=80", "cid or vm is required"),
         ("vsock:3", "port is required"),
         ("vsock:any:80", "only for listening"),
         ("vsock:3:80:timeout=0", "timeout must be a positive number"),
@@ -375,7 +375,7 @@ def test_bad_server_strings_name_the_option(
         ("vsock:3:80:timeout=soon", "timeout must be a positive number"),
         (
             "vsock:3:80:backlog=5",
-            "unknown option 'backlog'; accepted: cid, port, timeout",
+            "unknown option 'backlog'; accepted: cid, vm, port, timeout",
         ),
         ("hvsock:vm=parent", "service is required"),
         ("hvsock:service=80", "vm is required"),
@@ -405,7 +405,7 @@ def test_bad_client_strings_name_the_option(
 @pytest.mark.parametrize(
     ("description", "usage"),
     [
-        ("vsock:3", r"usage: vsock:\[cid=\]<cid>:\[port=\]<port>"),
+        ("vsock:3", r"usage: vsock:\(\[cid=\]<cid>\|vm=<name>\):\[port=\]<port>"),
         ("hvsock:parent", r"usage: hvsock:\[vm=\]<vm>:\[service=\]"),
     ],
 )
@@ -451,13 +451,15 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         ),
         (
             VSockClientParser,
-            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}{_WAIT}"
+            "vsock:([cid=]<cid>|vm=<name>):[port=]<port>[:timeout=<seconds>]"
+            f"{_IO}{_WAIT}[:resolver=libvirt|machined]"
             "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
-            f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS}",
+            f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS[:-1]}; "
+            "vm: a VM's name, its CID asked of libvirt or systemd-machined)",
             ("cid", "port"),
             (
-                *("cid", "port", "timeout", "io", "wait", "tls", "hostname"),
-                *("trustRoots", "certificate", "privateKey"),
+                *("cid", "vm", "port", "timeout", "io", "wait", "resolver"),
+                *("tls", "hostname", "trustRoots", "certificate", "privateKey"),
             ),
         ),
         (

@@ -25,6 +25,7 @@ from .errors import (
     HyperVAdminRequiredError,
     HyperVUnavailableError,
     MissingDependencyError,
+    VMLookupError,
     VSockUnavailableError,
     WaitTimeoutError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "MissingDependencyError",
     "ThreadedUNIXClientEndpoint",
     "ThreadedUNIXServerEndpoint",
+    "VMLookupError",
     "VSockAddress",
     "VSockClientEndpoint",
     "VSockServerEndpoint",

@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "stress": ("twisted_hvsock.cli.stress", "stress-test and measure a connection"),
     "doctor": ("twisted_hvsock.cli.doctor", "say what this machine offers and lacks"),
+    "vms": (
+        "twisted_hvsock.cli.vms",
+        "list the VMs on this Linux host and their CIDs (libvirt, machined)",
+    ),
     "register": (
         "twisted_hvsock.cli.register",
         "register a Hyper-V socket service (Windows host)",
