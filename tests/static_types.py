@@ -38,6 +38,10 @@ VSockServerEndpoint(reactor, 5000, io=engine)
 VSockServerEndpoint(reactor, 5000, io="thread")  # type: ignore[arg-type]
 HyperVServerEndpoint(reactor, 5000, io="treads")  # type: ignore[arg-type]
 
+# A VM by name instead of a CID; who looks it up is one of two words.
+VSockClientEndpoint(reactor, None, 5000, vm="web", resolver="machined")
+VSockClientEndpoint(reactor, None, 5000, vm="web", resolver="virsh")  # type: ignore[arg-type]
+
 # Something that is not a reactor is refused.
 VSockServerEndpoint("reactor", 5000)  # type: ignore[arg-type]
 HyperVClientEndpoint(object(), VM_LOOPBACK, 5000)  # type: ignore[arg-type]

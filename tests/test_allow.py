@@ -77,7 +77,7 @@ def test_cid_lists_parse_and_print_as_they_are_written(
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "3,", ",3", "3,,5", "guest", "any", "4294967295", "-3", "3-", "x-5"],
+    ["", " ", "3,", ",3", "3,,5", "any", "4294967295", "-3", "3-", "3-5-7", "2-any"],
 )
 def test_bad_cid_lists_name_allow_and_the_accepted_forms(text: str) -> None:
     with pytest.raises(ValueError, match="^allow must be ") as raised:
@@ -170,7 +170,7 @@ def test_vsock_server_strings_carry_the_list() -> None:
 
 def test_a_bad_list_in_a_string_is_a_value_error_naming_allow() -> None:
     with pytest.raises(ValueError, match="^allow must be comma-separated CIDs"):
-        serverFromString(MemoryReactor(), "vsock:port=80:allow=guest")
+        serverFromString(MemoryReactor(), "vsock:port=80:allow=3,,5")
     with pytest.raises(ValueError, match="^allow must be a PeerAllowList or text"):
         VSockServerEndpoint(MemoryReactor(), 80, allow=3)  # type: ignore[arg-type]
 
@@ -466,3 +466,42 @@ async def test_an_unknown_vm_name_in_allow_fails_the_listen_naming_allow(
     endpoint = serverFromString(reactor, "hvsock:service=80:allow=parent,NoSuchVM")
     with pytest.raises(ValueError, match="^allow: no Hyper-V VM is named 'NoSuchVM'"):
         await endpoint.listen(Built())
+
+
+def test_vsock_server_strings_take_privileged() -> None:
+    endpoint: Any = serverFromString(MemoryReactor(), "vsock:80:privileged=yes")
+    assert endpoint._privileged is True
+    plain: Any = serverFromString(MemoryReactor(), "vsock:80")
+    assert plain._privileged is False
+    with pytest.raises(ValueError, match="^privileged must be true or false"):
+        serverFromString(MemoryReactor(), "vsock:80:privileged=root")
+
+
+@kernel
+@pytest_twisted.ensureDeferred
+async def test_privileged_yes_serves_reserved_ports_and_refuses_others(
+    io: str, refusals: list[LogEvent]
+) -> None:
+    # In the guest the tests run as root, so a client may bind a reserved port.
+    factory = Built()
+    endpoint = VSockServerEndpoint(reactor, 0, io=io, privileged=True)
+    port: Any = await endpoint.listen(factory)
+    try:
+        server_port = port.getHost().port
+        reserved = await deferToThread(_exchange_from, server_port, 1000)
+        ephemeral = await deferToThread(_exchange_from, server_port, None)
+    finally:
+        await port.stopListening()
+    assert reserved == (1000, b"hello")
+    assert ephemeral[1] == b""
+    assert (factory.built, port.refused) == (1, 1)
+    assert [event["peer"].port for event in refusals] == [ephemeral[0]]
+
+
+def _exchange_from(server_port: int, source_port: int | None) -> tuple[int, bytes]:
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM) as client:
+        client.settimeout(60)  # a hang guard
+        if source_port is not None:
+            client.bind((CID_ANY, source_port))
+        client.connect((CID_LOCAL, server_port))
+        return client.getsockname()[1], _read_all(client)

@@ -262,8 +262,17 @@ async def test_a_wait_that_ends_says_so_and_leaves_nothing_behind(
         await fake.stop()
     err = reason.value
     assert isinstance(err, WaitTimeoutError)
-    assert err.attempts == len(fake.headers) > 1
-    assert isinstance(err.last_error, error.ConnectionRefusedError)
+    # On a busy machine the wait can end while an attempt is still in its
+    # handshake: then it is cancelled, and its header may not have arrived.
+    in_flight = isinstance(err.last_error, error.TimeoutError)
+    sent = len(fake.headers)
+    assert err.attempts > 1
+    if in_flight:
+        assert sent in (err.attempts - 1, err.attempts)
+        assert "was still connecting when the wait ended" in str(err.last_error)
+    else:
+        assert err.attempts == sent
+        assert isinstance(err.last_error, error.ConnectionRefusedError)
     assert 0.5 <= err.elapsed <= 0.5 + BACKOFF.longest
     assert str(err).startswith("gave up connecting to v.sock port 52 after ")
 

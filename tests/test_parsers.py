@@ -438,7 +438,7 @@ def test_a_socket_type_an_endpoint_cannot_carry_is_named(
 @pytest.mark.parametrize(
     ("description", "message"),
     [
-        ("vsock:port=80", "cid is required"),
+        ("vsock:port=80", "cid or vm is required"),
         ("vsock:3", "port is required"),
         ("vsock:any:80", "only for listening"),
         ("vsock:3:80:timeout=0", "timeout must be a positive number"),
@@ -446,7 +446,7 @@ def test_a_socket_type_an_endpoint_cannot_carry_is_named(
         ("vsock:3:80:timeout=soon", "timeout must be a positive number"),
         (
             "vsock:3:80:backlog=5",
-            "unknown option 'backlog'; accepted: cid, port, timeout",
+            "unknown option 'backlog'; accepted: cid, vm, port, timeout",
         ),
         ("hvsock:vm=parent", "service is required"),
         ("hvsock:service=80", "vm is required"),
@@ -476,7 +476,7 @@ def test_bad_client_strings_name_the_option(
 @pytest.mark.parametrize(
     ("description", "usage"),
     [
-        ("vsock:3", r"usage: vsock:\[cid=\]<cid>:\[port=\]<port>"),
+        ("vsock:3", r"usage: vsock:\(\[cid=\]<cid>\|vm=<name>\):\[port=\]<port>"),
         ("hvsock:parent", r"usage: hvsock:\[vm=\]<vm>:\[service=\]"),
     ],
 )
@@ -510,24 +510,29 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
         (
             VSockServerParser,
             f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
-            f"[:fd=<n>][:systemd=<index|name>]{_TYPE}[:privateKey=<PEM file>]"
+            "[:fd=<n>][:systemd=<index|name>][:privileged=yes|no]"
+            f"{_TYPE}[:privateKey=<PEM file>]"
             "[:certKey=<PEM file>][:extraCertChain=<PEM file>]"
             f"[:trustRoots=<PEM file|dir>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
             (
-                *("port", "cid", "backlog", "io", "allow", "fd", "systemd", "type"),
+                *("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
+                *("privileged", "type"),
                 *("privateKey", "certKey", "extraCertChain", "trustRoots"),
             ),
         ),
         (
             VSockClientParser,
-            f"vsock:[cid=]<cid>:[port=]<port>[:timeout=<seconds>]{_IO}{_WAIT}"
-            f"{_TYPE}[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
-            f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS}",
+            "vsock:([cid=]<cid>|vm=<name>):[port=]<port>[:timeout=<seconds>]"
+            f"{_IO}{_WAIT}[:resolver=libvirt|machined]{_TYPE}"
+            "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
+            f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS[:-1]}; "
+            "vm: a VM's name, its CID asked of libvirt or systemd-machined)",
             ("cid", "port"),
             (
-                *("cid", "port", "timeout", "io", "wait", "type", "tls"),
-                *("hostname", "trustRoots", "certificate", "privateKey"),
+                *("cid", "vm", "port", "timeout", "io", "wait", "resolver"),
+                *("type", "tls", "hostname", "trustRoots", "certificate"),
+                "privateKey",
             ),
         ),
         (

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import (
     UNIXClientEndpoint,
     UNIXServerEndpoint,
@@ -23,11 +23,16 @@ from twisted.internet.interfaces import (
     IHalfCloseableProtocol,
     IListeningPort,
     IProtocolFactory,
+    IPushProducer,
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import CertificateOptions, PrivateCertificate, TLSVersion
+from twisted.internet.task import deferLater
+from twisted.logger import LogEvent, globalLogPublisher
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
+from twisted.web.server import Site
+from twisted.web.static import File
 from zope.interface import implementer
 
 from twisted_hvsock.tls import (
@@ -37,8 +42,10 @@ from twisted_hvsock.tls import (
     server_tls_options,
 )
 
+from .support.hvsock_cli import hvsock
 from .support.streams import DigestAfterHalfClose, SendAndCollect, digest, payload
 from .support.tls import write_self_signed
+from .support.twistd import start_twistd_web, wait_until_serving_vsock
 from .support.unix import short_directory
 from .support.vsock import free_vsock_port
 
@@ -259,6 +266,58 @@ async def test_a_stream_cut_short_without_close_notify_is_a_lost_connection(
     assert "readConnectionLost" not in client.events
 
 
+@pytest.fixture
+def failures() -> Iterator[list[LogEvent]]:
+    """The failures logged while the test runs (``log.err`` ones too)."""
+    seen: list[LogEvent] = []
+
+    def observe(event: LogEvent) -> None:
+        if event.get("log_failure") is not None or event.get("isError"):
+            seen.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    yield seen
+    globalLogPublisher.removeObserver(observe)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stream_cut_short_after_a_half_close_is_a_lost_connection(
+    pems: dict[str, str], socket_path: str, failures: list[LogEvent]
+) -> None:
+    # hvsock cat < request, and the server's socket ends without
+    # close_notify: cat must see a truncation, in words, with no traceback.
+    def answer_then_cut(protocol: Recorder) -> None:
+        tls: Any = protocol.transport
+        tls.write(b"partial")
+        tls.transport.loseWriteConnection()  # the socket under TLS
+
+    server = Recorder()
+    server.on_read_end = answer_then_cut
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await client.lost
+        server.transport.loseConnection()  # type: ignore[union-attr]
+        await server.lost
+    finally:
+        await port.stopListening()
+    assert client.received == b"partial"
+    assert isinstance(reason, error.ConnectionLost)
+    assert str(reason) == (
+        "the peer's TLS stream ended without close_notify, so what arrived "
+        "may be cut short"
+    )
+    assert failures == []
+
+
 @pytest_twisted.ensureDeferred
 async def test_a_connection_the_factory_declines_is_closed(
     pems: dict[str, str], socket_path: str
@@ -316,6 +375,205 @@ async def test_a_protocol_without_half_close_still_gets_all_the_data(
     assert isinstance(reason, error.ConnectionDone)
 
 
+def close_when_read_ends(protocol: Recorder) -> None:
+    protocol.transport.loseConnection()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("size", [13, 4 * MiB])
+@pytest_twisted.ensureDeferred
+async def test_twisted_web_answers_a_request_sent_with_a_half_close(
+    pems: dict[str, str], socket_path: str, tmp_path: Path, size: int
+) -> None:
+    # printf 'GET / HTTP/1.0\r\n\r\n' | hvsock cat ...tls=yes...: the request
+    # and close_notify arrive together. HTTPChannel is not half-closeable,
+    # and a page takes one reactor turn or many to send (a slow machine
+    # needs more): the close_notify waits until the answer is out.
+    page = payload(size)
+    (tmp_path / "page").write_bytes(page)
+    client = Recorder()
+    client.on_read_end = close_when_read_ends
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Site(File(str(tmp_path))),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"GET /page HTTP/1.0\r\n\r\n")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    head, _, body = client.received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n")
+    assert digest(body) == digest(page)
+    assert isinstance(reason, error.ConnectionDone)
+
+
+class Greeter(Protocol):
+    """Not half-closeable: says hello, keeps what it gets, never closes."""
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.lost: Deferred[BaseException] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.write(b"hello")  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        assert reason is not None
+        self.lost.callback(reason.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_close_notify_ends_an_idle_protocol_without_half_close(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    # Twisted's own TLS client closes by sending close_notify and waiting
+    # for the server's: a server protocol that does not close by itself
+    # must still be ended once it is idle, as over a plain socket.
+    server = Greeter()
+    port = await TLSServerEndpoint(
+        UNIXServerEndpoint(reactor, socket_path), server_tls_options(pems["server"])
+    ).listen(Factory.forProtocol(lambda: server))
+    try:
+        client = Recorder()
+        client.on_data = close_when_read_ends
+        await UNIXClientEndpoint(reactor, socket_path).connect(
+            TLSMemoryBIOFactory(
+                client_options(pems), True, Factory.forProtocol(lambda: client)
+            )
+        )
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        server_reason = await server.lost
+        await client.lost
+    finally:
+        await port.stopListening()
+    assert server.received == b"request"
+    assert client.received == b"hello"
+    assert isinstance(server_reason, error.ConnectionDone)
+
+
+@implementer(IPushProducer)
+class Blob(Protocol):
+    """
+    Not half-closeable: answers the request with ``blob`` in one write,
+    with itself as the producer the transport pauses and resumes, and then
+    waits, never closing.
+    """
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        self.paused = False
+        self.lost: Deferred[BaseException] = Deferred()
+
+    def connectionMade(self) -> None:
+        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.write(self.blob)  # type: ignore[union-attr]
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+
+    def stopProducing(self) -> None:
+        pass
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        assert reason is not None
+        self.lost.callback(reason.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_close_notify_held_by_a_full_buffer_ends_once_it_drains(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    # The answer fills the buffer, which pauses the server's producer:
+    # the client's close_notify waits, and ends the connection once the
+    # buffer has drained and the server is idle.
+    blob = payload(4 * MiB)
+    server = Blob(blob)
+    client = Recorder()
+    client.on_read_end = close_when_read_ends
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        server_reason = await server.lost
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    assert digest(client.received) == digest(blob)
+    assert isinstance(server_reason, error.ConnectionDone)
+    assert isinstance(reason, error.ConnectionDone)
+
+
+class AnswerWhilePaused(Protocol):
+    """
+    Not half-closeable: on the request, pauses reading, lets a few reactor
+    turns go by without writing (waiting for its answer), then writes
+    ``answer`` and resumes reading. A plain socket's end of file is not
+    read while reading is paused; the peer's close_notify must wait too.
+    """
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.lost: Deferred[BaseException] = Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.transport.pauseProducing()  # type: ignore[union-attr]
+        ensureDeferred(self._answer_later())
+
+    async def _answer_later(self) -> None:
+        for _ in range(5):
+            await deferLater(reactor, 0)  # a reactor turn without writing
+        self.transport.write(self.answer)  # type: ignore[union-attr]
+        self.transport.resumeProducing()  # type: ignore[union-attr]
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        assert reason is not None
+        self.lost.callback(reason.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_peer_s_close_notify_waits_while_reading_is_paused(
+    pems: dict[str, str], socket_path: str
+) -> None:
+    answer = payload(MiB)
+    server = AnswerWhilePaused(answer)
+    client = Recorder()
+    port = await connected(
+        socket_path,
+        server_tls_options(pems["server"]),
+        Factory.forProtocol(lambda: server),
+        client,
+        pems,
+    )
+    try:
+        client.transport.write(b"request")  # type: ignore[union-attr]
+        client.transport.loseWriteConnection()  # type: ignore[union-attr]
+        server_reason = await server.lost
+        reason = await client.lost
+    finally:
+        await port.stopListening()
+    assert digest(client.received) == digest(answer)
+    assert isinstance(server_reason, error.ConnectionDone)
+    assert isinstance(reason, error.ConnectionDone)
+
+
 # Kernel tier: the same over AF_VSOCK (CID 1) in the guest, from the
 # endpoint strings, on both engines.
 
@@ -345,3 +603,31 @@ async def test_16_mib_through_a_tls_half_close_over_vsock(
         await port.stopListening()
     answer = f"{digest(request)} {len(request)}".encode()
     assert arrived == (digest(answer), len(answer))
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+def test_hvsock_cat_gets_twistd_web_s_answer_through_tls(
+    tmp_path: Path, io: str
+) -> None:
+    # The TLS pair the docs show, with the request on cat's stdin: its end
+    # half-closes (close_notify) right after the request.
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_bytes(b"<p>hello through TLS</p>\n")
+    port = free_vsock_port()
+    server = start_twistd_web(f"vsock:{port}:io={io}:privateKey={identity}", www)
+    try:
+        wait_until_serving_vsock(server, port)
+        result = hvsock(
+            "cat",
+            f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example:trustRoots={root}",
+            input=b"GET / HTTP/1.0\r\n\r\n",
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(b"HTTP/1.0 200 OK\r\n"), result.stdout
+    assert result.stdout.endswith(b"\r\n\r\n<p>hello through TLS</p>\n")

@@ -26,6 +26,7 @@ from .errors import (
     HyperVUnavailableError,
     MessageTooLongError,
     MissingDependencyError,
+    VMLookupError,
     VSockUnavailableError,
     WaitTimeoutError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "MissingDependencyError",
     "ThreadedUNIXClientEndpoint",
     "ThreadedUNIXServerEndpoint",
+    "VMLookupError",
     "VSockAddress",
     "VSockClientEndpoint",
     "VSockServerEndpoint",

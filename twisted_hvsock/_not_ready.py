@@ -17,7 +17,12 @@ import errno
 from twisted.internet import error
 from twisted.python.failure import Failure
 
-__all__ = ["hyperv_not_ready", "vmm_socket_not_ready", "vsock_not_ready"]
+__all__ = [
+    "hyperv_not_ready",
+    "not_there_yet",
+    "vmm_socket_not_ready",
+    "vsock_not_ready",
+]
 
 # The listener is not up (a refusal), or the machine it runs on does not
 # answer yet (the endpoint's timeout or the kernel's).
@@ -69,3 +74,12 @@ def vmm_socket_not_ready(failure: Failure) -> bool:
     # errno beside it.
     number = getattr(value, "errno", None) or getattr(value, "osError", None)
     return isinstance(value, error.ConnectError) and number == errno.ENOENT
+
+
+def not_there_yet(failure: Failure) -> bool:
+    """
+    Whether a failed connect means "not there yet" for any backend: what a
+    tool waits through for an address it did not parse itself (``hvsock cat
+    --wait``, whatever the endpoint string).
+    """
+    return vsock_not_ready(failure) or vmm_socket_not_ready(failure)

@@ -57,6 +57,10 @@ class Option(Generic[T]):
     :param argument: the keyword of the endpoint's constructor that takes the
         value, if it is not ``name``.
     :param note: what the value may be, explained after the usage text.
+    :param instead_of: the name of a required option this one may replace
+        (``vm`` for ``cid``): given, that option is neither required nor
+        counted among the positional ones, and the endpoint gets ``None``
+        for it; the two cannot both be given.
     """
 
     name: str
@@ -66,6 +70,7 @@ class Option(Generic[T]):
     positional: bool = False
     argument: str = ""
     note: str = ""
+    instead_of: str = ""
 
     @property
     def required(self) -> bool:
@@ -127,12 +132,29 @@ class Grammar:
         return self.own + (self.layer.options if self.layer else ())
 
     @cached_property
+    def alternatives(self) -> dict[str, tuple[Option[Any], ...]]:
+        """Each option that others may replace, and those others."""
+        replaced: dict[str, tuple[Option[Any], ...]] = {}
+        for option in self.options:
+            if option.instead_of:
+                replaced[option.instead_of] = (
+                    *replaced.get(option.instead_of, ()),
+                    option,
+                )
+        return replaced
+
+    @cached_property
     def usage(self) -> str:
         """The accepted form, quoted in every error."""
         pieces = []
-        for index, option in enumerate(self.options):
+        shown = [option for option in self.options if not option.instead_of]
+        for index, option in enumerate(shown):
             separator = ":" if index else ""
-            piece = separator + option.usage
+            usage = option.usage
+            others = self.alternatives.get(option.name, ())
+            if others:
+                usage = f"({'|'.join([usage, *(o.usage for o in others)])})"
+            piece = separator + usage
             pieces.append(f"[{piece}]" if not option.required else piece)
         notes = [f"{o.name}: {o.note}" for o in self.options if o.note]
         explained = f" ({'; '.join(notes)})" if notes else ""
@@ -195,13 +217,26 @@ class Grammar:
                 f"(usage: {usage})"
             )
         options = {name: str(value) for name, value in kwargs.items()}
-        for name, value in zip(self.positional, args, strict=False):
+        replaced = {
+            o.instead_of: o.name
+            for o in self.options
+            if o.instead_of and o.name in options
+        }
+        positional = [name for name in self.positional if name not in replaced]
+        for name, value in zip(positional, args, strict=False):
             if name in options:
                 raise ValueError(f"{name} is given twice (usage: {usage})")
             options[name] = str(value)
-        missing = [name for name in self.required if name not in options]
+        for name, other in replaced.items():
+            if name in options or len(args) > len(positional):
+                raise ValueError(f"give {name} or {other}, not both (usage: {usage})")
+        missing = [name for name in self.required if name not in options | replaced]
         if missing:
-            raise ValueError(f"{missing[0]} is required (usage: {usage})")
+            either = [
+                missing[0],
+                *(o.name for o in self.alternatives.get(missing[0], ())),
+            ]
+            raise ValueError(f"{' or '.join(either)} is required (usage: {usage})")
         return options
 
     def build(
@@ -220,7 +255,13 @@ class Grammar:
 
 
 def _values(options: Sequence[Option[Any]], texts: Mapping[str, str]) -> dict[str, Any]:
-    return {o.argument or o.name: o.value(texts) for o in options}
+    # A required option missing here was replaced by another (instead_of).
+    return {
+        o.argument or o.name: None
+        if o.required and o.name not in texts
+        else o.value(texts)
+        for o in options
+    }
 
 
 def parse_positive_int(text: str, name: str) -> int:

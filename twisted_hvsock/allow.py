@@ -6,7 +6,10 @@ accepted connection's peer against it before any protocol is built; a peer
 not on the list is closed at once, logged and counted on the listening
 port's ``refused`` attribute.
 
-The lists are values: this module needs no socket and imports on every
+``privileged=yes`` adds another check of the same kind,
+:class:`PrivilegedPeers`: the peer's source port must be a reserved one.
+
+The checks are values: this module needs no socket and imports on every
 operating system.
 """
 
@@ -24,9 +27,11 @@ from .hyperv_ids import VM_LOOPBACK, VM_NAMES, VM_PARENT, HyperVAddress, parse_g
 __all__ = [
     "CID_ALLOW_FORMS",
     "CID_ALLOW_NAMES",
+    "RESERVED_PORTS",
     "VM_ALLOW_FORMS",
     "VM_ALLOW_NAMES",
     "PeerAllowList",
+    "PrivilegedPeers",
     "check_allow",
     "parse_cid_allow",
     "parse_vm_allow",
@@ -42,8 +47,8 @@ VM_ALLOW_NAMES: dict[str, uuid.UUID] = {"parent": VM_PARENT, "loopback": VM_LOOP
 
 #: What a CID allow-list may hold, quoted in its errors.
 CID_ALLOW_FORMS = (
-    f"comma-separated CIDs, <low>-<high> ranges and {'|'.join(CID_ALLOW_NAMES)}, "
-    "e.g. 3,5-9,host"
+    f"comma-separated CIDs, <low>-<high> ranges, {'|'.join(CID_ALLOW_NAMES)} "
+    "and VM names, e.g. 3,5-9,host,web"
 )
 #: What a Hyper-V allow-list may hold, quoted in its errors.
 VM_ALLOW_FORMS = (
@@ -61,9 +66,10 @@ class PeerAllowList:
         peers (:class:`~twisted_hvsock.address.VSockAddress`).
     :param vm_ids: VM IDs, for Hyper-V socket peers
         (:class:`~twisted_hvsock.hyperv_ids.HyperVAddress`).
-    :param vm_names: Hyper-V VMs' display names, looked up on the Windows
-        host when the listener starts (see :meth:`resolved`); until then
-        they match no peer.
+    :param vm_names: VMs' names, looked up when the listener starts: a
+        Hyper-V VM's display name on the Windows host (:meth:`resolved`), a
+        libvirt or systemd-machined VM's name on a Linux host
+        (:meth:`resolved_cids`); until then they match no peer.
     """
 
     cid_ranges: tuple[tuple[int, int], ...] = ()
@@ -103,6 +109,19 @@ class PeerAllowList:
         ids = {vm_id_of(name) for name in sorted(self.vm_names)}
         return replace(self, vm_ids=self.vm_ids | ids, vm_names=frozenset())
 
+    def resolved_cids(self, cid_of: Callable[[str], int]) -> PeerAllowList:
+        """
+        This list with each VM name replaced by its VM's CID.
+
+        :param cid_of: gives the CID of the running VM with a name, or raises
+            (:func:`~twisted_hvsock.linux_vm_names.resolve_vm_cid`).
+        """
+        if not self.vm_names:
+            return self
+        cids = {(cid, cid) for cid in map(cid_of, sorted(self.vm_names))}
+        ranges = tuple(sorted(set(self.cid_ranges) | cids))
+        return replace(self, cid_ranges=ranges, vm_names=frozenset())
+
 
 def _items(text: str, name: str, forms: str) -> list[str]:
     items = [item.strip() for item in text.split(",")]
@@ -118,16 +137,28 @@ def _cid(text: str, name: str) -> int:
     return parse_cid(text, allow_any=False, name=name)
 
 
+def _is_cid_text(item: str) -> bool:
+    """Whether an item is written as a CID or a range, not as a VM's name."""
+    parts = [part.strip() for part in item.split("-")]
+    return all(not p or p.isdigit() or p.lower() in CID_NAMES for p in parts)
+
+
 def parse_cid_allow(text: str, name: str = "allow") -> PeerAllowList:
     """
-    Parse a CID allow-list: ``3``, ``3,5-9``, ``host,local``.
+    Parse a CID allow-list: ``3``, ``3,5-9``, ``host,local``, ``3,web``.
 
     :param text: comma-separated CIDs, inclusive ranges ``<low>-<high>``,
-        or the names ``hypervisor`` (0), ``local`` (1) and ``host`` (2).
+        the names ``hypervisor`` (0), ``local`` (1) and ``host`` (2), or
+        the names of VMs on this Linux host, anything else (looked up when
+        the listener starts; see :mod:`twisted_hvsock.linux_vm_names`).
     :raises ValueError: naming ``name`` and the accepted forms.
     """
     ranges = set()
+    vm_names = set()
     for item in _items(text, name, CID_ALLOW_FORMS):
+        if not _is_cid_text(item):
+            vm_names.add(item)
+            continue
         low_text, dash, high_text = item.partition("-")
         try:
             low = _cid(low_text.strip(), name)
@@ -142,7 +173,7 @@ def parse_cid_allow(text: str, name: str = "allow") -> PeerAllowList:
                 f"{name} must be {CID_ALLOW_FORMS}"
             )
         ranges.add((low, high))
-    return PeerAllowList(cid_ranges=tuple(sorted(ranges)))
+    return PeerAllowList(cid_ranges=tuple(sorted(ranges)), vm_names=frozenset(vm_names))
 
 
 def parse_vm_allow(text: str, name: str = "allow") -> PeerAllowList:
@@ -191,3 +222,29 @@ def check_allow(value: object, *, hyperv: bool = False) -> PeerAllowList | None:
         return parse_vm_allow(value) if hyperv else parse_cid_allow(value)
     forms = VM_ALLOW_FORMS if hyperv else CID_ALLOW_FORMS
     raise ValueError(f"allow must be a PeerAllowList or text of {forms}, got {value!r}")
+
+
+#: Ports below this are reserved: binding one needs root
+#: (``CAP_NET_BIND_SERVICE``), in a guest as on a host.
+RESERVED_PORTS = 1024
+
+
+@dataclass(frozen=True)
+class PrivilegedPeers:
+    """
+    The peers whose source port is reserved (below :data:`RESERVED_PORTS`):
+    only a privileged process of that machine can bind such a port, so a
+    connection from one was made by root (or a holder of
+    ``CAP_NET_BIND_SERVICE``) there. vsock has no peer credentials; this is
+    the check systemd makes of a guest's notifications.
+
+    It proves nothing about which machine: combine it with an allow-list of
+    CIDs. A listener given both accepts a peer only when both allow it.
+    """
+
+    def allows(self, peer: IAddress) -> bool:
+        """Whether ``peer`` is an AF_VSOCK address with a reserved port."""
+        return isinstance(peer, VSockAddress) and peer.port < RESERVED_PORTS
+
+    def __str__(self) -> str:
+        return "privileged=yes"

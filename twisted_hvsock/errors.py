@@ -11,6 +11,7 @@ __all__ = [
     "HyperVUnavailableError",
     "MessageTooLongError",
     "MissingDependencyError",
+    "VMLookupError",
     "VSockUnavailableError",
     "WaitTimeoutError",
 ]
@@ -34,6 +35,16 @@ class HyperVAdminRequiredError(PermissionError):
     """
     The operation needs Administrator rights (or membership of the Hyper-V
     Administrators group) on the Windows host.
+    """
+
+
+class VMLookupError(OSError):
+    """
+    A VM's name could not be looked up on this Linux host: neither libvirt's
+    ``virsh`` nor systemd's ``machinectl`` is installed, or the one asked
+    failed or gave no answer in time; the message says which and what it
+    printed. (A name no VM has, a VM that is not running or one without a
+    vsock device is a ``ValueError`` naming the option instead.)
     """
 
 

@@ -43,7 +43,7 @@ from ._options import (
     ServerStringParser,
     path_option,
 )
-from ._sockets.unix import check_socket_path
+from ._sockets.unix import check_path_text, check_socket_path
 from ._waiting import check_wait
 from .address import check_port
 from .tls import CLIENT_TLS, SERVER_TLS
@@ -56,13 +56,8 @@ __all__ = [
     "listen_socket_path",
 ]
 
+_UDS_PATH = "the VMM's vsock socket"
 _OK = re.compile(rb"OK ([0-9]{1,10})")
-
-
-def _check_uds_path(path: object) -> str:
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"path must be the VMM's vsock socket, got {path!r}")
-    return path
 
 
 def listen_socket_path(path: str, port: int) -> str:
@@ -100,7 +95,7 @@ class HybridVSockServerEndpoint(GuestConnectionListener):
     """
 
     def socket_path(self, path: str, port: int) -> str:
-        return listen_socket_path(_check_uds_path(path), port)
+        return listen_socket_path(check_path_text(path, _UDS_PATH), port)
 
 
 @implementer(IStreamClientEndpoint)
@@ -134,7 +129,7 @@ class HybridVSockClientEndpoint:
         io: IOEngine | None = None,
         wait: float | None = None,
     ) -> None:
-        socket_path = check_socket_path(_check_uds_path(path))
+        socket_path = check_socket_path(check_path_text(path, _UDS_PATH))
         port = check_port(port)
         self._socket = VMMSocket(
             reactor,

@@ -46,7 +46,7 @@ from ._options import (
     parse_connecting_cid,
     path_option,
 )
-from ._sockets.unix import check_socket_path
+from ._sockets.unix import check_path_text, check_socket_path
 from ._waiting import check_wait
 from .address import CID_HOST, check_cid, check_port
 from .tls import CLIENT_TLS, SERVER_TLS
@@ -61,14 +61,10 @@ __all__ = [
     "listen_socket_path",
 ]
 
+_DIRECTORY = "hyperkit's socket directory"
+
 #: The CID hyperkit gives a guest unless its ``guest_cid`` says otherwise.
 GUEST_CID = 3
-
-
-def _check_directory(path: object) -> str:
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"path must be hyperkit's socket directory, got {path!r}")
-    return path
 
 
 def connect_socket_path(path: str) -> str:
@@ -107,7 +103,7 @@ class HyperkitServerEndpoint(GuestConnectionListener):
     vmm = "hyperkit"
 
     def socket_path(self, path: str, port: int) -> str:
-        return listen_socket_path(_check_directory(path), port)
+        return listen_socket_path(check_path_text(path, _DIRECTORY), port)
 
 
 @implementer(IStreamClientEndpoint)
@@ -147,7 +143,9 @@ class HyperkitClientEndpoint:
         io: IOEngine | None = None,
         wait: float | None = None,
     ) -> None:
-        socket_path = check_socket_path(connect_socket_path(_check_directory(path)))
+        socket_path = check_socket_path(
+            connect_socket_path(check_path_text(path, _DIRECTORY))
+        )
         port, cid = check_port(port), check_cid(cid, allow_any=False)
         self._socket = VMMSocket(
             reactor,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from twisted.internet.interfaces import IAddress
 from zope.interface import implementer
 
+from .address import parse_port
+
 __all__ = [
     "AF_HYPERV",
     "HVSOCK_URI_FORM",
@@ -119,14 +121,7 @@ def parse_service_id(text: str, name: str = "service") -> uuid.UUID:
     :raises ValueError: naming ``name`` and the accepted forms.
     """
     if text.isascii() and text.isdigit():
-        # Too many digits to be a port: say so before int() has to.
-        port = int(text) if len(text.lstrip("0")) <= len(str(_MAX_PORT)) else None
-        if port is None or port > _MAX_PORT:
-            shown = repr(text) if len(text) <= 20 else f"a {len(text)}-digit text"
-            raise ValueError(
-                f"{name} as a port must be a whole number from 0 to {_MAX_PORT}, "
-                f"got {shown}"
-            )
+        port = parse_port(text, allow_any=True, name=f"{name} as a port")
         return service_id_for_port(port)
     if not _GUID.fullmatch(text):
         raise ValueError(f"{name} must be a GUID or a decimal vsock port, got {text!r}")

@@ -271,13 +271,7 @@ def server_string(text: str) -> str:
 
     :raises ValueError: for a malformed URI, or one no server can listen on.
     """
-    if not is_uri(text):
-        return text
-    uri = parse_uri(text)
-    try:
-        return uri.server_string()
-    except ValueError as e:
-        raise ValueError(f"{text!r}: {e}") from None
+    return _endpoint_string_for(text, lambda uri: uri.server_string())
 
 
 def client_string(text: str) -> str:
@@ -287,11 +281,15 @@ def client_string(text: str) -> str:
 
     :raises ValueError: for a malformed URI, or one no client can connect to.
     """
+    return _endpoint_string_for(text, lambda uri: uri.client_string())
+
+
+def _endpoint_string_for(text: str, role: Callable[[AnyURI], str]) -> str:
     if not is_uri(text):
         return text
     uri = parse_uri(text)
     try:
-        return uri.client_string()
+        return role(uri)
     except ValueError as e:
         raise ValueError(f"{text!r}: {e}") from None
 

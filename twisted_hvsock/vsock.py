@@ -14,6 +14,7 @@ Server strings::
     vsock:port=5000:cid=local     only connections to CID 1
     vsock:port=5000:io=threads    blocking I/O on threads of its own
     vsock:port=5000:allow=3,5-9   only peers with CID 3 or 5 to 9
+    vsock:port=5000:privileged=yes    only peers from reserved ports (root)
     vsock:systemd=0               the first socket systemd passed (or a name)
     vsock:fd=3                    an inherited listening socket
     vsock:443:privateKey=key.pem:certKey=cert.pem    TLS, as Twisted's ssl:
@@ -27,6 +28,7 @@ Client strings::
     vsock:3:443:tls=yes:hostname=web.example:trustRoots=ca.pem
     vsock:3:5000:wait=60          keep trying for 60 s while the guest boots
     vsock:3:5000:type=seqpacket   messages (SOCK_SEQPACKET), not a stream
+    vsock:vm=web:5000             the VM libvirt or systemd-machined names "web"
 
 Every endpoint runs its sockets on one of two I/O engines (see
 ``docs/io-engines.rst``): ``"reactor"``, the reactor polls non-blocking
@@ -42,12 +44,16 @@ provides :class:`~twisted_hvsock.interfaces.IMessageTransport`.
 
 from __future__ import annotations
 
-from twisted.internet import defer, error
+import functools
+from typing import cast
+
+from twisted.internet import defer, error, threads
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
     IReactorFDSet,
+    IReactorThreads,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
@@ -76,6 +82,7 @@ from ._options import (
     Grammar,
     Option,
     ServerStringParser,
+    parse_boolean,
     parse_connecting_cid,
     parse_descriptor,
     parse_listening_cid,
@@ -85,6 +92,13 @@ from ._sockets.vsock import adopt_listening_vsock
 from ._waiting import check_wait, connect_within
 from .address import CID_ANY, VSockAddress, check_cid, check_port
 from .allow import CID_ALLOW_FORMS, PeerAllowList, check_allow, parse_cid_allow
+from .linux_vm_names import (
+    RESOLVERS,
+    Resolver,
+    check_resolver,
+    check_vm_name,
+    resolve_vm_cid,
+)
 from .tls import CLIENT_TLS, SERVER_TLS
 
 __all__ = [
@@ -114,14 +128,20 @@ class VSockServerEndpoint:
         ``"reactor"``, unless the reactor cannot poll sockets.
     :param allow: the peers to accept, as a
         :class:`~twisted_hvsock.allow.PeerAllowList` or its text (``"3,5-9"``,
-        ``"host"``; see :func:`~twisted_hvsock.allow.parse_cid_allow`). A
-        connection from any other CID is closed before a protocol is built,
-        logged, and counted in the listening port's ``refused``. By default
-        every peer is accepted.
+        ``"host"``, ``"web"``; see
+        :func:`~twisted_hvsock.allow.parse_cid_allow`). A connection from any
+        other CID is closed before a protocol is built, logged, and counted
+        in the listening port's ``refused``. VM names are looked up (in a
+        thread) each time ``listen`` is called. By default every peer is
+        accepted.
     :param fd: accept on this descriptor, a listening AF_VSOCK socket of
         ``type`` the process inherited (from a supervisor); the port takes
         it over. It is checked when listening: ``CannotListenError`` names
         ``fd`` if it is anything else.
+    :param privileged: accept only peers whose source port is reserved
+        (below 1024), which only root (``CAP_NET_BIND_SERVICE``) in the
+        peer's machine can bind; with ``allow``, both must hold. Refused
+        peers are logged and counted as ``allow``'s are.
     :param systemd: accept on a descriptor systemd passed (the
         ``sd_listen_fds`` protocol): its index from 0, or its name
         (``FileDescriptorName=``); checked as ``fd`` is.
@@ -142,6 +162,7 @@ class VSockServerEndpoint:
         allow: PeerAllowList | str | None = None,
         fd: int | None = None,
         systemd: int | str | None = None,
+        privileged: bool = False,
         type: SocketType = "stream",
     ) -> None:
         self._reactor = reactor
@@ -173,6 +194,9 @@ class VSockServerEndpoint:
         self._backlog = check_backlog(backlog)
         self._io = check_io(io, reactor)
         self._allow = check_allow(allow)
+        if not isinstance(privileged, bool):
+            raise ValueError(f"privileged must be True or False, got {privileged!r}")
+        self._privileged = privileged
         self._type = check_socket_type(type)
 
     def __repr__(self) -> str:
@@ -195,9 +219,26 @@ class VSockServerEndpoint:
         Start listening.
 
         :return: a Deferred firing with the listening port, or failing with
-            ``CannotListenError`` that says why.
+            ``CannotListenError`` that says why; for VM names in ``allow``,
+            ``ValueError`` (no such VM, not running, no vsock device) or
+            ``VMLookupError``.
         """
-        return defer.execute(self._listen, gated(protocolFactory, self._allow))
+        if self._allow is None or not self._allow.vm_names:
+            return defer.execute(self._listen_with, self._allow, protocolFactory)
+        # The lookups run commands: in a thread, as a client's.
+        reactor = cast(IReactorThreads, self._reactor)
+        resolving: defer.Deferred[PeerAllowList] = threads.deferToThreadPool(
+            reactor,
+            reactor.getThreadPool(),
+            self._allow.resolved_cids,
+            functools.partial(resolve_vm_cid, option="allow"),
+        )
+        return resolving.addCallback(self._listen_with, protocolFactory)
+
+    def _listen_with(
+        self, allow: PeerAllowList | None, protocolFactory: IProtocolFactory
+    ) -> IListeningPort:
+        return self._listen(gated(protocolFactory, allow, self._privileged))
 
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
         listening = engine(self._io)
@@ -231,7 +272,8 @@ class VSockClientEndpoint:
 
     :param reactor: a reactor providing ``IReactorFDSet`` and ``IReactorTime``.
     :param cid: the CID to connect to (:data:`CID_HOST` from a guest, the
-        guest's CID from a host, :data:`CID_LOCAL` for this machine).
+        guest's CID from a host, :data:`CID_LOCAL` for this machine), or
+        ``None`` with ``vm``.
     :param port: the port to connect to.
     :param timeout: seconds to wait for the connection, each attempt.
     :param io: the I/O engine, ``"reactor"`` or ``"threads"``; by default
@@ -240,24 +282,42 @@ class VSockClientEndpoint:
         attempt, while the connection is refused, reset or timed out, or no
         transport reaches the CID yet (a VM still booting); by default one
         attempt. See ``docs/endpoint-strings.rst``, "Waiting for the guest".
+    :param vm: instead of ``cid``, the name of a VM on this Linux host, whose
+        CID libvirt or systemd-machined is asked for each time ``connect``
+        starts (in a thread; before the first attempt, with ``wait``); see
+        :mod:`twisted_hvsock.linux_vm_names`.
+    :param resolver: with ``vm``, ask only ``"libvirt"`` or
+        ``"machined"``; by default libvirt, then systemd-machined.
     :param type: what the connection carries: ``"stream"`` (the default,
         ``SOCK_STREAM``) or ``"seqpacket"``, messages that arrive whole
         (``SOCK_SEQPACKET``, Linux 5.14 or later).
-    :raises ValueError: naming the argument that is out of range.
+    :raises ValueError: naming the argument that is out of range, or when
+        not exactly one of ``cid`` and ``vm`` is given.
     """
 
     def __init__(
         self,
         reactor: IReactorFDSet,
-        cid: int,
+        cid: int | None,
         port: int,
         timeout: float = 30,
         io: IOEngine | None = None,
         wait: float | None = None,
+        vm: str | None = None,
+        resolver: Resolver | None = None,
         type: SocketType = "stream",
     ) -> None:
         self._reactor = reactor
-        self._cid = check_cid(cid, allow_any=False)
+        if (cid is None) == (vm is None):
+            raise ValueError(
+                "give one of cid and vm (a VM's name, looked up when "
+                f"connecting), got {'both' if vm is not None else 'neither'}"
+            )
+        self._cid = None if cid is None else check_cid(cid, allow_any=False)
+        self._vm = None if vm is None else check_vm_name(vm)
+        self._resolver = check_resolver(resolver)
+        if self._resolver is not None and vm is None:
+            raise ValueError("resolver chooses who looks vm up: give it with vm")
         self._port = check_port(port)
         self._timeout = check_timeout(timeout)
         self._io = check_io(io, reactor)
@@ -265,8 +325,10 @@ class VSockClientEndpoint:
         self._type = check_socket_type(type)
 
     def __repr__(self) -> str:
-        where = VSockAddress(self._cid, self._port)
-        return f"<VSockClientEndpoint {where}{_type_suffix(self._type)}>"
+        suffix = _type_suffix(self._type)
+        if self._cid is None:
+            return f"<VSockClientEndpoint vm={self._vm} port={self._port}{suffix}>"
+        return f"<VSockClientEndpoint {VSockAddress(self._cid, self._port)}{suffix}>"
 
     @property
     def socket_type(self) -> SocketType:
@@ -281,23 +343,45 @@ class VSockClientEndpoint:
             with ``ConnectionRefusedError`` (nothing listens there),
             ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
             or ``VSockUnavailableError`` (no AF_VSOCK on this machine); with
-            ``wait``, ``WaitTimeoutError`` once the wait is over. Cancelling
+            ``wait``, ``WaitTimeoutError`` once the wait is over; with
+            ``vm``, ``ValueError`` (no such VM, not running, no vsock
+            device) or ``VMLookupError`` (no way to look it up). Cancelling
             it stops the attempts.
         """
+        if self._vm is None:
+            # __init__ made sure one of cid and vm is given.
+            return self._connect_to(cast(int, self._cid), protocolFactory)
+        # The lookup runs a command: in a thread, once per connect.
+        reactor = cast(IReactorThreads, self._reactor)
+        resolving: defer.Deferred[int] = threads.deferToThreadPool(
+            reactor,
+            reactor.getThreadPool(),
+            resolve_vm_cid,
+            self._vm,
+            resolver=self._resolver,
+        )
+        return resolving.addCallback(self._connect_to, protocolFactory)
+
+    def _connect_to(
+        self, cid: int, protocolFactory: IProtocolFactory
+    ) -> defer.Deferred[IProtocol]:
+        named = "" if self._vm is None else f" (vm={self._vm})"
         return connect_within(
             self._reactor,
-            self._connect_once,
+            functools.partial(self._connect_once, cid=cid),
             protocolFactory,
             wait=self._wait,
             retryable=vsock_not_ready,
-            target=str(VSockAddress(self._cid, self._port)),
+            target=f"{VSockAddress(cid, self._port)}{named}",
         )
 
-    def _connect_once(self, factory: IProtocolFactory) -> defer.Deferred[IProtocol]:
+    def _connect_once(
+        self, factory: IProtocolFactory, cid: int
+    ) -> defer.Deferred[IProtocol]:
         return engine(self._io).connect_vsock(
             self._reactor,
             factory,
-            cid=self._cid,
+            cid=cid,
             port=self._port,
             timeout=self._timeout,
             socket_type=self._type,
@@ -325,10 +409,15 @@ class VSockServerParser(ServerStringParser):
             ),
             Option("fd", parse_descriptor, "<n>", default=None),
             Option("systemd", parse_text, "<index|name>", default=None),
+            Option("privileged", parse_boolean, "yes|no", default=False),
             TYPE,
         ),
         SERVER_TLS,
     )
+
+
+def _parse_resolver(text: str, name: str) -> Resolver | None:
+    return check_resolver(text.strip().lower(), name)
 
 
 class VSockClientParser(ClientStringParser):
@@ -341,10 +430,19 @@ class VSockClientParser(ClientStringParser):
             Option(
                 "cid", parse_connecting_cid, "<cid>", positional=True, note=CID_NOTE
             ),
+            Option(
+                "vm",
+                check_vm_name,
+                "<name>",
+                default=None,
+                note="a VM's name, its CID asked of libvirt or systemd-machined",
+                instead_of="cid",
+            ),
             PORT,
             TIMEOUT,
             IO,
             WAIT,
+            Option("resolver", _parse_resolver, "|".join(RESOLVERS), default=None),
             TYPE,
         ),
         CLIENT_TLS,

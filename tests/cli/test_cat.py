@@ -6,6 +6,10 @@ sockets on the host and AF_VSOCK in the guest, with socat as a peer too.
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import socket
+import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -74,13 +78,72 @@ def test_cat_without_retry_fails_in_one_line(tmp_path: Path) -> None:
     result = hvsock("cat", f"unix:{tmp_path / 'nobody.sock'}")
     assert result.returncode == 1
     [line] = result.stderr.decode().splitlines()
-    assert line.startswith("hvsock cat: ")
+    # The address it tried, and the socket's words without errno's number.
+    assert line == (
+        f"hvsock cat: cannot connect to unix:{tmp_path / 'nobody.sock'}: "
+        "no such file or directory"
+    )
 
 
-def test_cat_retry_waits_for_a_late_listener(tmp_path: Path) -> None:
+def test_cat_retry_says_how_long_and_how_often_it_tried(tmp_path: Path) -> None:
+    result = hvsock("cat", "--retry", "0.3", f"unix:{tmp_path / 'nobody.sock'}")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert re.fullmatch(
+        r"hvsock cat: gave up after [2-9]\d* attempts in [\d.]+ s; "
+        r"the last: no such file or directory",
+        line,
+    ), line
+
+
+def test_cat_takes_options_after_the_address(tmp_path: Path) -> None:
+    result = hvsock("cat", f"unix:{tmp_path / 'nobody.sock'}", "--retry", "0.3", "-q")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("hvsock cat: gave up after ")
+
+
+def test_cat_names_the_socket_file_it_cannot_listen_on(tmp_path: Path) -> None:
+    taken = write_file(tmp_path / "taken", b"")
+    result = hvsock("cat", "-l", f"unix:{taken}")
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(f"hvsock cat: cannot listen on unix:{taken}: ")
+
+
+def test_cat_says_in_words_that_a_certificate_is_for_another_name(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("service_identity")
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    shutil.copy(root, roots)
+    # Twisted's own TLS over TCP: the words are the CLI's, whatever the
+    # transport under TLS.
+    server, address = start_listener(
+        "cat",
+        "-l",
+        "--echo",
+        f"ssl:0:privateKey={identity}:interface=127.0.0.1",
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        port = address.rpartition(":")[2]
+        result = hvsock("cat", f"tls:localhost:{port}:trustRoots={roots}", input=b"hi")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "hvsock cat: TLS: the peer's certificate is not for localhost\n"
+    )
+
+
+@pytest.mark.parametrize("option", ["--wait", "--retry"])
+def test_cat_wait_waits_for_a_late_listener(tmp_path: Path, option: str) -> None:
     socket_path = tmp_path / "late.sock"
     client = subprocess.Popen(
-        [*HVSOCK, "cat", "--retry", "120", f"unix:{socket_path}"],
+        [*HVSOCK, "cat", option, "120", f"unix:{socket_path}"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
     )
@@ -112,12 +175,67 @@ def test_cat_echo_serves_every_connection(tmp_path: Path) -> None:
         server.wait(timeout=60)
 
 
+def test_cat_fails_when_standard_output_cannot_take_the_data(tmp_path: Path) -> None:
+    socket_path = tmp_path / "echo.sock"
+    server, _ = start_listener(
+        "cat", "-l", "--echo", f"unix:{socket_path}", stdout=subprocess.DEVNULL
+    )
+    try:
+        with open("/dev/full", "wb") as full:
+            result = hvsock(
+                "cat",
+                f"unix:{socket_path}",
+                input=os.urandom(MiB),
+                capture_output=False,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=120,
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "hvsock cat: standard output failed or was closed before all the data "
+        "from the peer was written to it\n"
+    )
+
+
+def test_cat_fails_when_a_tls_stream_is_cut_short(tmp_path: Path) -> None:
+    identity, root = write_self_signed(tmp_path, "guest", "guest.example")
+    vmm = tmp_path / "v.sock"
+    listener, _ = start_listener(
+        "cat",
+        "-l",
+        f"hybridvsock:{vmm}:5:privateKey={identity}",
+        stdout=subprocess.PIPE,
+    )
+    context = ssl.create_default_context(cafile=root)
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(f"{vmm}_5")  # as the VMM does for a guest's connection
+        with context.wrap_socket(raw, server_hostname="guest.example") as peer:
+            peer.sendall(b"partial")
+            # Shut the socket under TLS: the stream ends without close_notify.
+            peer.shutdown(socket.SHUT_WR)
+            out, err = listener.communicate(timeout=120)
+    assert listener.returncode == 1
+    assert out == b"partial"
+    assert err.decode() == (
+        "hvsock cat: the peer's TLS stream ended without close_notify, so what "
+        "arrived may be cut short\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        ([], "Wrong number of arguments"),
+        ([], "hvsock cat: expected one argument, ADDRESS; got none\n"),
+        (["a", "b"], "expected one argument, ADDRESS; got 2: 'a' 'b'\n"),
         (["--echo", "unix:/x"], "use it with -l"),
         (["-l", "--retry", "5", "unix:/x"], "not with -l"),
+        (["-l", "--wait", "5", "unix:/x"], "--wait is for connecting, not with -l"),
+        (["--wait", "5", "--retry", "5", "unix:/x"], "older name: give one"),
+        (["--wait", "0", "unix:/x"], "--wait must be a positive number"),
         (["--retry", "-1", "unix:/x"], "positive number"),
         (["--retry", "soon", "unix:/x"], "retry"),
     ],
@@ -161,6 +279,22 @@ def test_cat_relays_both_ways_through_tls_over_vsock(tmp_path: Path, io: str) ->
             f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example:trustRoots={root}"
         ),
     )
+
+
+@pytest.mark.kernel
+def test_cat_names_the_vsock_address_it_cannot_listen_on() -> None:
+    server, address = start_listener(
+        "cat", "-l", "--echo", "vsock:port=0", stdout=subprocess.DEVNULL
+    )
+    try:
+        port = vsock_port_of(address)
+        result = hvsock("cat", "-l", f"vsock:port={port}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert result.returncode == 1
+    [line] = result.stderr.decode().splitlines()
+    assert line.startswith(f"hvsock cat: cannot listen on vsock://any:{port}: ")
 
 
 @pytest.mark.kernel

@@ -106,6 +106,19 @@ def test_doctor_checks_only_what_it_is_asked_about() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["UNIX", "Unix"])
+def test_doctor_takes_a_capability_in_any_case(name: str) -> None:
+    result = hvsock("doctor", name)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().startswith("ok  AF_UNIX")
+
+
+def test_transports_are_named_in_words() -> None:
+    described = " ".join(doctor.VSOCK_TRANSPORTS.values())
+    assert "Cloud Hypervisor" in described
+    assert "CH " not in described
+
+
 def test_doctor_refuses_an_unknown_capability() -> None:
     result = hvsock("doctor", "vsocks")
     assert result.returncode == 2

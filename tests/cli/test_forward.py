@@ -6,8 +6,10 @@ half-close passing through.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,9 +26,15 @@ MiB = 1024 * 1024
 def echo_through(host: str, port: int, data: bytes) -> bytes:
     """Send ``data``, half-close, and read until the far side closes."""
     with socket.create_connection((host, port), timeout=120) as client:
-        sender = threading.Thread(
-            target=lambda: (client.sendall(data), client.shutdown(socket.SHUT_WR))
-        )
+
+        def send() -> None:
+            # A forward that closes at once (nothing to forward to) may stop
+            # the sending; what came back is what the tests judge.
+            with contextlib.suppress(OSError):
+                client.sendall(data)
+                client.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=send)
         sender.start()
         received = b"".join(iter(lambda: client.recv(256 * 1024), b""))
         sender.join()
@@ -119,16 +127,26 @@ def test_forward_logs_a_destination_it_cannot_reach(tmp_path: Path) -> None:
         host, _, port = listening.removeprefix("tcp:").rpartition(":")
         assert echo_through(host, int(port), b"hello") == b""
         warning = forward.stderr.readline().decode()
-        assert warning.startswith("hvsock forward: could not forward ")
+        # The client's address as a user would type it, not a repr.
+        assert re.match(
+            r"hvsock forward: could not forward tcp:127\.0\.0\.1:\d+: ", warning
+        ), warning
         assert "No such file or directory" in warning
     finally:
         forward.terminate()
         forward.wait(timeout=60)
 
 
-def test_quiet_forward_keeps_warnings_to_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_forward_keeps_warnings_to_itself(tmp_path: Path, where: str) -> None:
+    addresses = ["tcp:0:interface=127.0.0.1", f"unix:{tmp_path}/x"]
+    args = (
+        ["-q", "forward", *addresses]
+        if where == "before"
+        else ["forward", *addresses, "-q"]
+    )
     forward = subprocess.Popen(
-        [*HVSOCK, "-q", "forward", "tcp:0:interface=127.0.0.1", f"unix:{tmp_path}/x"],
+        [*HVSOCK, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

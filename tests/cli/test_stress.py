@@ -6,11 +6,19 @@ issue's run over real AF_VSOCK in the guest.
 
 from __future__ import annotations
 
+import fcntl
+import functools
 import io
 import json
+import os
 import random
 import re
+import select
+import socket
+import struct
 import subprocess
+import termios
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -301,39 +309,85 @@ def test_the_same_seed_sends_the_same_bytes() -> None:
 # The progress bar.
 
 
+def drawn_lines(text: str) -> list[str]:
+    """Each line a redraw or a print left on the terminal, escapes removed."""
+    return [
+        segment.replace("\x1b[K", "")
+        for segment in re.split(r"[\r\n]+", text)
+        if segment.replace("\x1b[K", "")
+    ]
+
+
 def test_progress_redraws_at_most_ten_times_a_second() -> None:
     clock, stream = Clock(), io.StringIO()
     status = [0, 0]
-    progress = Progress(stream, 40, lambda: (status[0], status[1]), width=200)
+    progress = Progress(stream, 40, lambda: (status[0], status[1]), lambda: 200)
     progress.start(clock)
     for step in range(100):
         status[:] = [step * 40 // 100, step * 3_000_000]
         clock.advance(0.01)
-    draws = stream.getvalue().count("\r\x1b[K[")
-    assert 10 <= draws <= 11
+    draws = stream.getvalue().count("\r[")
+    assert 10 <= draws <= 12
     progress.stop()
     # 297 MB in a second; 39 of 40 done, so the last takes under a second.
-    assert stream.getvalue().endswith(
-        "\r\x1b[K["
-        + "#" * 29
-        + "-] 39/40 connections, 297.0 MB, 297.0 MB/s, 0:00 left\n"
+    assert re.search(
+        r"\r\[#+-+\] 39/40 connections, 297\.0 MB, 297\.0 MB/s, 00:00 left"
+        r"\x1b\[K\n$",
+        stream.getvalue(),
     )
     clock.advance(1)
-    assert stream.getvalue().count("\r\x1b[K[") == draws + 1
+    assert stream.getvalue().count("\r[") == draws + 1
 
 
 @pytest.mark.parametrize("width", [20, 40, 50, 60, 80, 200])
 def test_progress_fits_the_terminal_so_redraws_never_wrap(width: int) -> None:
     clock = Clock()
     status = (1234, 123_456_789_000)
-    progress = Progress(io.StringIO(), 100_000, lambda: status, width)
+    progress = Progress(io.StringIO(), 100_000, lambda: status, lambda: width)
     progress.start(clock)
     clock.advance(7)
     line = progress.line()
     assert len(line) <= width - 1
-    assert "1234/100000 connections" in line or width < 40
-    # The bar goes before the numbers do.
-    assert line.startswith("[") == (width >= 80)
+    assert "1234/100000" in line or width < 40
+
+
+@pytest.mark.parametrize("width", [40, 45, 60, 80])
+def test_the_bar_stays_as_the_numbers_grow(width: int) -> None:
+    # The issue's run: at 60 columns the bar shrank to 5 cells, then came
+    # and went as the numbers grew.
+    clock = Clock()
+    status = [0, 0]
+    progress = Progress(
+        io.StringIO(), 1000, lambda: (status[0], status[1]), lambda: width
+    )
+    progress.start(clock)
+    for step in range(1, 1001, 37):
+        status[:] = [step, step * 2_000_000]
+        clock.advance(0.5)
+        line = progress.line()
+        assert len(line) <= width - 1
+        bar = re.match(r"\[([#-]+)\] ", line)
+        assert bar, line
+        assert len(bar[1]) >= 8, line
+
+
+def test_progress_follows_a_resize_at_the_next_redraw() -> None:
+    clock, stream = Clock(), io.StringIO()
+    columns = [60]
+    progress = Progress(stream, 100, lambda: (50, 10**8), lambda: columns[0])
+    progress.start(clock)
+    clock.advance(1)
+    wide = drawn_lines(stream.getvalue())
+    assert wide and all(len(line) <= 59 for line in wide)
+    assert any(len(line) > 40 for line in wide)
+    columns[0] = 40
+    stream.seek(0)
+    stream.truncate()
+    clock.advance(0.1)
+    progress.stop()
+    narrow = drawn_lines(stream.getvalue())
+    assert narrow and all(len(line) <= 39 for line in narrow), narrow
+    assert all(line.startswith("[") for line in narrow)
 
 
 def test_progress_shows_the_rate_and_the_time_left() -> None:
@@ -342,7 +396,15 @@ def test_progress_shows_the_rate_and_the_time_left() -> None:
     progress = Progress(io.StringIO(), 40, lambda: (status[0], status[1]))
     progress.start(clock)
     clock.advance(5)
-    assert progress.line().endswith("10/40 connections, 50.0 MB, 10.0 MB/s, 0:15 left")
+    assert progress.line().endswith("10/40 connections, 50.0 MB, 10.0 MB/s, 00:15 left")
+
+
+def test_a_narrow_terminal_keeps_the_count_and_the_time_left() -> None:
+    clock = Clock()
+    progress = Progress(io.StringIO(), 40, lambda: (10, 50 * 10**6), lambda: 40)
+    progress.start(clock)
+    clock.advance(5)
+    assert progress.line().endswith("] 10/40, 00:15 left")
 
 
 # Options.
@@ -364,7 +426,7 @@ def test_client_defaults() -> None:
 
 def test_client_options_are_converted() -> None:
     options = parse(
-        *("-c", "unix:/s", "-i", "1000", "-p", "50", "-l", "1M", "-b", "512"),
+        *("-c", "unix:/s", "-i", "1000", "-p", "50", "-n", "1M", "-b", "512"),
         *("--seed", "0", "-t", "2.5", "-v", "--json"),
     )
     assert options.settings == ClientSettings(
@@ -384,13 +446,22 @@ def test_server_has_no_client_settings() -> None:
     assert (options.address, options.settings) == ("vsock:port=5000", None)
 
 
+def test_verbose_means_the_same_for_the_server_and_the_client() -> None:
+    # -v logs what is going on, as before any command; the client also
+    # prints a line for each connection.
+    assert parse("-s", "vsock:port=5000", "-v")["verbose"]
+    options = parse("-c", "vsock://3:5000", "-v")
+    assert options.settings is not None and options.settings.verbose
+
+
 BAD_ARGUMENTS = [
     ((), "give exactly one of -s ADDRESS and -c ADDRESS"),
     (("-s", "unix:/a", "-c", "unix:/b"), "give exactly one of"),
     (("-c", "unix:/a", "-i", "0"), "-i/--connections must be positive, got '0'"),
     (("-c", "unix:/a", "-p", "-3"), "-p/--parallel must be positive"),
     (("-c", "unix:/a", "-i", "many"), "-i/--connections: expected a whole number"),
-    (("-c", "unix:/a", "-l", "1X"), "-l/--length: expected a byte count"),
+    (("-c", "unix:/a", "-n", "1X"), "-n/--length: expected a byte count"),
+    (("-c", "unix:/a", "-l", "1M"), "-l is now -n/--length"),
     (("-c", "unix:/a", "-b", "0K"), "-b/--chunk must be positive"),
     (("-c", "unix:/a", "-t", "0"), "-t/--timeout must be positive"),
     (("-c", "unix:/a", "-t", "nan"), "-t/--timeout: expected a finite number"),
@@ -429,7 +500,7 @@ def test_help_keeps_the_examples_on_their_own_lines() -> None:
     text = Options().getUsage(width=80)
     assert text.startswith("Options:\n")
     assert "  hvsock stress -s vsock:port=5000\n" in text
-    assert "  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -l 1M\n" in text
+    assert "  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -n 1M\n" in text
     assert "  hvsock stress -c vsock://3:5000 --json\n" in text
     assert "10^6 bytes" in text
     assert max(len(line) for line in text.splitlines()) <= 80
@@ -604,7 +675,7 @@ async def test_a_server_that_corrupts_data_makes_the_client_fail(
     tmp_path: Path,
 ) -> None:
     port = await unix_listener(Factory.forProtocol(FlipFirstByte), tmp_path / "s.sock")
-    argv = ["-c", f"unix:{tmp_path / 's.sock'}", "-i", "5", "-p", "2", "-l", "4K"]
+    argv = ["-c", f"unix:{tmp_path / 's.sock'}", "-i", "5", "-p", "2", "-n", "4K"]
     try:
         plain, as_json = [
             await deferToThread(
@@ -625,6 +696,99 @@ async def test_a_server_that_corrupts_data_makes_the_client_fail(
     summary = json.loads(as_json.stdout)
     assert (summary["mismatches"], summary["errors"]) == (5, 0)
     assert as_json.stderr.count("MISMATCH") == 5
+
+
+# The whole command on a terminal: a pseudo-terminal 60 columns wide that
+# narrows to 40 during the run.
+
+
+class HeldEchoServer:
+    """
+    Echoes each Unix-socket connection, one at a time, but only once
+    ``release`` is set: until then the client's run cannot end.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.release = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(str(path))
+        self.listener.listen()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with connection:
+                self.release.wait(timeout=120)
+                data = b"".join(iter(functools.partial(connection.recv, 65536), b""))
+                connection.sendall(data)
+
+    def close(self) -> None:
+        self.release.set()
+        self.listener.close()
+
+
+def set_columns(fd: int, columns: int) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+
+
+def read_until(fd: int, wanted: bytes | None) -> bytes:
+    """Read the terminal until ``wanted`` shows, or (``None``) until it closes."""
+    out = b""
+    while wanted is None or wanted not in out:
+        ready, _, _ = select.select([fd], [], [], 120)
+        assert ready, f"nothing more after {out!r}"
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: every writer has closed the terminal
+            chunk = b""
+        if not chunk:
+            assert wanted is None, f"{wanted!r} never came: {out!r}"
+            return out
+        out += chunk
+    return out
+
+
+def test_progress_and_lines_fit_a_terminal_that_narrows_mid_run(
+    tmp_path: Path,
+) -> None:
+    server = HeldEchoServer(tmp_path / "s.sock")
+    terminal, child_side = os.openpty()
+    set_columns(child_side, 60)
+    argv = ["-c", f"unix:{tmp_path / 's.sock'}", "-i", "3", "-p", "1", "-n", "1K"]
+    try:
+        client = subprocess.Popen(
+            [*HVSOCK, "stress", *argv, "-v"],
+            stdin=child_side,
+            stdout=child_side,
+            stderr=child_side,
+            start_new_session=True,
+        )
+        os.close(child_side)
+        # The first connection is held: the bar is drawn at 60 columns.
+        at_60 = read_until(terminal, b"0/3").decode()
+        set_columns(terminal, 40)
+        server.release.set()
+        rest = read_until(terminal, None).decode()
+        assert client.wait(timeout=120) == 0
+    finally:
+        server.close()
+        os.close(terminal)
+    wide = drawn_lines(at_60)
+    assert all(len(line) <= 59 for line in wide), wide
+    bar = re.match(r"\[(-+)\] 0/3, ", wide[-1])
+    assert bar and len(bar[1]) >= 10, wide[-1]
+    # Everything after the first connection ends comes after the resize:
+    # the per-connection lines, the last redraw and the summary.
+    after = drawn_lines(rest[rest.index("connection 1:") :])
+    assert all(len(line) <= 39 for line in after), after
+    assert any(re.fullmatch(r"\[#+\] 3/3, 00:00 left", line) for line in after)
+    assert any(line.startswith("connections: 3 (1 at a time)") for line in after)
+    assert any(line.startswith("seed:") for line in after)
 
 
 # Kernel tier: real AF_VSOCK through vsock_loopback (CID 1).

@@ -70,3 +70,27 @@ def test_a_port_reports_what_its_gate_refused() -> None:
     port = VSockPort(0, gate, CID_ANY, 5, MemoryReactor())
     gate.buildProtocol(VSockAddress(9, 1))
     assert port.refused == 1
+
+
+def test_privileged_yes_lets_only_reserved_source_ports_through() -> None:
+    factory = Counting()
+    gate = gated(factory, None, privileged=True)
+    events: list[LogEvent] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        assert isinstance(gate.buildProtocol(VSockAddress(3, 1023)), Protocol)
+        assert gate.buildProtocol(VSockAddress(3, 1024)) is None
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert (factory.built, refused_by(gate)) == (1, 1)
+    [refusal] = [e for e in events if "refused a connection" in e.get("log_format", "")]
+    assert refusal["why"] == "not from a reserved port (privileged=yes)"
+
+
+def test_with_an_allow_list_too_a_peer_must_pass_both() -> None:
+    factory = Counting()
+    gate = gated(factory, parse_cid_allow("3"), privileged=True)
+    assert isinstance(gate.buildProtocol(VSockAddress(3, 700)), Protocol)
+    assert gate.buildProtocol(VSockAddress(4, 700)) is None  # wrong CID
+    assert gate.buildProtocol(VSockAddress(3, 40000)) is None  # unreserved port
+    assert (factory.built, refused_by(gate)) == (1, 2)

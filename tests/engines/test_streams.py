@@ -27,8 +27,11 @@ import pytest_twisted
 from twisted.internet import error, reactor
 from twisted.internet.address import UNIXAddress
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IPullProducer, IPushProducer
+from twisted.internet.main import CONNECTION_DONE
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from twisted_hvsock._engines.threads.client import ThreadedClient
 from twisted_hvsock._sockets import hyperv
@@ -584,3 +587,77 @@ async def test_start_tls_completes_an_exchange(either_engine: Family) -> None:
         await port.stopListening()
     assert reply == b"HELLO OVER TLS"
     assert peer_certificate.subject.rfc4514_string() == "CN=guest.example"
+
+
+@pytest_twisted.ensureDeferred
+async def test_start_tls_carries_sequences_and_producers_through_tls(
+    either_engine: Family,
+) -> None:
+    # A producer registered when startTLS comes stays registered, behind TLS;
+    # writeSequence and a pull producer's writes reach the peer decrypted,
+    # and loseConnection ends the TLS session before the connection: the
+    # server sees close_notify, not a truncated stream. (The client's own
+    # reason depends on which end's close the kernel reports first.)
+    from twisted.internet import ssl
+
+    server_certificate, trusted = self_signed("guest.example")
+    server_options = server_certificate.options()
+    client_options = ssl.optionsForClientTLS("guest.example", trustRoot=trusted)
+    received: list[bytes] = []
+    server_lost: Deferred[None] = Deferred()
+    server_reasons: list[Failure] = []
+
+    class Collect(Protocol):
+        def connectionMade(self) -> None:
+            self.transport.startTLS(server_options)  # type: ignore[union-attr]
+
+        def dataReceived(self, data: bytes) -> None:
+            received.append(data)
+
+        def connectionLost(self, reason: Failure = CONNECTION_DONE) -> None:
+            server_reasons.append(reason)
+            server_lost.callback(None)
+
+    @implementer(IPushProducer)
+    class Idle:
+        def pauseProducing(self) -> None:
+            pass
+
+        def resumeProducing(self) -> None:
+            pass
+
+        def stopProducing(self) -> None:
+            pass
+
+    @implementer(IPullProducer)
+    class Words:
+        def __init__(self, transport: Any) -> None:
+            self.transport = transport
+            self.words = [b"one", b"two", b"three"]
+
+        def resumeProducing(self) -> None:
+            if self.words:
+                self.transport.writeSequence([self.words.pop(0), b"|"])
+            else:
+                self.transport.unregisterProducer()
+                self.transport.loseConnection()
+
+        def stopProducing(self) -> None:
+            pass
+
+    port = await either_engine.server().listen(Factory.forProtocol(Collect))
+    try:
+        client = await either_engine.client(port).connect(Factory.forProtocol(Protocol))
+        client_lost: Deferred[None] = Deferred()
+        client.connectionLost = lambda reason: client_lost.callback(None)  # type: ignore[method-assign]
+        transport: Any = client.transport
+        transport.registerProducer(Idle(), True)
+        transport.startTLS(client_options)
+        transport.unregisterProducer()
+        transport.registerProducer(Words(transport), False)
+        await client_lost
+        await server_lost
+    finally:
+        await port.stopListening()
+    assert b"".join(received) == b"one|two|three|"
+    assert server_reasons[0].check(error.ConnectionDone)

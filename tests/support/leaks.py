@@ -30,8 +30,11 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def counts_settle(threads: int, fds: int, timeout: float = 5.0) -> None:
-    """Wait until the busy thread and descriptor counts are back, or ``timeout``."""
+async def counts_settle(threads: int, fds: int, timeout: float = 15.0) -> None:
+    """
+    Wait until the busy thread and descriptor counts are back, or ``timeout``
+    (long enough for a loaded machine: it returns as soon as they are).
+    """
     deadline = time.monotonic() + timeout
     while (busy_threads(), open_fds()) != (threads, fds):
         if time.monotonic() > deadline:

@@ -1,6 +1,7 @@
 """
-The allow-list gate, above both engines: a factory wrapper that refuses a
-peer the list does not name before a protocol is built.
+The peer gate, above both engines: a factory wrapper that refuses a peer
+before a protocol is built when a check says no (an allow-list of CIDs or
+VMs, ``privileged=yes``).
 
 Both engines' ports close an accepted socket at once when ``buildProtocol``
 returns ``None`` (Twisted's ``tcp.Port.doRead`` does, and so does the
@@ -19,7 +20,10 @@ from twisted.logger import Logger
 from twisted.python import reflect
 from zope.interface import implementer
 
-from ..allow import PeerAllowList
+from ..allow import PeerAllowList, PrivilegedPeers
+
+#: What the gate asks of a peer: an allow-list, or the reserved-port check.
+PeerCheck = PeerAllowList | PrivilegedPeers
 
 __all__ = ["PeerGate", "gated", "refused_by"]
 
@@ -29,15 +33,18 @@ _log = Logger()
 @implementer(IProtocolFactory, ILoggingContext)
 class PeerGate:
     """
-    Hands ``factory`` only the peers ``allow`` names; any other is logged
-    and counted in :attr:`refused`, and its connection closed.
+    Hands ``factory`` only the peers every check allows; any other is logged
+    with the check it failed, counted in :attr:`refused`, and its connection
+    closed.
 
-    :ivar refused: how many connections ``allow`` refused.
+    :ivar refused: how many connections the checks refused.
     """
 
-    def __init__(self, factory: IProtocolFactory, allow: PeerAllowList) -> None:
+    def __init__(
+        self, factory: IProtocolFactory, checks: tuple[PeerCheck, ...]
+    ) -> None:
         self.wrapped = factory
-        self.allow = allow
+        self.checks = checks
         self.refused = 0
 
     def logPrefix(self) -> str:
@@ -53,21 +60,37 @@ class PeerGate:
         self.wrapped.doStop()
 
     def buildProtocol(self, addr: IAddress) -> IProtocol | None:
-        if self.allow.allows(addr):
+        failed = next((c for c in self.checks if not c.allows(addr)), None)
+        if failed is None:
             return self.wrapped.buildProtocol(addr)
         self.refused += 1
         _log.info(
-            "{prefix} refused a connection from {peer}: not in allow={allow}",
+            "{prefix} refused a connection from {peer}: {why}",
             prefix=self.logPrefix(),
             peer=addr,
-            allow=self.allow,
+            why=_why(failed),
         )
         return None
 
 
-def gated(factory: IProtocolFactory, allow: PeerAllowList | None) -> IProtocolFactory:
-    """``factory`` behind a :class:`PeerGate` if there is an ``allow`` list."""
-    return factory if allow is None else PeerGate(factory, allow)
+def _why(check: PeerCheck) -> str:
+    if isinstance(check, PrivilegedPeers):
+        return f"not from a reserved port ({check})"
+    return f"not in allow={check}"
+
+
+def gated(
+    factory: IProtocolFactory, allow: PeerAllowList | None, privileged: bool = False
+) -> IProtocolFactory:
+    """
+    ``factory`` behind a :class:`PeerGate` if there is anything to check:
+    an ``allow`` list, or ``privileged`` (reserved source ports only).
+    """
+    checks: tuple[PeerCheck, ...] = (
+        *(() if allow is None else (allow,)),
+        *((PrivilegedPeers(),) if privileged else ()),
+    )
+    return PeerGate(factory, checks) if checks else factory
 
 
 def refused_by(factory: object) -> int:

@@ -20,6 +20,7 @@ from . import timeval
 __all__ = [
     "OWNER_ONLY",
     "FileIdentity",
+    "check_path_text",
     "check_socket_path",
     "in_filesystem",
     "remove_socket_file",
@@ -35,6 +36,20 @@ OWNER_ONLY = 0o600
 # sun_path is 104 bytes on macOS and the BSDs, where the name must end in
 # NUL; Linux's 108 bytes need no NUL.
 _SUN_PATH_MAX = 108 if sys.platform.startswith("linux") else 103
+
+
+def check_path_text(path: object, what: str, name: str = "path") -> str:
+    """
+    Check that ``path`` is a non-empty ``str`` (the text a socket path is
+    built from) and return it.
+
+    :param what: what the path must be, for the error (``"hyperkit's socket
+        directory"``).
+    :raises ValueError: naming ``name`` and ``what``.
+    """
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{name} must be {what}, got {path!r}")
+    return path
 
 
 def check_socket_path(path: str, name: str = "path") -> str:

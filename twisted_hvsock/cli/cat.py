@@ -9,6 +9,7 @@ reading until the peer closes: no data in flight is dropped.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer, error
@@ -16,33 +17,31 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.internet.stdio import StandardIO
-from twisted.internet.task import deferLater
 from twisted.python import usage
+from twisted.python.failure import Failure
 
+from .._not_ready import not_there_yet
+from .._options import parse_positive_float
 from .._sockets.hyperv import hyperv_backend
+from .._waiting import WaitingClientEndpoint
 from ..echo import echo_factory
+from ..errors import WaitTimeoutError
 from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
-
-# How long to wait between connection attempts with --retry.
-_FIRST_RETRY_DELAY = 0.1
-_LONGEST_RETRY_DELAY = 1.0
+from .messages import one_line
 
 
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"--retry must be a positive number of seconds, got {text!r}")
-    return seconds
+def _seconds(option: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        return parse_positive_float(text, option)
+
+    return parse
 
 
 class Options(CommandOptions):
-    synopsis = "hvsock cat [-l] [--echo] [--retry SECONDS] ADDRESS"
+    synopsis = "hvsock cat [-l] [--echo] [--wait SECONDS] ADDRESS"
     longdesc = """Relay stdin and stdout over a connection to ADDRESS (or, with -l,
 from the first connection to ADDRESS). End of stdin half-closes the
 connection; the tool then reads until the peer closes.
@@ -54,7 +53,7 @@ Examples:
   hvsock cat vsock://2:5000 < request       from a guest, send a file to the host
   hvsock cat -l vsock:port=5000 > upload    receive one connection's data
   hvsock cat -l --echo vsock://:7           serve an echo service
-  hvsock cat --retry 60 vsock://3:5000      wait up to 60 s for the guest service
+  hvsock cat --wait 60 vsock://3:5000       wait up to 60 s for the guest service
   hvsock cat --register hvsock://MyVM/5000  on a Windows host, register the
                                             service, then connect to the VM
 """
@@ -69,7 +68,20 @@ Examples:
         ],
     ]
     optParameters = [
-        ["retry", None, None, "keep trying to connect for up to SECONDS", _seconds],
+        [
+            "wait",
+            None,
+            None,
+            "keep trying to connect for up to SECONDS while nothing listens yet",
+            _seconds("--wait"),
+        ],
+        [
+            "retry",
+            None,
+            None,
+            "the same as --wait (its older name)",
+            _seconds("--retry"),
+        ],
     ]
 
     def parseArgs(self, address: str) -> None:  # type: ignore[override]
@@ -78,8 +90,12 @@ Examples:
     def postOptions(self) -> None:
         if self["echo"] and not self["listen"]:
             raise usage.UsageError("--echo serves connections: use it with -l")
-        if self["retry"] is not None and self["listen"]:
-            raise usage.UsageError("--retry is for connecting, not with -l")
+        if self["retry"] is not None:
+            if self["wait"] is not None:
+                raise usage.UsageError("--retry is --wait's older name: give one")
+            self["wait"] = self["retry"]
+        if self["wait"] is not None and self["listen"]:
+            raise usage.UsageError("--wait is for connecting, not with -l")
 
 
 def run(reactor: Any, options: Options) -> Deferred[int]:
@@ -125,16 +141,75 @@ async def _cat(reactor: Any, options: Options) -> int:
         connection = await _accept_one(reactor, options["address"])
     else:
         endpoint = connecting_endpoint(reactor, options["address"])
-        connection = await _connect(reactor, endpoint, options["retry"])
+        connection = await _connect(
+            reactor, endpoint, options["address"], options["wait"]
+        )
+    return await _relay_stdio(reactor, connection)
+
+
+async def _relay_stdio(reactor: Any, connection: RelayProtocol) -> int:
+    """
+    Relay stdin and stdout over ``connection`` until both directions end.
+
+    :return: the exit status: 1 if data was lost where ``cat`` can see it
+        (standard output stopped taking data, or the connection ended with
+        an error, a TLS stream cut short among them); a peer that drops what
+        it was sent cannot be seen.
+    """
+
+    def give_up() -> None:
+        # What the peer sends has nowhere to go: stop now, rather than wait
+        # for a peer that may itself be waiting for us to read.
+        if not connection.finished.called:
+            connection.transport.abortConnection()
+
     stdio = RelayProtocol()
-    StandardIO(stdio, reactor=reactor)
-    await splice(connection, stdio)
+    standard_io = _StandardIO(stdio, reactor, give_up)
+    both = splice(connection, stdio)
+    await connection.finished
+    if standard_io.output_failure is None:
+        # Standard input and output finish too; after a failed output they
+        # may not (Twisted's stdio then never reports them lost).
+        await both
+    if standard_io.output_failure is not None:
+        # Named first: it is also why the connection was stopped.
+        print(
+            "hvsock cat: standard output failed or was closed before all the "
+            "data from the peer was written to it",
+            file=sys.stderr,
+        )
+        return 1
     if connection.reason is not None and not connection.reason.check(
         error.ConnectionDone
     ):
-        print(f"hvsock cat: {connection.reason.getErrorMessage()}", file=sys.stderr)
+        print(f"hvsock cat: {one_line(connection.reason)}", file=sys.stderr)
         return 1
     return 0
+
+
+class _StandardIO(StandardIO):
+    """
+    Twisted's standard input and output, remembering that standard output
+    ended other than cleanly (a write failed, or its reader went away):
+    Twisted tells a half-closeable protocol only that it ended.
+    """
+
+    output_failure: Failure | None = None
+
+    def __init__(
+        self, protocol: RelayProtocol, reactor: Any, output_failed: Callable[[], None]
+    ) -> None:
+        self._output_failed = output_failed
+        super().__init__(protocol, reactor=reactor)
+
+    def childConnectionLost(self, fd: str, reason: Failure) -> None:
+        # Called by the POSIX reader and writer; Windows' StandardIO (the one
+        # mypy sees) has no such call, and never makes it.
+        failed = fd == "write" and not reason.check(error.ConnectionDone)
+        if failed and self.output_failure is None:
+            self.output_failure = reason
+            self._output_failed()
+        super().childConnectionLost(fd, reason)  # type: ignore[misc]
 
 
 class _FirstConnection(RelayProtocol):
@@ -165,18 +240,34 @@ async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
 
 
 async def _connect(
-    reactor: Any, endpoint: IStreamClientEndpoint, retry: float | None
+    reactor: Any, endpoint: IStreamClientEndpoint, address: str, wait: float | None
 ) -> RelayProtocol:
-    factory = Factory.forProtocol(RelayProtocol)
-    deadline = None if retry is None else reactor.seconds() + retry
-    delay = _FIRST_RETRY_DELAY
-    while True:
-        try:
-            connection = await endpoint.connect(factory)
-            assert isinstance(connection, RelayProtocol)
-            return connection
-        except error.ConnectError:
-            if deadline is None or reactor.seconds() + delay > deadline:
-                raise
-        await deferLater(reactor, delay)
-        delay = min(delay * 2, _LONGEST_RETRY_DELAY)
+    """
+    Connect once, or, with ``--wait``, as a client string's ``wait=`` does:
+    whatever the address, while the failure means that nothing is there
+    yet.
+    """
+    if wait is not None:
+        endpoint = WaitingClientEndpoint(
+            reactor, endpoint, wait, not_there_yet, target=address
+        )
+    try:
+        connection = await endpoint.connect(Factory.forProtocol(RelayProtocol))
+    except error.ConnectError as e:
+        if isinstance(e, WaitTimeoutError) or address in str(e):
+            raise
+        # Twisted's own clients (unix:, tcp:) do not say what they tried.
+        raise CannotConnect(address, e) from e
+    assert isinstance(connection, RelayProtocol)
+    return connection
+
+
+class CannotConnect(error.ConnectError):
+    """A connect to ``address`` failed; the words name the address."""
+
+    def __init__(self, address: str, reason: error.ConnectError) -> None:
+        super().__init__(string=f"{address}: {one_line(reason)}")
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot connect to {self.args[0]}"

@@ -25,7 +25,9 @@ from .command_options import CommandOptions
 # Kernel modules that carry AF_VSOCK traffic, and what each one is for.
 VSOCK_TRANSPORTS = {
     "vsock_loopback": "loopback: CID 1 reaches this machine itself",
-    "vmw_vsock_virtio_transport": "guest: talks to a KVM, Firecracker or CH host",
+    "vmw_vsock_virtio_transport": (
+        "guest: talks to a KVM, Firecracker or Cloud Hypervisor host"
+    ),
     "vhost_vsock": "host: talks to KVM/QEMU guests with a vhost-vsock device",
     "hv_sock": "guest: talks to a Hyper-V host",
     "vmw_vsock_vmci_transport": "guest or host: VMware",
@@ -291,12 +293,18 @@ Examples:
 """
 
     def parseArgs(self, *capabilities: str) -> None:
-        unknown = [name for name in capabilities if name not in CAPABILITIES]
+        # A capability names a thing (VSOCK, Hyper-V's hvsock): any case.
+        names = tuple(name.lower() for name in capabilities)
+        unknown = [
+            given
+            for given, name in zip(capabilities, names, strict=True)
+            if name not in CAPABILITIES
+        ]
         if unknown:
             raise usage.UsageError(
                 f"unknown capability {unknown[0]!r}; one of {', '.join(CAPABILITIES)}"
             )
-        self["capabilities"] = capabilities or CAPABILITIES
+        self["capabilities"] = names or CAPABILITIES
 
 
 def run(reactor: Any, options: Options) -> Deferred[int]:

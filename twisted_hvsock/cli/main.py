@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from .command_options import VersionOption
 from .log_output import LEVELS, start_logging
+from .messages import one_line
 
 # name -> (module, one-line summary); modules load only when chosen.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "stress": ("twisted_hvsock.cli.stress", "stress-test and measure a connection"),
     "doctor": ("twisted_hvsock.cli.doctor", "say what this machine offers and lacks"),
+    "vms": (
+        "twisted_hvsock.cli.vms",
+        "list the VMs on this Linux host and their CIDs (libvirt, machined)",
+    ),
     "register": (
         "twisted_hvsock.cli.register",
         "register a Hyper-V socket service (Windows host)",
@@ -63,7 +68,8 @@ class Options(VersionOption, usage.Options):
         "Addresses are Twisted endpoint strings (vsock:cid=3:port=80, "
         "hvsock:vm=MyVM:service=80, tcp:localhost:8080) or URIs (vsock://3:80, "
         "vsock://:80, hvsock://MyVM/80). "
-        "Run 'hvsock COMMAND --help' for a command's options and examples."
+        "Run 'hvsock COMMAND --help' for a command's options and examples. "
+        "-q and -v may also follow COMMAND."
     )
     optFlags = [
         ["quiet", "q", "log only errors"],
@@ -77,22 +83,15 @@ class Options(VersionOption, usage.Options):
     def postOptions(self) -> None:
         if self.subCommand is None:
             raise usage.UsageError(f"a command is needed: one of {', '.join(COMMANDS)}")
-        if self["quiet"] and self["verbose"]:
+        # Given before the command or after it, -q and -v mean the same; the
+        # command's options have both (CommandOptions).
+        quiet = bool(self["quiet"] or self.subOptions["quiet"])
+        verbose = bool(self["verbose"] or self.subOptions["verbose"])
+        if quiet and verbose:
             raise usage.UsageError("-q and -v say opposite things: give one")
         self["log_level"] = LEVELS[
-            "quiet" if self["quiet"] else "verbose" if self["verbose"] else "default"
+            "quiet" if quiet else "verbose" if verbose else "default"
         ]
-
-
-def one_line(failure: Failure) -> str:
-    """A failure as the one line a user reads."""
-    value = failure.value
-    if isinstance(value, error.CannotListenError):
-        return f"cannot listen on {value.interface}:{value.port}: {value.socketError}"
-    if isinstance(value, error.ConnectError):
-        text = str(value).rstrip(".")
-        return text[0].lower() + text[1:] if text else type(value).__name__
-    return str(value) or type(value).__name__
 
 
 def _run(reactor: Any, name: str, sub_options: usage.Options) -> defer.Deferred[None]:

@@ -14,7 +14,6 @@ import json
 import math
 import random
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from .._transport import IStreamTransport
 from ..echo import echo_factory
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
-from .main import one_line
+from .messages import one_line
 from .stress_progress import Progress
 from .stress_results import (
     ERROR,
@@ -46,6 +45,7 @@ from .stress_results import (
     Summary,
     summarize,
 )
+from .terminal import columns_of, fit
 
 __all__ = [
     "ClientSettings",
@@ -311,7 +311,7 @@ class Options(CommandOptions):
 With -s, listen on ADDRESS and echo every connection until killed, after
 printing 'listening on ADDRESS' (with the port chosen when port 0 was asked
 for). With -c, open connections to such a server, a few at a time: each sends
-a random number of random bytes (0 to -l) in random writes (1 to -b bytes) as
+a random number of random bytes (0 to -n) in random writes (1 to -b bytes) as
 fast as the connection takes them, half-closes, reads the echo until the end
 and compares its sha256 with what was sent. Sizes take K, M and G suffixes
 (powers of 1024). The summary gives MB/s as the bytes sent plus the bytes
@@ -320,11 +320,10 @@ status is 1 if any connection failed or came back different, else 0.
 
 Examples:
   hvsock stress -s vsock:port=5000
-  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -l 1M
+  hvsock stress -c vsock:cid=3:port=5000 -i 1000 -p 50 -n 1M
   hvsock stress -c vsock://3:5000 --json
 """
     optFlags = [
-        ["verbose", "v", "print a line for each connection"],
         ["json", None, "print only the summary, as one JSON object, on stdout"],
     ]
     optParameters = [
@@ -332,7 +331,7 @@ Examples:
         ["client", "c", None, "connect to ADDRESS and check what comes back"],
         ["connections", "i", None, "connections in total [default: 100]"],
         ["parallel", "p", None, "connections open at a time [default: 10]"],
-        ["length", "l", None, "most bytes one connection sends [default: 64K]"],
+        ["length", "n", None, "most bytes one connection sends [default: 64K]"],
         ["chunk", "b", None, "most bytes in one write [default: 4K]"],
         ["seed", None, None, "seed for sizes and data [default: random]"],
         [
@@ -344,14 +343,16 @@ Examples:
         ],
     ]
 
+    # -l meant --length until it was given to cat's --listen alone.
+    renamed = {"-l": "-n/--length"}
+
     _CLIENT_ONLY = (
         ("connections", "-i/--connections"),
         ("parallel", "-p/--parallel"),
-        ("length", "-l/--length"),
+        ("length", "-n/--length"),
         ("chunk", "-b/--chunk"),
         ("seed", "--seed"),
         ("timeout", "-t/--timeout"),
-        ("verbose", "-v/--verbose"),
         ("json", "--json"),
     )
 
@@ -359,6 +360,12 @@ Examples:
         super().__init__()
         self.address = ""
         self.settings: ClientSettings | None = None
+
+    def opt_verbose(self) -> None:
+        """log what is going on, and with -c print a line for each connection"""
+        super().opt_verbose()
+
+    opt_v = opt_verbose
 
     def parseArgs(self, *args: str) -> None:
         if args:
@@ -384,7 +391,7 @@ Examples:
         given = {
             "connections": ("-i/--connections", _whole_number),
             "parallel": ("-p/--parallel", _whole_number),
-            "length": ("-l/--length", parse_size),
+            "length": ("-n/--length", parse_size),
             "chunk": ("-b/--chunk", parse_size),
             "timeout": ("-t/--timeout", _seconds),
         }
@@ -427,7 +434,7 @@ async def stress(
         if settings.verbose:
             if progress is not None:
                 progress.clear()
-            print(result.describe(), file=lines, flush=True)
+            print(fit(result.describe(), columns_of(lines)), file=lines, flush=True)
 
     run = StressRun(
         reactor,
@@ -441,8 +448,7 @@ async def stress(
         report=report,
     )
     if err.isatty():
-        width = shutil.get_terminal_size().columns
-        progress = Progress(err, settings.connections, run.status, width)
+        progress = Progress(err, settings.connections, run.status)
         progress.start(reactor)
     try:
         summary = await run.run()
@@ -452,7 +458,7 @@ async def stress(
     if settings.json:
         print(json.dumps(summary.as_dict()), file=out, flush=True)
     else:
-        print(summary.format(), file=out, flush=True)
+        print(fit(summary.format(), columns_of(out)), file=out, flush=True)
     return 1 if summary.failed else 0
 
 

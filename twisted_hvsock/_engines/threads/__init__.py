@@ -6,12 +6,15 @@ Windows cannot be given to ``select``).
 The modules, each with one job:
 
 - :mod:`.families`: what the engine needs to know about each address family;
-- :mod:`.plumbing`: sizes, :class:`.SocketCalls`, the per-reactor registry
-  that reactor shutdown empties, handing work to the reactor thread;
-- :mod:`.connection_threads`: a connection's reader and writer threads, and
-  the state they share with the reactor thread under one lock;
-- :mod:`.transport`: the reactor side, the Twisted transport a protocol sees;
-- :mod:`.tls`: ``startTLS`` on top of it;
+- :mod:`.plumbing`: sizes, :class:`.SocketCalls`, the thread pool and the
+  per-reactor registry that reactor shutdown empties, handing work to the
+  reactor thread;
+- :mod:`.connection_threads`: one connection's lock, stop flag and threads;
+- :mod:`.reader` and :mod:`.writer`: a connection's reading and writing
+  halves, each a thread and the queue it shares with the reactor thread;
+- :mod:`.transport`: the connection as its protocol sees it, made of those
+  parts;
+- :mod:`.tls`: ``startTLS``, putting Twisted's TLS layer in front of it;
 - :mod:`.client` and :mod:`.port`: connecting, listening and accepting.
 
 Everything the protocol sees happens on the reactor thread; the threads

@@ -9,54 +9,43 @@ import socket
 from typing import Any
 
 from twisted.internet import base, error
-from twisted.internet.interfaces import IAddress, IProtocol
+from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from .families import SocketFamily
-from .plumbing import (
-    connect_error_for,
-    hand_to_reactor,
-    log_prefix,
-)
-from .tls import TLSTransport
+from .plumbing import connect_error_for, hand_to_reactor
+from .transport import ThreadedTransport
 
 __all__ = ["ThreadedClient", "ThreadedConnector"]
 
 _log = Logger()
 
 
-class ThreadedClient(TLSTransport):
+class ThreadedClient(ThreadedTransport):
     """
     The client side of a connection, and, until it is connected, the attempt
     to connect: ``connect`` blocks on a thread of its own, as
     ``tcp.BaseClient`` would poll, and reports to a ``BaseConnector``.
+
+    :param skt: a new socket of ``family``, which this client owns.
     """
 
     _tlsClientDefault = True
 
     def __init__(
         self,
+        skt: socket.socket,
         family: SocketFamily,
         sockaddr: Any,
         connector: base.BaseConnector,
         timeout: float | None,
         reactor: Any,
     ) -> None:
+        super().__init__(skt, family, reactor, family.address(sockaddr), ",client")
         self.connector = connector
         self._sockaddr = sockaddr
-        try:
-            skt = family.new_socket()
-        except OSError as e:
-            # As tcp.BaseClient does: fail on the next turn, not re-entrantly.
-            self.reactor = reactor
-            self._family = family
-            self._failed_early = True
-            reactor.callLater(0, self.failIfNotConnected, e)
-            return
-        self._failed_early = False
-        super().__init__(skt, family, reactor)
         self._registry.add(self)
         try:
             family.prepare_connect(skt, timeout)
@@ -64,7 +53,7 @@ class ThreadedClient(TLSTransport):
             # failIfNotConnected closes the socket: nothing is left behind.
             reactor.callLater(0, self.failIfNotConnected, e)
             return
-        self._start_threads(self._connect)
+        self._threads.start(self._connect, "connect")
 
     def _connect(self) -> None:
         try:
@@ -73,9 +62,8 @@ class ThreadedClient(TLSTransport):
             outcome: OSError | None = e
         else:
             outcome = None
-        with self._lock:
-            if self._stopping:
-                return
+        if self._threads.is_stopping():
+            return
         hand_to_reactor(self.reactor, self._connect_done, outcome)
 
     def _connect_done(self, outcome: OSError | None) -> None:
@@ -99,13 +87,10 @@ class ThreadedClient(TLSTransport):
         if protocol is None:
             self.connected = True
             self.protocol = Protocol()
-            self._start_threads(self._read_loop)
+            self._reader.start()
             self.loseConnection()
             return
         self.start_io(protocol)
-
-    def _make_logstr(self, protocol: IProtocol) -> str:
-        return f"{log_prefix(protocol)},client"
 
     def failIfNotConnected(self, err: BaseException) -> None:
         """
@@ -113,18 +98,14 @@ class ThreadedClient(TLSTransport):
         error Twisted users catch). The connect thread, if blocked, ends
         when the kernel gives up; the socket closes then.
         """
-        if self.connected or self.disconnected or getattr(self, "_closing", False):
+        if self.connected or self.disconnected or self._closing:
             return
         err = self._family.connect_error(err, self._sockaddr)
-        if not self._failed_early:
-            self._closing = True
-            with self._lock:
-                self._stopping = True
-                # Nothing is left to finish once the connect thread ends.
-                self._finish_posted = True
-            self._calls.quietly(self.socket.shutdown, socket.SHUT_RDWR)
-            self._calls.close()
-            self._registry.discard(self)
+        self._closing = True
+        self._threads.abandon()
+        self._calls.quietly(self.socket.shutdown, socket.SHUT_RDWR)
+        self._calls.close()
+        self._registry.discard(self)
         self.disconnected = True
         self.connector.connectionFailed(Failure(err))
 
@@ -142,11 +123,44 @@ class ThreadedClient(TLSTransport):
             return
         super().shut_down(deadline)
 
-    def getPeer(self) -> IAddress:
-        return self._family.address(self._sockaddr)
+    def __repr__(self) -> str:
+        return f"<{self._family.name} threaded client to {self._peer}>"
+
+
+class _NoSocket:
+    """
+    An attempt to connect that could not make its socket: it fails on the
+    next reactor turn, as ``tcp.BaseClient`` does, not within ``connect``.
+    """
+
+    def __init__(
+        self,
+        family: SocketFamily,
+        sockaddr: Any,
+        connector: base.BaseConnector,
+        err: OSError,
+        reactor: Any,
+    ) -> None:
+        self._family = family
+        self._sockaddr = sockaddr
+        self.connector = connector
+        self._failed = False
+        reactor.callLater(0, self.failIfNotConnected, err)
+
+    def failIfNotConnected(self, err: BaseException) -> None:
+        """Tell the connector ``err``, once: the first failure wins."""
+        if self._failed:
+            return
+        self._failed = True
+        err = self._family.connect_error(err, self._sockaddr)
+        self.connector.connectionFailed(Failure(err))
+
+    def stopConnecting(self) -> None:
+        """Stop the attempt (``IConnector.stopConnecting``)."""
+        self.failIfNotConnected(error.UserError())
 
     def __repr__(self) -> str:
-        return f"<{self._family.name} threaded client to {self.getPeer()}>"
+        return f"<{self._family.name} threaded client without a socket>"
 
 
 class ThreadedConnector(base.BaseConnector):
@@ -167,9 +181,13 @@ class ThreadedConnector(base.BaseConnector):
         self._family = family
         self._sockaddr = sockaddr
 
-    def _makeTransport(self) -> ThreadedClient:  # type: ignore[override]
+    def _makeTransport(self) -> ThreadedClient | _NoSocket:  # type: ignore[override]
+        try:
+            skt = self._family.new_socket()
+        except OSError as e:
+            return _NoSocket(self._family, self._sockaddr, self, e, self.reactor)
         return ThreadedClient(
-            self._family, self._sockaddr, self, self.timeout, self.reactor
+            skt, self._family, self._sockaddr, self, self.timeout, self.reactor
         )
 
     def getDestination(self) -> IAddress:

@@ -18,7 +18,6 @@ from twisted.internet.interfaces import (
     IAddress,
     IListeningPort,
     ILoggingContext,
-    IProtocol,
     IProtocolFactory,
 )
 from twisted.logger import Logger
@@ -35,16 +34,19 @@ from .plumbing import (
     log_prefix,
     registry,
 )
-from .tls import TLSTransport
+from .transport import ThreadedTransport
 
 __all__ = ["ThreadedPort", "ThreadedServer"]
 
 _log = Logger()
 
 
-class ThreadedServer(TLSTransport):
+class ThreadedServer(ThreadedTransport):
     """
     The server side of an accepted connection.
+
+    :param peer: the socket address ``accept`` gave.
+    :param sessionno: this connection's number on its port, for log prefixes.
     """
 
     def __init__(
@@ -55,16 +57,10 @@ class ThreadedServer(TLSTransport):
         sessionno: int,
         reactor: Any,
     ) -> None:
-        super().__init__(skt, family, reactor)
-        self._peer = family.address(peer)
+        address = family.address(peer)
+        super().__init__(skt, family, reactor, address, f",{sessionno},{address}")
         self._host = family.local_address(skt)
         self.sessionno = sessionno
-
-    def _make_logstr(self, protocol: IProtocol) -> str:
-        return f"{log_prefix(protocol)},{self.sessionno},{self._peer}"
-
-    def getPeer(self) -> IAddress:
-        return self._peer
 
     def __repr__(self) -> str:
         return f"<{self._family.name} threaded connection from {self._peer}>"
@@ -207,7 +203,7 @@ class ThreadedPort:
                 try:
                     skt, peer = self._calls.call(self.socket.accept)
                 except (BlockingIOError, InterruptedError):
-                    continue  # the periodic look at _stopping
+                    continue  # the periodic look at _stop_requested
                 except OSError as e:
                     if self._stop_requested.is_set():
                         return

@@ -1,75 +1,42 @@
 """
-``startTLS`` for the thread engine's connections, as Twisted's TCP
-transports have it.
+``startTLS`` for the thread engine's connections: Twisted's TLS layer put
+between a connection and its protocol, as on Twisted's TCP transports, and
+the way that layer writes to the socket beneath it.
+
+This module needs pyOpenSSL: the transport imports it only in ``startTLS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from twisted.internet.interfaces import IProducer
+from twisted.internet import _newtls
 
 from .transport import ThreadedTransport
 
-__all__ = ["TLSTransport"]
+__all__ = ["start_tls"]
 
 
-class TLSTransport(ThreadedTransport):
+class _BelowTLS:
     """
-    A connection that can start TLS: Twisted's own TLS layer goes between
-    the transport and the protocol, and the transport's methods pass
-    through it, as they do on Twisted's TCP transports. Writing to the
-    socket itself, the TLS layer goes around them to
-    :class:`.ThreadedTransport`'s.
+    The connection under its TLS layer: Twisted's TLS layer (through
+    ``_newtls._BypassTLS``) calls these with the transport, to reach the
+    socket without passing through itself again.
     """
 
-    TLS = False
-    _tlsClientDefault = False
-    protocol: Any
+    write = ThreadedTransport._write
+    writeSequence = ThreadedTransport._write_sequence
+    loseConnection = ThreadedTransport._lose_connection
+    registerProducer = ThreadedTransport._register_producer
+    unregisterProducer = ThreadedTransport._unregister_producer
 
-    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
-        if self._family.messages:
-            raise TypeError(
-                "startTLS: TLS needs a byte stream, and this vsock connection "
-                "carries messages (type=seqpacket)"
-            )
-        # Imported here: Twisted's TLS layer needs pyOpenSSL, which Twisted
-        # itself does not require.
-        from twisted.internet import _newtls
 
-        start: Any = _newtls.startTLS
-        start(self, contextFactory, normal, ThreadedTransport)
-
-    def write(self, data: bytes) -> None:
-        if self.TLS:
-            if self.connected:
-                self.protocol.write(data)
-        else:
-            super().write(data)
-
-    def writeSequence(self, iovec: Iterable[bytes]) -> None:
-        if self.TLS:
-            if self.connected:
-                self.protocol.writeSequence(iovec)
-        else:
-            super().writeSequence(iovec)
-
-    def loseConnection(self) -> None:
-        if self.TLS:
-            if self.connected and not self.disconnecting:
-                self.protocol.loseConnection()
-        else:
-            super().loseConnection()
-
-    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
-        if self.TLS:
-            self.protocol.registerProducer(producer, streaming)
-        else:
-            super().registerProducer(producer, streaming)
-
-    def unregisterProducer(self) -> None:
-        if self.TLS:
-            self.protocol.unregisterProducer()
-        else:
-            super().unregisterProducer()
+def start_tls(transport: ThreadedTransport, contextFactory: Any, normal: bool) -> None:
+    """
+    Put Twisted's TLS layer between ``transport`` and its protocol
+    (``ITLSTransport.startTLS``): from now on ``transport.protocol`` is
+    that layer, and the transport's writes, closing and producers go
+    through it.
+    """
+    start: Any = _newtls.startTLS
+    start(transport, contextFactory, normal, _BelowTLS)

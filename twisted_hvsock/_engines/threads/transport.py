@@ -1,18 +1,21 @@
 """
-The reactor side of a connection: the Twisted transport a protocol sees.
+A thread-engine connection as its protocol sees it: the Twisted transport,
+one object made of parts, deciding on the reactor thread what the protocol
+is told.
 
-Everything the protocol sees happens on the reactor thread: a thread hands
-what it got to the reactor, and these methods, which mirror Twisted's
-``FileDescriptor`` and ``tcp.Connection``, decide what the protocol is told.
-The state set in :meth:`ThreadedTransport.__init__` is touched only on the
-reactor thread; what it shares with the threads is
-:class:`.ConnectionThreads`' and taken under its lock.
+The parts: :class:`.SocketCalls` (the socket, closed once no thread is in a
+call on it), :class:`.ConnectionThreads` (the lock and the stop), a
+:class:`.Reader` and a :class:`.Writer` (each a thread and its queue), and,
+once ``startTLS`` put it there (:mod:`.tls`), Twisted's TLS layer between
+the transport and its protocol. The threads reach the transport only
+through the callbacks it gives the parts, on the reactor thread; the state
+set in :meth:`ThreadedTransport.__init__` is the reactor thread's alone.
 
 Closing: the reactor thread sets the stop flag, drops what the threads hold,
 and wakes any thread blocked in the kernel with ``shutdown()``. The
-descriptor itself is closed by :class:`.SocketCalls` only once no thread is
-inside a call on it, and ``connectionLost`` runs once both threads of the
-connection have ended, so no thread and no descriptor outlives it.
+descriptor is closed only once no thread is inside a call on it, and
+``connectionLost`` runs once every thread of the connection has ended, so
+no thread and no descriptor outlives it.
 """
 
 from __future__ import annotations
@@ -43,9 +46,11 @@ from zope.interface import alsoProvides, implementer
 
 from ...errors import MessageTooLongError
 from ...interfaces import IMessageTransport
-from .connection_threads import DATA, EOF, ConnectionThreads
+from .connection_threads import ConnectionThreads
 from .families import SocketFamily
-from .plumbing import BUFFER_SIZE, READ_AHEAD, SEND_SIZE, log_prefix
+from .plumbing import BUFFER_SIZE, SocketCalls, log_prefix, registry
+from .reader import DATA, EOF, Reader
+from .writer import Writer
 
 __all__ = ["ThreadedTransport"]
 
@@ -60,13 +65,17 @@ _log = Logger()
     IHalfCloseableDescriptor,
     ILoggingContext,
 )
-class ThreadedTransport(ConnectionThreads):
+class ThreadedTransport:
     """
-    A connected blocking socket whose reads and writes run on two threads.
+    A connected blocking socket whose reads and writes run on threads.
 
     The Twisted-facing methods follow ``abstract.FileDescriptor`` and
     ``tcp.Connection`` so that protocols see what Twisted's own transports
-    show them.
+    show them. A role adds what is its own: :class:`.ThreadedServer`,
+    :class:`.ThreadedClient`.
+
+    :param peer: the address of the other end.
+    :param log_suffix: what follows the protocol's name in log prefixes.
 
     :ivar bufferSize: unsent bytes above which a streaming producer is
         paused; as on Twisted's transports, it may be changed per transport.
@@ -81,10 +90,41 @@ class ThreadedTransport(ConnectionThreads):
     streamingProducer = False
     protocol: IProtocol
     _logstr = "Uninitialized"
+    # Twisted's startTLS sets TLS, and reads which side this one is.
+    TLS = False
+    _tlsClientDefault = False
 
-    def __init__(self, skt: socket.socket, family: SocketFamily, reactor: Any) -> None:
-        super().__init__(skt, family, reactor)
-        # Reactor thread only.
+    def __init__(
+        self,
+        skt: socket.socket,
+        family: SocketFamily,
+        reactor: Any,
+        peer: IAddress,
+        log_suffix: str,
+    ) -> None:
+        self.socket = skt
+        self.reactor = reactor
+        self._family = family
+        self._peer = peer
+        self._log_suffix = log_suffix
+        self._registry = registry(reactor)
+        self._calls = SocketCalls(skt, family.close_cancels_blocked_calls)
+        self._threads = ConnectionThreads(
+            family.name, self._registry.pool, reactor, ended=self._finish_close
+        )
+        self._reader = Reader(
+            self._threads, self._calls, skt, reactor, self._deliver, family.receive
+        )
+        self._writer = Writer(
+            self._threads,
+            self._calls,
+            skt,
+            reactor,
+            sends_without_blocking=family.sends_without_blocking,
+            messages=family.messages,
+            failed=self._write_failed,
+            all_sent=self._all_sent,
+        )
         self._closing = False
         self._close_reason: Failure | None = None
         self._aborting = False
@@ -97,18 +137,15 @@ class ThreadedTransport(ConnectionThreads):
     # Starting.
 
     def start_io(self, protocol: IProtocol) -> None:
-        """Start the reader and writer, then tell the protocol."""
+        """Start the reader, then tell the protocol."""
         if self._family.messages:
             self._limit = self._family.message_limit(self.socket)
             alsoProvides(self, IMessageTransport)
         self.protocol = protocol
-        self._logstr = self._make_logstr(protocol)
+        self._logstr = log_prefix(protocol) + self._log_suffix
         self.connected = True
-        self._start_threads(self._read_loop)
+        self._reader.start()
         self._call(protocol.makeConnection, self)
-
-    def _make_logstr(self, protocol: IProtocol) -> str:
-        return log_prefix(protocol)
 
     # Calling the protocol and its producer.
 
@@ -133,20 +170,15 @@ class ThreadedTransport(ConnectionThreads):
             return False
         return True
 
+    # What the parts hand the reactor thread.
+
     def _deliver(self) -> None:
         """Hand the protocol what the reader received, while it may read."""
-        with self._lock:
-            self._inbox_posted = False
-        while not (self._reading_paused or self.disconnecting or self._closing):
-            with self._lock:
-                if not self._inbox:
-                    return
-                kind, value = self._inbox.popleft()
-                if kind is DATA:
-                    was_full = self._inbox_bytes > READ_AHEAD
-                    self._inbox_bytes -= len(value)
-                    if was_full and self._inbox_bytes <= READ_AHEAD:
-                        self._may_read.notify()
+        while not (self._reader.paused or self.disconnecting or self._closing):
+            item = self._reader.take()
+            if item is None:
+                return
+            kind, value = item
             if kind is DATA:
                 self._call(self.protocol.dataReceived, value)
             elif kind is EOF:
@@ -162,40 +194,11 @@ class ThreadedTransport(ConnectionThreads):
             return
         self._close(Failure(error.ConnectionLost(str(err))))
 
-    def _needs_sent_notice(self) -> bool:
-        return bool(
-            (
-                self.producer is not None
-                and (not self.streamingProducer or self.producerPaused)
-            )
-            or self.disconnecting
-            or (self._write_shutdown_asked and not self._write_shut)
-        )
-
-    def _ask_sent_notice(self, now_if_sent: bool = True) -> None:
-        """
-        Have :meth:`_all_sent` run once the queue is empty; if it is empty
-        already, on the next reactor turn unless ``now_if_sent`` is false.
-        """
-        with self._lock:
-            if self._unsent:
-                self._tell_when_sent = True
-                return
-            if not now_if_sent or self._sent_notice_posted:
-                return
-            self._sent_notice_posted = True
-        self.reactor.callLater(0, self._all_sent)
-
     def _all_sent(self) -> None:
         """
         Everything written has reached the kernel: what Twisted's
         ``doWrite`` does when its buffer empties.
         """
-        with self._lock:
-            self._sent_notice_posted = False
-            if self._unsent:
-                self._tell_when_sent = True
-                return
         if self._closing or not self.connected:
             return
         if self.producer is not None and (
@@ -212,13 +215,24 @@ class ThreadedTransport(ConnectionThreads):
             if half is not None:
                 self._call(half.writeConnectionLost)
 
+    def _needs_sent_notice(self) -> bool:
+        """Whether :meth:`_all_sent` has something to do once all is sent."""
+        return bool(
+            (
+                self.producer is not None
+                and (not self.streamingProducer or self.producerPaused)
+            )
+            or self.disconnecting
+            or (self._write_shutdown_asked and not self._write_shut)
+        )
+
     # Closing.
 
     def _close(
         self, reason: Failure, abort: bool = False, replace_reason: bool = False
     ) -> None:
         """
-        Stop both threads and drop what they hold; ``connectionLost`` follows
+        Stop the threads and drop what they hold; ``connectionLost`` follows
         once they have ended.
 
         :param abort: close with ``SO_LINGER`` zero.
@@ -233,18 +247,10 @@ class ThreadedTransport(ConnectionThreads):
             return
         self._closing = True
         self._close_reason = reason
-        with self._lock:
-            self._stopping = True
-            self._outbox.clear()
-            self._unsent = 0
-            self._inbox.clear()
-            self._inbox_bytes = 0
-            writer_blocked = self._sending
-            self._may_read.notify_all()
-            self._may_write.notify_all()
-            finish_now = self._live_threads == 0 and not self._finish_posted
-            if finish_now:
-                self._finish_posted = True
+        with self._threads.lock:
+            finish_now = self._threads.stop()
+            self._reader.drop()
+            writer_blocked = self._writer.drop()
         if abort:
             self._calls.quietly(self._family.set_linger_zero, self.socket)
         # Wake a reader blocked in recv; a writer blocked in send needs the
@@ -257,7 +263,7 @@ class ThreadedTransport(ConnectionThreads):
             self.reactor.callLater(0, self._finish_close)
 
     def _finish_close(self) -> None:
-        """Both threads have ended: close the socket, tell the protocol."""
+        """Every thread has ended: close the socket, tell the protocol."""
         if self.disconnected:
             return
         # The last loop posted this once it ended: nothing is inside a call
@@ -273,24 +279,75 @@ class ThreadedTransport(ConnectionThreads):
         self._connection_lost(reason)
 
     def _connection_lost(self, reason: Failure) -> None:
+        """Tell whoever must know that the connection is gone."""
         self._call(self.protocol.connectionLost, reason)
 
     def shut_down(self, deadline: float) -> None:
         """The reactor is stopping: close now, and wait for the threads."""
         self._close(Failure(error.ConnectionLost("the reactor shut down")))
-        self._wait_for_threads(deadline)
+        self._threads.wait(deadline)
         self._finish_close()
 
-    # ITransport
+    # What the protocol calls goes through the TLS layer once startTLS put
+    # one in front (self.protocol is then that layer), as on Twisted's TCP
+    # transports; the layer itself writes with the methods below these.
+
+    def startTLS(self, contextFactory: Any, normal: bool = True) -> None:
+        if self._family.messages:
+            raise TypeError(
+                "startTLS: TLS needs a byte stream, and this vsock connection "
+                "carries messages (type=seqpacket)"
+            )
+        # Imported here: Twisted's TLS layer needs pyOpenSSL, which Twisted
+        # itself does not require.
+        from .tls import start_tls
+
+        start_tls(self, contextFactory, normal)
 
     def write(self, data: bytes) -> None:
+        if self.TLS:
+            if self.connected:
+                cast(Any, self.protocol).write(data)
+        else:
+            self._write(data)
+
+    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+        if self.TLS:
+            if self.connected:
+                cast(Any, self.protocol).writeSequence(iovec)
+        else:
+            self._write_sequence(iovec)
+
+    def loseConnection(self) -> None:
+        """Close once everything written has been sent."""
+        if self.TLS:
+            if self.connected and not self.disconnecting:
+                cast(Any, self.protocol).loseConnection()
+        else:
+            self._lose_connection()
+
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        if self.TLS:
+            cast(Any, self.protocol).registerProducer(producer, streaming)
+        else:
+            self._register_producer(producer, streaming)
+
+    def unregisterProducer(self) -> None:
+        if self.TLS:
+            cast(Any, self.protocol).unregisterProducer()
+        else:
+            self._unregister_producer()
+
+    # The same, straight to the socket.
+
+    def _write(self, data: bytes) -> None:
         if not isinstance(data, bytes):
             raise TypeError("Data must be bytes")
         if data:
             self._check_message(len(data))
             self._queue([data], len(data))
 
-    def writeSequence(self, iovec: Iterable[bytes]) -> None:
+    def _write_sequence(self, iovec: Iterable[bytes]) -> None:
         chunks = list(iovec)
         if not all(isinstance(chunk, bytes) for chunk in chunks):
             raise TypeError("Data must be bytes")
@@ -313,27 +370,19 @@ class ThreadedTransport(ConnectionThreads):
     def _queue(self, chunks: list[bytes], size: int) -> None:
         if not self.connected or self._write_shut or self._closing:
             return
-        # Asked for under the same lock as the data is queued, so that the
-        # writer cannot drain it unnoticed in between.
         notice = self._needs_sent_notice()
-        with self._lock:
+        unsent = self._writer.write(
+            chunks,
+            size,
             # With a producer, writes queue as on Twisted's transports, which
             # pause a streaming producer as soon as too much is queued.
-            if not notice and self.producer is None:
-                size -= self._send_now(chunks, size)
-                if not size:
-                    return
-            self._outbox.extend(chunks)
-            self._unsent += size
-            unsent = self._unsent
+            at_once=not notice and self.producer is None,
             # Without a producer, the drain is reported too: on Twisted's
             # transports a pull producer registered later in this turn is
             # resumed once this data has gone, and the writer may finish
             # before that registration (a notice nobody needs does nothing).
-            if notice or self.producer is None:
-                self._tell_when_sent = True
-            self._may_write.notify()
-        self._start_writer()
+            tell_when_sent=notice or self.producer is None,
+        )
         if (
             self.producer is not None
             and self.streamingProducer
@@ -342,45 +391,42 @@ class ThreadedTransport(ConnectionThreads):
         ):
             self.producerPaused = True
             cast(IPushProducer, self.producer).pauseProducing()
-            self._ask_sent_notice()
+            self._writer.ask_sent_notice()
 
-    def _send_now(self, chunks: list[bytes], size: int) -> int:
-        """
-        Send a small write from the reactor thread if the writer is idle and
-        the kernel takes it without blocking: a request or a reply then costs
-        no wake-up of the writer thread. Called under ``_lock``, which keeps
-        the writer from sending in between; what the kernel does not take is
-        left in ``chunks`` for the writer, as are large writes (whose rest
-        would be copied).
-
-        :return: how many bytes were sent.
-        """
-        if (
-            not self._family.sends_without_blocking
-            or size > SEND_SIZE
-            or self._outbox
-            or self._sending
-        ):
-            return 0
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        try:
-            sent = self._calls.call(self.socket.send, data, socket.MSG_DONTWAIT)
-        except OSError:
-            # Full (EAGAIN), or broken: the writer sends it, or meets the
-            # error and reports it as it does every other.
-            return 0
-        chunks[:] = [data[sent:]] if sent < len(data) else []
-        return sent
-
-    def loseConnection(self) -> None:
-        """Close once everything written has been sent."""
+    def _lose_connection(self) -> None:
         if not self.connected or self.disconnecting or self._closing:
             return
         if self._write_shut:
             self._close(Failure(error.ConnectionDone()))
             return
         self.disconnecting = True
-        self._ask_sent_notice()
+        self._writer.ask_sent_notice()
+
+    def _register_producer(self, producer: IProducer, streaming: bool) -> None:
+        if self.producer is not None:
+            raise RuntimeError(
+                f"Cannot register producer {producer}, because producer "
+                f"{self.producer} was never unregistered."
+            )
+        if self.disconnected:
+            producer.stopProducing()
+            return
+        self.producer = producer
+        self.streamingProducer = streaming
+        self.producerPaused = False
+        if not streaming:
+            cast(IPullProducer, producer).resumeProducing()
+        if self.connected and not self._closing:
+            # Twisted resumes a producer when its buffer next empties, even
+            # if what it holds was written before the producer came.
+            self._writer.ask_sent_notice(now_if_sent=False)
+
+    def _unregister_producer(self) -> None:
+        self.producer = None
+        if self.connected and self.disconnecting and not self._closing:
+            self._writer.ask_sent_notice()
+
+    # The rest of ITransport and ITCPTransport.
 
     def abortConnection(self) -> None:
         """Close at once, dropping whatever was not sent yet."""
@@ -395,7 +441,7 @@ class ThreadedTransport(ConnectionThreads):
             return
         self._write_shutdown_asked = True
         if self.connected and not self._closing:
-            self._ask_sent_notice()
+            self._writer.ask_sent_notice()
 
     # ITCPTransport promises IP addresses; as with Twisted's own Unix
     # transports, which also claim it, these are the family's own.
@@ -405,7 +451,7 @@ class ThreadedTransport(ConnectionThreads):
         return self._host
 
     def getPeer(self) -> IAddress:  # type: ignore[override]
-        raise NotImplementedError
+        return self._peer
 
     def logPrefix(self) -> str:
         return self._logstr
@@ -439,49 +485,15 @@ class ThreadedTransport(ConnectionThreads):
     def writeConnectionLost(self, reason: Failure) -> None:
         self._close(reason)
 
-    # IConsumer
-
-    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
-        if self.producer is not None:
-            raise RuntimeError(
-                f"Cannot register producer {producer}, because producer "
-                f"{self.producer} was never unregistered."
-            )
-        if self.disconnected:
-            producer.stopProducing()
-            return
-        self.producer = producer
-        self.streamingProducer = streaming
-        self.producerPaused = False
-        if not streaming:
-            cast(IPullProducer, producer).resumeProducing()
-        if self.connected and not self._closing:
-            # Twisted resumes a producer when its buffer next empties, even
-            # if what it holds was written before the producer came.
-            self._ask_sent_notice(now_if_sent=False)
-
-    def unregisterProducer(self) -> None:
-        self.producer = None
-        if self.connected and self.disconnecting and not self._closing:
-            self._ask_sent_notice()
-
     # IPushProducer: pausing stops the reader before its next recv.
 
     def pauseProducing(self) -> None:
-        with self._lock:
-            self._reading_paused = True
+        self._reader.pause()
 
     def resumeProducing(self) -> None:
         if not self.connected or self.disconnecting or self._closing:
             return
-        with self._lock:
-            self._reading_paused = False
-            self._may_read.notify()
-            post = bool(self._inbox) and not self._inbox_posted
-            if post:
-                self._inbox_posted = True
-        if post:
-            self.reactor.callLater(0, self._deliver)
+        self._reader.resume()
 
     def stopProducing(self) -> None:
         self.loseConnection()
