@@ -611,23 +611,32 @@ def test_hvsock_cat_gets_twistd_web_s_answer_through_tls(
     tmp_path: Path, io: str
 ) -> None:
     # The TLS pair the docs show, with the request on cat's stdin: its end
-    # half-closes (close_notify) right after the request.
+    # half-closes (close_notify) right after the request. A small page and
+    # one that takes twistd many reactor turns to send.
     identity, root = write_self_signed(tmp_path, "guest", "guest.example")
     www = tmp_path / "www"
     www.mkdir()
-    (www / "index.html").write_bytes(b"<p>hello through TLS</p>\n")
+    pages = {"/": b"<p>hello through TLS</p>\n", "/big": payload(MiB)}
+    (www / "index.html").write_bytes(pages["/"])
+    (www / "big").write_bytes(pages["/big"])
     port = free_vsock_port()
     server = start_twistd_web(f"vsock:{port}:io={io}:privateKey={identity}", www)
     try:
         wait_until_serving_vsock(server, port)
-        result = hvsock(
-            "cat",
-            f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example:trustRoots={root}",
-            input=b"GET / HTTP/1.0\r\n\r\n",
-        )
+        results = {
+            path: hvsock(
+                "cat",
+                f"vsock:1:{port}:io={io}:tls=yes:hostname=guest.example"
+                f":trustRoots={root}",
+                input=f"GET {path} HTTP/1.0\r\n\r\n".encode(),
+            )
+            for path in pages
+        }
     finally:
         server.terminate()
         server.wait(timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(b"HTTP/1.0 200 OK\r\n"), result.stdout
-    assert result.stdout.endswith(b"\r\n\r\n<p>hello through TLS</p>\n")
+    for path, result in results.items():
+        assert result.returncode == 0, result.stderr
+        head, _, body = result.stdout.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.0 200 OK\r\n"), result.stdout[:200]
+        assert digest(body) == digest(pages[path]), (path, len(body))
