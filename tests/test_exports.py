@@ -84,6 +84,7 @@ LOADED_ON_IMPORT = {
     "twisted_hvsock._engines._gate",
     "twisted_hvsock._guest_listener",
     "twisted_hvsock._handshake",
+    "twisted_hvsock._in_thread",
     "twisted_hvsock._not_ready",
     "twisted_hvsock._options",
     "twisted_hvsock._sockets",

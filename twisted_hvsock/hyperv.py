@@ -25,14 +25,13 @@ import functools
 import uuid
 from typing import cast
 
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
     IReactorCore,
     IReactorFDSet,
-    IReactorThreads,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
@@ -47,6 +46,7 @@ from ._checks import (
     check_timeout,
 )
 from ._engines import gated, hyperv_engine
+from ._in_thread import in_thread, names_resolved
 from ._not_ready import hyperv_not_ready
 from ._options import (
     BACKLOG,
@@ -155,6 +155,10 @@ def _guest_allow(allow: PeerAllowList | None) -> PeerAllowList | None:
     return PeerAllowList(cid_ranges=tuple((cid, cid) for cid in cids))
 
 
+def _resolve_vm_ids(allow: PeerAllowList) -> PeerAllowList:
+    return allow.resolved(functools.partial(resolve_vm_name, option="allow"))
+
+
 def _any_reactor(reactor: IReactorCore) -> IReactorFDSet:
     """
     ``reactor`` as the vsock endpoints' type: in a Linux guest, where the
@@ -253,16 +257,7 @@ class HyperVServerEndpoint:
             return self._vsock.listen(protocolFactory)
         if self._backend is None:
             return defer.fail(unavailable_error())
-        if self._allow is None or not self._allow.vm_names:
-            return defer.execute(self._listen_with, self._allow, protocolFactory)
-        # The lookups block (PowerShell): run them in a thread, as a client's.
-        reactor = cast(IReactorThreads, self._reactor)
-        resolving: defer.Deferred[PeerAllowList] = threads.deferToThreadPool(
-            reactor,
-            reactor.getThreadPool(),
-            self._allow.resolved,
-            functools.partial(resolve_vm_name, option="allow"),
-        )
+        resolving = names_resolved(self._reactor, self._allow, _resolve_vm_ids)
         return resolving.addCallback(self._listen_with, protocolFactory)
 
     def _listen_with(
@@ -381,12 +376,7 @@ class HyperVClientEndpoint:
             return defer.fail(unavailable_error())
         if isinstance(self._vm, uuid.UUID):
             return self._connect_to(self._vm, protocolFactory)
-        # Every reactor runs threads (IReactorThreads); the type says Core
-        # because that is what Twisted's typed global reactor promises.
-        reactor = cast(IReactorThreads, self._reactor)
-        resolving: defer.Deferred[uuid.UUID] = threads.deferToThreadPool(
-            reactor, reactor.getThreadPool(), resolve_vm_name, self._vm
-        )
+        resolving = in_thread(self._reactor, resolve_vm_name, self._vm)
         return resolving.addCallback(self._connect_to, protocolFactory)
 
     def _connect_to(

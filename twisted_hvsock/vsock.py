@@ -47,13 +47,12 @@ from __future__ import annotations
 import functools
 from typing import cast
 
-from twisted.internet import defer, error, threads
+from twisted.internet import defer, error
 from twisted.internet.interfaces import (
     IListeningPort,
     IProtocol,
     IProtocolFactory,
     IReactorFDSet,
-    IReactorThreads,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
@@ -69,6 +68,7 @@ from ._checks import (
     check_timeout,
 )
 from ._engines import engine, gated
+from ._in_thread import in_thread, names_resolved
 from ._not_ready import vsock_not_ready
 from ._options import (
     BACKLOG,
@@ -108,6 +108,10 @@ __all__ = [
     "VSockServerEndpoint",
     "VSockServerParser",
 ]
+
+
+def _resolve_cids(allow: PeerAllowList) -> PeerAllowList:
+    return allow.resolved_cids(functools.partial(resolve_vm_cid, option="allow"))
 
 
 @implementer(IStreamServerEndpoint)
@@ -223,16 +227,7 @@ class VSockServerEndpoint:
             ``ValueError`` (no such VM, not running, no vsock device) or
             ``VMLookupError``.
         """
-        if self._allow is None or not self._allow.vm_names:
-            return defer.execute(self._listen_with, self._allow, protocolFactory)
-        # The lookups run commands: in a thread, as a client's.
-        reactor = cast(IReactorThreads, self._reactor)
-        resolving: defer.Deferred[PeerAllowList] = threads.deferToThreadPool(
-            reactor,
-            reactor.getThreadPool(),
-            self._allow.resolved_cids,
-            functools.partial(resolve_vm_cid, option="allow"),
-        )
+        resolving = names_resolved(self._reactor, self._allow, _resolve_cids)
         return resolving.addCallback(self._listen_with, protocolFactory)
 
     def _listen_with(
@@ -351,14 +346,9 @@ class VSockClientEndpoint:
         if self._vm is None:
             # __init__ made sure one of cid and vm is given.
             return self._connect_to(cast(int, self._cid), protocolFactory)
-        # The lookup runs a command: in a thread, once per connect.
-        reactor = cast(IReactorThreads, self._reactor)
-        resolving: defer.Deferred[int] = threads.deferToThreadPool(
-            reactor,
-            reactor.getThreadPool(),
-            resolve_vm_cid,
-            self._vm,
-            resolver=self._resolver,
+        # Once per connect: a VM's CID can change when it boots again.
+        resolving = in_thread(
+            self._reactor, resolve_vm_cid, self._vm, resolver=self._resolver
         )
         return resolving.addCallback(self._connect_to, protocolFactory)
 
