@@ -246,36 +246,28 @@ class WaitingClientEndpoint:
         )
 
 
+@dataclass(eq=False)
 class _Waiting:
     """One ``connect_waiting`` call: its attempts, pauses and deadline."""
 
-    def __init__(
-        self,
-        reactor: IReactorTime,
-        connect: Connect,
-        factory: IProtocolFactory,
-        wait: float,
-        retryable: Retryable,
-        target: str,
-        backoff: Backoff,
-        draw: Callable[[], float],
-    ) -> None:
-        self.reactor = reactor
-        self.connect = connect
-        self.factory = factory
-        self.wait = wait
-        self.retryable = retryable
-        self.target = target
-        self.backoff = backoff
-        self.draw = draw
+    reactor: IReactorTime
+    connect: Connect
+    factory: IProtocolFactory
+    wait: float
+    retryable: Retryable
+    target: str
+    backoff: Backoff
+    draw: Callable[[], float]
+    attempts: int = 0
+    started: float = 0.0
+    last_error: BaseException | None = None
+    done: bool = False
+    in_flight: defer.Deferred[IProtocol] | None = None
+    pausing: IDelayedCall | None = None
+    deadline: IDelayedCall | None = None
+
+    def __post_init__(self) -> None:
         self.result: defer.Deferred[IProtocol] = defer.Deferred(self._cancel)
-        self.attempts = 0
-        self.started = 0.0
-        self.last_error: BaseException | None = None
-        self.done = False
-        self.in_flight: defer.Deferred[IProtocol] | None = None
-        self.pausing: IDelayedCall | None = None
-        self.deadline: IDelayedCall | None = None
 
     def start(self) -> defer.Deferred[IProtocol]:
         self.started = self.reactor.seconds()
