@@ -1,6 +1,6 @@
 """
-``hvsock stress``: sizes, percentiles, the summary and the per-connection
-protocol without sockets; whole runs over Unix sockets on the host; and the
+``hvsock stress``: sizes and the per-connection protocol without sockets,
+its options; whole runs over Unix sockets on the host; and the
 issue's run over real AF_VSOCK in the guest.
 """
 
@@ -28,7 +28,6 @@ from twisted.internet import error, reactor
 from twisted.internet.endpoints import UNIXClientEndpoint, UNIXServerEndpoint
 from twisted.internet.interfaces import IHalfCloseableProtocol
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.internet.threads import deferToThread
 from twisted.python import usage
@@ -43,11 +42,11 @@ from twisted_hvsock.cli.stress import (
     StressRun,
     parse_size,
 )
-from twisted_hvsock.cli.stress_progress import Progress
-from twisted_hvsock.cli.stress_results import ConnectionResult, percentile, summarize
+from twisted_hvsock.cli.stress_results import ConnectionResult
 from twisted_hvsock.echo import echo_factory
 
 from ..support.hvsock_cli import HVSOCK, start_listener
+from ..support.terminal import drawn_lines
 
 # Sizes and percentiles.
 
@@ -76,92 +75,6 @@ def test_sizes_take_binary_suffixes(text: str, size: int) -> None:
 def test_malformed_sizes_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="expected a byte count such as"):
         parse_size(text)
-
-
-def test_percentile_of_nothing_is_none() -> None:
-    assert percentile([], 50) is None
-
-
-def test_percentile_is_nearest_rank() -> None:
-    values = list(range(100, 0, -1))
-    assert percentile(values, 50) == 50
-    assert percentile(values, 99) == 99
-    assert percentile(values, 100) == 100
-    assert percentile([7.0], 99) == 7.0
-    assert percentile([1.0, 2.0], 50) == 1.0
-    assert percentile([1.0, 2.0], 51) == 2.0
-
-
-# The summary.
-
-
-def result(
-    index: int, size: int = 1000, ms: float = 10.0, outcome: str = "ok", why: Any = None
-) -> ConnectionResult:
-    return ConnectionResult(index, size, size, ms / 1000, outcome, why)
-
-
-def test_summary_adds_up_the_connections() -> None:
-    results = [
-        result(3, ms=30, outcome="error", why="refused again"),
-        result(1, ms=10),
-        result(2, ms=20, outcome="MISMATCH"),
-        result(4, size=0, ms=1000, outcome="error", why="refused"),
-    ]
-    summary = summarize(results, parallel=2, seconds=0.5, seed=42)
-    assert summary.as_dict() == {
-        "connections": 4,
-        "parallel": 2,
-        "ok": 1,
-        "mismatches": 1,
-        "errors": 2,
-        "bytes_sent": 3000,
-        "bytes_received": 3000,
-        "bytes_total": 6000,
-        "seconds": 0.5,
-        "mb_per_s": 0.012,
-        # Errors do not count towards connection times.
-        "p50_ms": 10.0,
-        "p99_ms": 20.0,
-        "first_error": "refused again",
-        "seed": 42,
-    }
-    assert summary.failed
-
-
-def test_mb_per_s_counts_both_directions_in_units_of_a_million_bytes() -> None:
-    summary = summarize([result(1, size=1_000_000)], parallel=1, seconds=2, seed=0)
-    assert summary.mb_per_s == 1.0
-    assert "1.00 MB/s (bytes sent + received; 1 MB = 10^6 bytes)" in summary.format()
-
-
-def test_summary_without_compared_connections_has_no_times() -> None:
-    summary = summarize([result(1, outcome="error", why="x")], 1, 0.0, 0)
-    assert (summary.p50_ms, summary.p99_ms, summary.mb_per_s) == (None, None, 0.0)
-    assert "p50 n/a, p99 n/a" in summary.format()
-    assert summary.format().endswith("first error: x")
-
-
-def test_clean_summary_reads_as_lines_and_has_not_failed() -> None:
-    summary = summarize([result(1), result(2, ms=20)], 5, 0.25, 7)
-    assert not summary.failed
-    assert summary.format().splitlines() == [
-        "connections: 2 (5 at a time), 2 ok, 0 mismatches, 0 errors",
-        "bytes:       2000 sent, 2000 received, 4000 in total",
-        "elapsed:     0.250 s",
-        "throughput:  0.02 MB/s (bytes sent + received; 1 MB = 10^6 bytes)",
-        "connection:  p50 10.0 ms, p99 20.0 ms",
-        "seed:        7",
-    ]
-
-
-def test_connection_lines_say_index_bytes_time_and_outcome() -> None:
-    assert result(3, ms=12.34).describe() == (
-        "connection 3: 1000 bytes sent, 1000 received, 12.3 ms, ok"
-    )
-    assert result(4, size=0, outcome="error", why="refused").describe() == (
-        "connection 4: 0 bytes sent, 0 received, 10.0 ms, error: refused"
-    )
 
 
 # The per-connection protocol, on a fake transport.
@@ -304,107 +217,6 @@ def test_the_same_seed_sends_the_same_bytes() -> None:
     other = connected_client(5000, seed=10)[1]
     assert first.value() == second.value() != other.value()
     assert first.writes == second.writes
-
-
-# The progress bar.
-
-
-def drawn_lines(text: str) -> list[str]:
-    """Each line a redraw or a print left on the terminal, escapes removed."""
-    return [
-        segment.replace("\x1b[K", "")
-        for segment in re.split(r"[\r\n]+", text)
-        if segment.replace("\x1b[K", "")
-    ]
-
-
-def test_progress_redraws_at_most_ten_times_a_second() -> None:
-    clock, stream = Clock(), io.StringIO()
-    status = [0, 0]
-    progress = Progress(stream, 40, lambda: (status[0], status[1]), lambda: 200)
-    progress.start(clock)
-    for step in range(100):
-        status[:] = [step * 40 // 100, step * 3_000_000]
-        clock.advance(0.01)
-    draws = stream.getvalue().count("\r[")
-    assert 10 <= draws <= 12
-    progress.stop()
-    # 297 MB in a second; 39 of 40 done, so the last takes under a second.
-    assert re.search(
-        r"\r\[#+-+\] 39/40 connections, 297\.0 MB, 297\.0 MB/s, 00:00 left"
-        r"\x1b\[K\n$",
-        stream.getvalue(),
-    )
-    clock.advance(1)
-    assert stream.getvalue().count("\r[") == draws + 1
-
-
-@pytest.mark.parametrize("width", [20, 40, 50, 60, 80, 200])
-def test_progress_fits_the_terminal_so_redraws_never_wrap(width: int) -> None:
-    clock = Clock()
-    status = (1234, 123_456_789_000)
-    progress = Progress(io.StringIO(), 100_000, lambda: status, lambda: width)
-    progress.start(clock)
-    clock.advance(7)
-    line = progress.line()
-    assert len(line) <= width - 1
-    assert "1234/100000" in line or width < 40
-
-
-@pytest.mark.parametrize("width", [40, 45, 60, 80])
-def test_the_bar_stays_as_the_numbers_grow(width: int) -> None:
-    # The issue's run: at 60 columns the bar shrank to 5 cells, then came
-    # and went as the numbers grew.
-    clock = Clock()
-    status = [0, 0]
-    progress = Progress(
-        io.StringIO(), 1000, lambda: (status[0], status[1]), lambda: width
-    )
-    progress.start(clock)
-    for step in range(1, 1001, 37):
-        status[:] = [step, step * 2_000_000]
-        clock.advance(0.5)
-        line = progress.line()
-        assert len(line) <= width - 1
-        bar = re.match(r"\[([#-]+)\] ", line)
-        assert bar, line
-        assert len(bar[1]) >= 8, line
-
-
-def test_progress_follows_a_resize_at_the_next_redraw() -> None:
-    clock, stream = Clock(), io.StringIO()
-    columns = [60]
-    progress = Progress(stream, 100, lambda: (50, 10**8), lambda: columns[0])
-    progress.start(clock)
-    clock.advance(1)
-    wide = drawn_lines(stream.getvalue())
-    assert wide and all(len(line) <= 59 for line in wide)
-    assert any(len(line) > 40 for line in wide)
-    columns[0] = 40
-    stream.seek(0)
-    stream.truncate()
-    clock.advance(0.1)
-    progress.stop()
-    narrow = drawn_lines(stream.getvalue())
-    assert narrow and all(len(line) <= 39 for line in narrow), narrow
-    assert all(line.startswith("[") for line in narrow)
-
-
-def test_progress_shows_the_rate_and_the_time_left() -> None:
-    clock = Clock()
-    status = [10, 50 * 1_000_000]
-    progress = Progress(io.StringIO(), 40, lambda: (status[0], status[1]))
-    progress.start(clock)
-    clock.advance(5)
-    assert progress.line().endswith("10/40 connections, 50.0 MB, 10.0 MB/s, 00:15 left")
-
-
-def test_a_narrow_terminal_keeps_the_count_and_the_time_left() -> None:
-    clock = Clock()
-    progress = Progress(io.StringIO(), 40, lambda: (10, 50 * 10**6), lambda: 40)
-    progress.start(clock)
-    clock.advance(5)
-    assert progress.line().endswith("] 10/40, 00:15 left")
 
 
 # Options.
