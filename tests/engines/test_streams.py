@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -34,17 +33,12 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_hvsock._engines.threads.client import ThreadedClient
-from twisted_hvsock._sockets import hyperv
-from twisted_hvsock.address import CID_LOCAL, VSockAddress
-from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
-from twisted_hvsock.hyperv_ids import VM_LOOPBACK, HyperVAddress
 from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
     ThreadedUNIXServerEndpoint,
 )
-from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
-from ..support.fake_hyperv import FakeHyperV
+from ..support.families import Family
 from ..support.leaks import busy_threads, counts_settle, fd_targets, open_fds
 from ..support.streams import (
     ChunkProducer,
@@ -58,80 +52,6 @@ from ..support.streams import (
 from ..support.tls import self_signed
 
 MiB = 1024 * 1024
-
-
-@dataclass
-class Family:
-    """How a test listens and connects over one socket family."""
-
-    name: str
-    address_type: type
-    io: str = "threads"
-
-    def install(self) -> None:
-        """In a process of its own: for AF_HYPERV, play Windows' socket layer."""
-        if self.name == "hyperv":
-            hyperv._socket_module = FakeHyperV().module
-
-    def server(self) -> Any:
-        if self.name == "unix":
-            name = b"\0hvsock-test-" + uuid.uuid4().hex.encode()
-            return ThreadedUNIXServerEndpoint(reactor, name)
-        if self.name == "hyperv":
-            return HyperVServerEndpoint(reactor, uuid.uuid4())
-        return VSockServerEndpoint(reactor, 0, io=self.io)
-
-    def client(self, port: Any, timeout: float = 30) -> Any:
-        host = port.getHost()
-        if self.name == "unix":
-            return ThreadedUNIXClientEndpoint(reactor, host.name, timeout=timeout)
-        if self.name == "hyperv":
-            return HyperVClientEndpoint(
-                reactor, VM_LOOPBACK, host.service_id, timeout=timeout
-            )
-        return VSockClientEndpoint(
-            reactor, CID_LOCAL, host.port, timeout=timeout, io=self.io
-        )
-
-
-def _installed(request: pytest.FixtureRequest) -> Family:
-    family: Family = request.param
-    if family.name == "hyperv":
-        monkeypatch = request.getfixturevalue("monkeypatch")
-        monkeypatch.setattr(hyperv, "_socket_module", FakeHyperV().module)
-    return family
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(Family("unix", UNIXAddress), id="unix"),
-        pytest.param(Family("hyperv", HyperVAddress), id="hyperv"),
-        pytest.param(
-            Family("vsock", VSockAddress), id="vsock", marks=pytest.mark.kernel
-        ),
-    ]
-)
-def family(request: pytest.FixtureRequest) -> Family:
-    return _installed(request)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param(Family("unix", UNIXAddress), id="unix-threads"),
-        pytest.param(Family("hyperv", HyperVAddress), id="hyperv-threads"),
-        pytest.param(
-            Family("vsock", VSockAddress), id="vsock-threads", marks=pytest.mark.kernel
-        ),
-        pytest.param(
-            Family("vsock", VSockAddress, io="reactor"),
-            id="vsock-reactor",
-            marks=pytest.mark.kernel,
-        ),
-    ]
-)
-def either_engine(request: pytest.FixtureRequest) -> Family:
-    """The families above, and vsock on the reactor-native engine too."""
-    return _installed(request)
 
 
 @pytest_twisted.ensureDeferred
@@ -405,7 +325,7 @@ SHUTDOWN_SCRIPT = textwrap.dedent(
     from twisted.internet.defer import Deferred, gatherResults
     from twisted.internet.protocol import Factory, Protocol
     sys.path.insert(0, {root!r})
-    from tests.engines.test_streams import Family
+    from tests.support.families import Family
 
     family = Family({name!r}, object)
     family.install()

@@ -23,7 +23,7 @@ from twisted.logger import (
 )
 from zope.interface import provider
 
-from .test_streams import Family, family  # noqa: F401  (the fixture)
+from ..support.families import Family
 
 NAMESPACE = "twisted_hvsock._engines.threads"
 
@@ -69,7 +69,7 @@ def events() -> Iterator[list[LogEvent]]:
 
 @pytest_twisted.ensureDeferred
 async def test_listening_and_closing_are_info_events_naming_the_address(
-    family: Family,  # noqa: F811
+    family: Family,
     events: list[LogEvent],
 ) -> None:
     port = await family.server().listen(Factory.forProtocol(Protocol))
@@ -91,7 +91,7 @@ async def test_listening_and_closing_are_info_events_naming_the_address(
 
 @pytest_twisted.ensureDeferred
 async def test_a_protocol_that_raises_is_logged_as_a_failure_and_disconnected(
-    family: Family,  # noqa: F811
+    family: Family,
     events: list[LogEvent],
 ) -> None:
     server = BrokenReceiver()

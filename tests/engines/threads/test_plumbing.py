@@ -16,8 +16,8 @@ from twisted.internet.protocol import Factory, Protocol
 
 from twisted_hvsock._engines.threads.plumbing import ThreadPool
 
-from ..support.leaks import busy_threads, counts_settle, open_fds
-from .test_streams import Family, family  # noqa: F401  (the fixture)
+from ...support.families import Family
+from ...support.leaks import busy_threads, counts_settle, open_fds
 
 CONNECTIONS = 20
 
@@ -37,7 +37,7 @@ class WaitsForTheEnd(Protocol):
 
 @pytest_twisted.ensureDeferred
 async def test_sequential_connections_reuse_the_threads_of_ended_ones(
-    family: Family,  # noqa: F811
+    family: Family,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     starts: list[str] = []
@@ -106,7 +106,7 @@ class AsksOnce(Protocol):
 
 @pytest_twisted.ensureDeferred
 async def test_request_reply_connections_take_one_thread_per_end(
-    family: Family,  # noqa: F811
+    family: Family,
 ) -> None:
     # Small writes go straight to the socket where the family can send
     # without blocking, so the writer thread never starts; AF_HYPERV cannot,
