@@ -308,24 +308,18 @@ class _Waiting:
         pause = min(
             self.backoff.pause(self.attempts, self.draw), left - self.backoff.first
         )
-        if pause < self.backoff.shortest:
-            _log.debug(
-                "{target}: attempt {attempt} failed ({reason}); no time is left "
-                "for another",
-                target=self.target,
-                attempt=self.attempts,
-                reason=reason.getErrorMessage(),
-            )
-            return
+        again = pause >= self.backoff.shortest
         _log.debug(
-            "{target}: attempt {attempt} failed ({reason}); trying again in "
-            "{pause:.3f} seconds",
+            "{target}: attempt {attempt} failed ({reason}); {next}",
             target=self.target,
             attempt=self.attempts,
             reason=reason.getErrorMessage(),
-            pause=pause,
+            next=f"trying again in {pause:.3f} seconds"
+            if again
+            else "no time is left for another",
         )
-        self.pausing = self.reactor.callLater(pause, self._attempt)
+        if again:
+            self.pausing = self.reactor.callLater(pause, self._attempt)
 
     def _wait_ended(self) -> None:
         self.deadline = None
