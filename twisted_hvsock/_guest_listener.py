@@ -16,10 +16,12 @@ from zope.interface import implementer
 
 from ._checks import IOEngine, check_backlog, check_io, check_mode
 from ._engines import engine
+from ._options import BACKLOG, IO, MODE, PORT, Grammar, path_option
 from ._sockets.unix import OWNER_ONLY, check_socket_path, remove_stale_socket
 from .address import check_port
+from .tls import SERVER_TLS
 
-__all__ = ["GuestConnectionListener"]
+__all__ = ["GuestConnectionListener", "listener_grammar"]
 
 
 @implementer(IStreamServerEndpoint)
@@ -82,3 +84,16 @@ class GuestConnectionListener:
             backlog=self._backlog,
             mode=self._mode,
         )
+
+
+def listener_grammar(
+    prefix: str, endpoint: type[GuestConnectionListener], path_form: str
+) -> Grammar:
+    """
+    The server string of a VMM-socket backend: where the VMM's sockets are
+    (``path_form`` in messages), the guest's port, the listener's options
+    and TLS, the same for every such backend.
+    """
+    return Grammar(
+        prefix, endpoint, (path_option(path_form), PORT, BACKLOG, MODE, IO), SERVER_TLS
+    )

@@ -21,6 +21,7 @@ from twisted.internet.interfaces import (
     IDelayedCall,
     IProtocol,
     IProtocolFactory,
+    IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
@@ -28,8 +29,10 @@ from twisted.python.failure import Failure
 from ._checks import IOEngine
 from ._engines import engine
 from ._not_ready import vmm_socket_not_ready
+from ._options import IO, PORT, TIMEOUT, WAIT, Grammar, Option, path_option
 from ._transport import IStreamTransport
 from ._waiting import connect_within
+from .tls import CLIENT_TLS
 
 #: The longest answer line accepted, newline included: ``OK 4294967295\n`` is 14.
 MAX_REPLY = 32
@@ -272,3 +275,22 @@ class VMMSocket:
             timeout=self.timeout,
             peer=self.peer,
         )
+
+
+def vmm_client_grammar(
+    prefix: str,
+    endpoint: Callable[..., IStreamClientEndpoint],
+    path_form: str,
+    *guest: Option[Any],
+) -> Grammar:
+    """
+    The client string of a VMM-socket backend: where the VMM's socket is
+    (``path_form`` in messages), the guest's port and any other ``guest``
+    options that name the guest, the connect's options and TLS.
+    """
+    return Grammar(
+        prefix,
+        endpoint,
+        (path_option(path_form), PORT, *guest, TIMEOUT, IO, WAIT),
+        CLIENT_TLS,
+    )

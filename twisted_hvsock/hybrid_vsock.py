@@ -29,24 +29,15 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_io, check_timeout
-from ._guest_listener import GuestConnectionListener
-from ._handshake import VMMSocket
+from ._guest_listener import GuestConnectionListener, listener_grammar
+from ._handshake import VMMSocket, vmm_client_grammar
 from ._options import (
-    BACKLOG,
-    IO,
-    MODE,
-    PORT,
-    TIMEOUT,
-    WAIT,
     ClientStringParser,
-    Grammar,
     ServerStringParser,
-    path_option,
 )
 from ._sockets.unix import check_path_text, check_socket_path
 from ._waiting import check_wait
 from .address import check_port
-from .tls import CLIENT_TLS, SERVER_TLS
 
 __all__ = [
     "HybridVSockClientEndpoint",
@@ -163,20 +154,10 @@ class HybridVSockClientEndpoint:
 class HybridVSockServerParser(ServerStringParser):
     """The ``hybridvsock:`` prefix for ``serverFromString``."""
 
-    grammar = Grammar(
-        "hybridvsock",
-        HybridVSockServerEndpoint,
-        (path_option("<uds_path>"), PORT, BACKLOG, MODE, IO),
-        SERVER_TLS,
-    )
+    grammar = listener_grammar("hybridvsock", HybridVSockServerEndpoint, "<uds_path>")
 
 
 class HybridVSockClientParser(ClientStringParser):
     """The ``hybridvsock:`` prefix for ``clientFromString``."""
 
-    grammar = Grammar(
-        "hybridvsock",
-        HybridVSockClientEndpoint,
-        (path_option("<uds_path>"), PORT, TIMEOUT, IO, WAIT),
-        CLIENT_TLS,
-    )
+    grammar = vmm_client_grammar("hybridvsock", HybridVSockClientEndpoint, "<uds_path>")

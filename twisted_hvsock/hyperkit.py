@@ -29,27 +29,18 @@ from twisted.internet.interfaces import (
 from zope.interface import implementer
 
 from ._checks import IOEngine, check_io, check_timeout
-from ._guest_listener import GuestConnectionListener
-from ._handshake import VMMSocket
+from ._guest_listener import GuestConnectionListener, listener_grammar
+from ._handshake import VMMSocket, vmm_client_grammar
 from ._options import (
-    BACKLOG,
     CID_NOTE,
-    IO,
-    MODE,
-    PORT,
-    TIMEOUT,
-    WAIT,
     ClientStringParser,
-    Grammar,
     Option,
     ServerStringParser,
     parse_connecting_cid,
-    path_option,
 )
 from ._sockets.unix import check_path_text, check_socket_path
 from ._waiting import check_wait
 from .address import CID_HOST, check_cid, check_port
-from .tls import CLIENT_TLS, SERVER_TLS
 
 __all__ = [
     "GUEST_CID",
@@ -177,29 +168,15 @@ class HyperkitClientEndpoint:
 class HyperkitServerParser(ServerStringParser):
     """The ``hyperkit:`` prefix for ``serverFromString``."""
 
-    grammar = Grammar(
-        "hyperkit",
-        HyperkitServerEndpoint,
-        (path_option("<dir>"), PORT, BACKLOG, MODE, IO),
-        SERVER_TLS,
-    )
+    grammar = listener_grammar("hyperkit", HyperkitServerEndpoint, "<dir>")
 
 
 class HyperkitClientParser(ClientStringParser):
     """The ``hyperkit:`` prefix for ``clientFromString``."""
 
-    grammar = Grammar(
+    grammar = vmm_client_grammar(
         "hyperkit",
         HyperkitClientEndpoint,
-        (
-            path_option("<dir>"),
-            PORT,
-            Option(
-                "cid", parse_connecting_cid, "<cid>", default=GUEST_CID, note=CID_NOTE
-            ),
-            TIMEOUT,
-            IO,
-            WAIT,
-        ),
-        CLIENT_TLS,
+        "<dir>",
+        Option("cid", parse_connecting_cid, "<cid>", default=GUEST_CID, note=CID_NOTE),
     )
