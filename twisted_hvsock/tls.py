@@ -25,7 +25,7 @@ imported only when TLS is asked for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.interfaces import (
@@ -78,6 +78,10 @@ def require_tls() -> None:
             "pip install 'twisted-hvsock[tls]'",
             name=e.name,
         ) from None
+
+
+_Endpoint = TypeVar("_Endpoint")
+_Options = TypeVar("_Options")
 
 
 def _check_stream(endpoint: object, name: str) -> None:
@@ -229,8 +233,22 @@ def client_tls_options(
     return optionsForClientTLS(hostname, trust, client)
 
 
+class _OverEndpoint(Generic[_Endpoint, _Options]):
+    """What both TLS endpoints hold: the endpoint underneath, and the options."""
+
+    def __init__(self, endpoint: _Endpoint, options: _Options) -> None:
+        _check_stream(endpoint, type(self).__name__)
+        self._endpoint = endpoint
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} over {self._endpoint!r}>"
+
+
 @implementer(IStreamServerEndpoint)
-class TLSServerEndpoint:
+class TLSServerEndpoint(
+    _OverEndpoint[IStreamServerEndpoint, "IOpenSSLServerConnectionCreator"]
+):
     """
     Listens on ``endpoint`` and speaks TLS on every connection it accepts,
     through Twisted's ``TLSMemoryBIOFactory``.
@@ -239,16 +257,6 @@ class TLSServerEndpoint:
     :param options: the server's TLS options (see :func:`server_tls_options`).
     :raises ValueError: if ``endpoint``'s connections carry messages.
     """
-
-    def __init__(
-        self, endpoint: IStreamServerEndpoint, options: IOpenSSLServerConnectionCreator
-    ) -> None:
-        _check_stream(endpoint, "TLSServerEndpoint")
-        self._endpoint = endpoint
-        self._options = options
-
-    def __repr__(self) -> str:
-        return f"<TLSServerEndpoint over {self._endpoint!r}>"
 
     def listen(
         self, protocolFactory: IProtocolFactory
@@ -266,7 +274,9 @@ class TLSServerEndpoint:
 
 
 @implementer(IStreamClientEndpoint)
-class TLSClientEndpoint:
+class TLSClientEndpoint(
+    _OverEndpoint[IStreamClientEndpoint, "IOpenSSLClientConnectionCreator"]
+):
     """
     Connects through ``endpoint`` and speaks TLS over the connection, as
     Twisted's ``wrapClientTLS`` does, with half-close added.
@@ -275,16 +285,6 @@ class TLSClientEndpoint:
     :param options: the client's TLS options (see :func:`client_tls_options`).
     :raises ValueError: if ``endpoint``'s connections carry messages.
     """
-
-    def __init__(
-        self, endpoint: IStreamClientEndpoint, options: IOpenSSLClientConnectionCreator
-    ) -> None:
-        _check_stream(endpoint, "TLSClientEndpoint")
-        self._endpoint = endpoint
-        self._options = options
-
-    def __repr__(self) -> str:
-        return f"<TLSClientEndpoint over {self._endpoint!r}>"
 
     def connect(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IProtocol]:
         """
