@@ -306,6 +306,13 @@ def _protocol_under_tls(tls: IProtocol) -> IProtocol:
     return wrapped
 
 
+def _refuse_given(why: str, **options: str | None) -> None:
+    # TLS options without TLS: the first one given, named, in the option order.
+    for name, value in options.items():
+        if value is not None:
+            raise ValueError(f"{name}: {why}")
+
+
 def wrap_server(
     endpoint: IStreamServerEndpoint,
     privateKey: str | None = None,
@@ -323,13 +330,12 @@ def wrap_server(
         carry messages.
     """
     if privateKey is None:
-        for name, value in [
-            ("certKey", certKey),
-            ("extraCertChain", extraCertChain),
-            ("trustRoots", trustRoots),
-        ]:
-            if value is not None:
-                raise ValueError(f"{name}: TLS needs privateKey=<PEM file> too")
+        _refuse_given(
+            "TLS needs privateKey=<PEM file> too",
+            certKey=certKey,
+            extraCertChain=extraCertChain,
+            trustRoots=trustRoots,
+        )
         return endpoint
     _check_stream(endpoint, "privateKey")
     return TLSServerEndpoint(
@@ -355,14 +361,13 @@ def wrap_client(
         messages.
     """
     if not tls:
-        for name, value in [
-            ("hostname", hostname),
-            ("trustRoots", trustRoots),
-            ("certificate", certificate),
-            ("privateKey", privateKey),
-        ]:
-            if value is not None:
-                raise ValueError(f"{name}: only with tls=yes")
+        _refuse_given(
+            "only with tls=yes",
+            hostname=hostname,
+            trustRoots=trustRoots,
+            certificate=certificate,
+            privateKey=privateKey,
+        )
         return endpoint
     _check_stream(endpoint, "tls")
     return TLSClientEndpoint(
