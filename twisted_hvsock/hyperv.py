@@ -295,8 +295,7 @@ class HyperVClientEndpoint:
         attempt, while the service refuses or the connect times out (the VM
         still booting); a VM name is looked up once, before the first
         attempt. By default one attempt.
-    :param type: only ``"stream"``: Hyper-V sockets carry no messages
-        (``"seqpacket"`` is refused, naming ``vsock:``, which has them).
+    :param type: only ``"stream"``, as for :class:`HyperVServerEndpoint`.
     :raises ValueError: naming the argument that is out of range, or that a
         Linux guest cannot express.
     """
