@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -385,3 +387,13 @@ async def test_malformed_and_oversized_messages_are_dropped_in_the_guest(
     assert heard.lines() == ["cid 1: READY=1"]
     assert len(drops) == 2
     assert drops[0]["why"] == "line 1 has no '=': 'garbage'"
+
+
+def test_the_docs_host_script_is_valid_bash() -> None:
+    # It boots a VM, which no test here can; its syntax at least cannot rot.
+    script = Path(__file__).resolve().parents[1] / "docs/examples/boot_and_wait.sh"
+    result = subprocess.run(
+        ["bash", "-n", str(script)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "vmm.notify_socket=vsock:2:" in script.read_text()
