@@ -98,7 +98,8 @@ def test_a_peer_that_is_not_vsock_prints_as_its_address_and_has_no_cid() -> None
     message = NotifyMessage(UNIXAddress(b"/run/n.sock"), {"READY": "0"})
     assert message.cid is None
     assert not message.ready
-    assert str(message).endswith(": READY=0")
+    assert str(message) == "unix:/run/n.sock: READY=0"
+    assert str(NotifyMessage(UNIXAddress(None), {"A": "b"})) == "a unix peer: A=b"
 
 
 def test_a_message_s_fields_cannot_be_changed() -> None:

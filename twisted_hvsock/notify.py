@@ -18,12 +18,14 @@ goes behind the same peer gate ``privileged=yes`` and ``allow=`` put up.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from twisted.internet import defer, error
+from twisted.internet.address import UNIXAddress
 from twisted.internet.interfaces import (
     IAddress,
     IHalfCloseableProtocol,
@@ -131,12 +133,21 @@ class NotifyMessage:
     def __str__(self) -> str:
         # "cid 3: READY=1 STATUS='Startup finished'": a value quoted as a
         # POSIX shell would need it, so that the pairs stay apart.
-        sender = f"cid {self.cid}" if self.cid is not None else str(self.peer)
         pairs = " ".join(
             f"{_printable(key)}={shlex.quote(_printable(value))}"
             for key, value in self.fields.items()
         )
-        return f"{sender}: {pairs}"
+        return f"{_sender(self.peer)}: {pairs}"
+
+
+def _sender(peer: IAddress) -> str:
+    """Who sent a message, in words: ``cid 3``, ``unix:/run/vmm.sock``."""
+    if isinstance(peer, VSockAddress):
+        return f"cid {peer.cid}"
+    if isinstance(peer, UNIXAddress):
+        # An accepted Unix socket's peer is usually unnamed.
+        return f"unix:{os.fsdecode(peer.name)}" if peer.name else "a unix peer"
+    return str(peer)
 
 
 @implementer(IHalfCloseableProtocol)

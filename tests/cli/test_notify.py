@@ -73,10 +73,9 @@ def test_unix_senders_with_any_port_are_printed_until_ready(sockdir: str) -> Non
     finally:
         process.kill()
     assert process.returncode == 0, err
-    lines = out.decode().splitlines()
-    assert [line.partition(": ")[2] for line in lines] == [
-        "STATUS=booting",
-        "READY=1 STATUS='Startup finished'",
+    assert out.decode().splitlines() == [
+        "a unix peer: STATUS=booting",
+        "a unix peer: READY=1 STATUS='Startup finished'",
     ]
 
 
