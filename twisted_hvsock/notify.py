@@ -164,7 +164,8 @@ class _NotifyProtocol(Protocol):
         self.peer = peer
         self.buffer = bytearray()
         self.messages = False
-        self.dropped = False
+        # A stream's one message was taken or dropped: ignore the rest.
+        self.over = False
 
     def connectionMade(self) -> None:
         self.messages = IMessageTransport.providedBy(self.transport)
@@ -173,13 +174,13 @@ class _NotifyProtocol(Protocol):
         if self.messages:
             self.factory.heard(self.peer, data)
             return
-        if self.dropped:
+        if self.over:
             return
         self.buffer += data
         if len(self.buffer) > MAX_MESSAGE_SIZE:
             # More than a message may be: drop it now rather than keep
             # reading what a sender might go on writing.
-            self.dropped = True
+            self.over = True
             self.factory.dropped(
                 self.peer,
                 f"more than the {MAX_MESSAGE_SIZE} bytes a message may be",
@@ -195,7 +196,7 @@ class _NotifyProtocol(Protocol):
         """Nothing is ever written."""
 
     def connectionLost(self, reason: Failure | None = None) -> None:
-        if self.messages or self.dropped or not self.buffer:
+        if self.messages or self.over or not self.buffer:
             return
         if reason is None or isinstance(reason.value, error.ConnectionDone):
             # A transport that cannot half-close ends this way instead.
@@ -204,10 +205,10 @@ class _NotifyProtocol(Protocol):
             self.factory.dropped(self.peer, "cut short: the connection failed")
 
     def _end(self) -> None:
-        if self.messages or self.dropped:
+        if self.messages or self.over:
             return
         data, self.buffer = bytes(self.buffer), bytearray()
-        self.dropped = True  # one message per stream connection
+        self.over = True  # one message per stream connection
         self.factory.heard(self.peer, data)
 
 
