@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "stress": ("twisted_hvsock.cli.stress", "stress-test and measure a connection"),
     "doctor": ("twisted_hvsock.cli.doctor", "say what this machine offers and lacks"),
+    "notify": (
+        "twisted_hvsock.cli.notify",
+        "wait for a guest's systemd to say READY=1 (sd_notify over vsock)",
+    ),
     "vms": (
         "twisted_hvsock.cli.vms",
         "list the VMs on this Linux host and their CIDs (libvirt, machined)",
