@@ -231,6 +231,12 @@ def explain_connect_error(
         )
     if err.osError == errno.ETIMEDOUT:
         return error.TimeoutError(string=f"the kernel timed out connecting to {where}")
+    if err.osError == errno.EINVAL and to_host:
+        return error.ConnectError(
+            err.osError,
+            "this kernel refuses VMADDR_FLAG_TO_HOST (tohost=yes needs Linux "
+            "5.11 or later)",
+        )
     if err.osError == errno.ENODEV:
         return error.NoRouteError(
             err.osError,
