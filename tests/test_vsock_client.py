@@ -190,6 +190,11 @@ def test_a_kernel_without_the_flag_says_tohost_needs_linux_5_11() -> None:
     assert "tohost=yes needs Linux 5.11 or later" in str(mapped)
 
 
+def test_a_bind_error_passes_unchanged_through_the_connect_errors() -> None:
+    failed = error.ConnectBindError(errno.EINVAL, "bind=1000: Invalid argument")
+    assert explain_connect_error(failed, (4, 80), to_host=True) is failed
+
+
 # Kernel tier: real AF_VSOCK sockets over CID 1 inside the guest, where the
 # tests run as root.
 

@@ -212,6 +212,8 @@ def explain_connect_error(
     """
     if not isinstance(err, error.ConnectError) or err.osError is None:
         return err
+    if isinstance(err, error.ConnectBindError):
+        return err  # _sockets.vsock_client said what the bind needed
     cid, port = address
     where = f"vsock CID {cid} port {port}"
     if err.osError == errno.ECONNRESET:
