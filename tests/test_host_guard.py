@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from twisted_hvsock._sockets import libc
+from twisted_hvsock._sockets.vsock_client import ToHostSocket
+
 from .support import host_guard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +105,17 @@ def test_trial_says_the_suite_runs_under_pytest_and_fails() -> None:
     assert result.returncode != 0
     assert "run under pytest, not trial" in result.stdout + result.stderr
     assert "PASSED" not in result.stdout
+
+
+def test_importing_tests_guards_the_packages_own_connect() -> None:
+    # tohost=yes connects through libc, around CPython's connect.
+    assert hasattr(libc.connect, "__wrapped__")
+
+
+def test_a_to_host_connect_is_refused_before_any_system_call() -> None:
+    assert AF_VSOCK is not None
+    # A stand-in has no descriptor: were the guard missing, libc.connect
+    # would fail on it without a system call.
+    stand_in: Any = StandIn(AF_VSOCK)
+    with pytest.raises(host_guard.HostVSockConnectRefused, match="outside the guest"):
+        ToHostSocket.connect_ex(stand_in, (3, 1024))

@@ -525,14 +525,15 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
             VSockClientParser,
             "vsock:([cid=]<cid>|vm=<name>):[port=]<port>[:timeout=<seconds>]"
             f"{_IO}{_WAIT}[:resolver=libvirt|machined]{_TYPE}"
+            "[:bind=<port>|privileged][:tohost=yes|no]"
             "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
             f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS[:-1]}; "
             "vm: a VM's name, its CID asked of libvirt or systemd-machined)",
             ("cid", "port"),
             (
                 *("cid", "vm", "port", "timeout", "io", "wait", "resolver"),
-                *("type", "tls", "hostname", "trustRoots", "certificate"),
-                "privateKey",
+                *("type", "bind", "tohost", "tls", "hostname", "trustRoots"),
+                *("certificate", "privateKey"),
             ),
         ),
         (

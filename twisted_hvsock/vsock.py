@@ -29,6 +29,9 @@ Client strings::
     vsock:3:5000:wait=60          keep trying for 60 s while the guest boots
     vsock:3:5000:type=seqpacket   messages (SOCK_SEQPACKET), not a stream
     vsock:vm=web:5000             the VM libvirt or systemd-machined names "web"
+    vsock:3:5000:bind=privileged  from a reserved port (root), for privileged=yes
+    vsock:3:5000:bind=1000        from port 1000
+    vsock:4:5000:tohost=yes       through the host (VMADDR_FLAG_TO_HOST): a sibling VM
 
 Every endpoint runs its sockets on one of two I/O engines (see
 ``docs/io-engines.rst``): ``"reactor"``, the reactor polls non-blocking
@@ -89,6 +92,7 @@ from ._options import (
     parse_text,
 )
 from ._sockets.vsock import adopt_listening_vsock
+from ._sockets.vsock_client import SourcePort, check_bind, parse_bind
 from ._waiting import check_wait, connect_within
 from .address import CID_ANY, VSockAddress, check_cid, check_port
 from .allow import CID_ALLOW_FORMS, PeerAllowList, check_allow, parse_cid_allow
@@ -286,6 +290,16 @@ class VSockClientEndpoint:
     :param type: what the connection carries: ``"stream"`` (the default,
         ``SOCK_STREAM``) or ``"seqpacket"``, messages that arrive whole
         (``SOCK_SEQPACKET``, Linux 5.14 or later).
+    :param bind: the source port to connect from: a port from 1 to
+        4294967294, or ``"privileged"``, the highest reserved port (below
+        1024) that is free, which a listener with ``privileged=yes`` asks
+        for. Both need root or ``CAP_NET_BIND_SERVICE`` for a reserved port.
+        By default the kernel picks an unreserved one.
+    :param to_host: connect with ``VMADDR_FLAG_TO_HOST`` (Linux 5.11 or
+        later): the connection goes to the host, which passes it on, even
+        to a CID above 2 that this machine could reach itself (a sibling VM
+        through a nested host, an enclave). See ``docs/endpoint-strings.rst``,
+        "Who is on the other end", for when the flag decides.
     :raises ValueError: naming the argument that is out of range, or when
         not exactly one of ``cid`` and ``vm`` is given.
     """
@@ -301,6 +315,8 @@ class VSockClientEndpoint:
         vm: str | None = None,
         resolver: Resolver | None = None,
         type: SocketType = "stream",
+        bind: SourcePort | None = None,
+        to_host: bool = False,
     ) -> None:
         self._reactor = reactor
         if (cid is None) == (vm is None):
@@ -318,6 +334,10 @@ class VSockClientEndpoint:
         self._io = check_io(io, reactor)
         self._wait = check_wait(wait)
         self._type = check_socket_type(type)
+        self._bind = check_bind(bind)
+        if not isinstance(to_host, bool):
+            raise ValueError(f"to_host must be True or False, got {to_host!r}")
+        self._to_host = to_host
 
     def __repr__(self) -> str:
         suffix = _type_suffix(self._type)
@@ -337,7 +357,9 @@ class VSockClientEndpoint:
         :return: a Deferred firing with the connected protocol, or failing
             with ``ConnectionRefusedError`` (nothing listens there),
             ``TimeoutError``, ``NoRouteError`` (no transport reaches that CID)
-            or ``VSockUnavailableError`` (no AF_VSOCK on this machine); with
+            or ``VSockUnavailableError`` (no AF_VSOCK on this machine);
+            with ``bind``, ``ConnectBindError`` (no capability for a
+            reserved port, the port in use); with
             ``wait``, ``WaitTimeoutError`` once the wait is over; with
             ``vm``, ``ValueError`` (no such VM, not running, no vsock
             device) or ``VMLookupError`` (no way to look it up). Cancelling
@@ -375,6 +397,8 @@ class VSockClientEndpoint:
             port=self._port,
             timeout=self._timeout,
             socket_type=self._type,
+            bind=self._bind,
+            to_host=self._to_host,
         )
 
 
@@ -434,6 +458,14 @@ class VSockClientParser(ClientStringParser):
             WAIT,
             Option("resolver", _parse_resolver, "|".join(RESOLVERS), default=None),
             TYPE,
+            Option("bind", parse_bind, "<port>|privileged", default=None),
+            Option(
+                "tohost",
+                parse_boolean,
+                "yes|no",
+                default=False,
+                argument="to_host",
+            ),
         ),
         CLIENT_TLS,
     )

@@ -42,7 +42,11 @@ def refusing(original: Callable[..., Any], family: int) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Refuse every AF_VSOCK connect in this process, unless inside the guest."""
+    """
+    Refuse every AF_VSOCK connect in this process, unless inside the guest:
+    CPython's, and the package's own through libc (``tohost=yes``), which
+    every such connect goes through.
+    """
     family = getattr(socket, "AF_VSOCK", None)
     if IN_VM or family is None:
         return
@@ -50,3 +54,7 @@ def install() -> None:
         current = getattr(socket.socket, name)
         if not hasattr(current, "__wrapped__"):
             setattr(socket.socket, name, refusing(current, family))
+    from twisted_hvsock._sockets import libc
+
+    if not hasattr(libc.connect, "__wrapped__"):
+        libc.connect = refusing(libc.connect, family)  # type: ignore[assignment]

@@ -27,6 +27,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
 from .._checks import IOEngine, SocketType
+from .._sockets.vsock_client import SourcePort
 from ..hyperv_ids import HyperVAddress
 from ._gate import gated
 
@@ -66,6 +67,8 @@ class Engine(Protocol):
         port: int,
         timeout: float,
         socket_type: SocketType = "stream",
+        bind: SourcePort | None = None,
+        to_host: bool = False,
     ) -> defer.Deferred[IProtocol]: ...
 
     def listen_unix(

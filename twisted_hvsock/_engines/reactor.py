@@ -42,6 +42,7 @@ from .._sockets.vsock import (
     set_kernel_connect_timeout,
     set_linger_zero,
 )
+from .._sockets.vsock_client import SourcePort, bind_source
 from ..address import PORT_ANY, VSockAddress
 from ._connecting import connect_through
 from ._gate import refused_by
@@ -248,6 +249,10 @@ class VSockPort(tcp.Port):
 class VSockClient(_VSockConnection, tcp.BaseClient):
     """
     The client side of an AF_VSOCK connection.
+
+    :param bind: the source port to bind before connecting, if any.
+    :param to_host: connect with ``VMADDR_FLAG_TO_HOST``: the socket's
+        ``connect_ex``, which Twisted's ``doConnect`` calls, sets it.
     """
 
     def __init__(
@@ -257,16 +262,21 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
         connector: VSockConnector,
         reactor: IReactorTime,
         kernel_timeout: float,
+        bind: SourcePort | None = None,
+        to_host: bool = False,
     ) -> None:
         self.connector = connector
         self.realAddress = self.addr = (cid, port)
+        self._to_host = to_host
         try:
-            skt = new_vsock_socket(self.socket_type)
+            skt = new_vsock_socket(self.socket_type, to_host)
         except OSError as e:
             self._finishInit(None, None, e, reactor)
             return
         try:
             set_kernel_connect_timeout(skt, kernel_timeout)
+            if bind is not None:
+                bind_source(skt, bind)
         except Exception as e:
             skt.close()
             self._finishInit(None, None, e, reactor)
@@ -275,7 +285,7 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
 
     def failIfNotConnected(self, err: BaseException) -> None:
         super().failIfNotConnected(
-            explain_connect_error(err, self.addr, self.socket_type)
+            explain_connect_error(err, self.addr, self.socket_type, self._to_host)
         )
 
     def connectionLost(self, reason: Failure) -> None:
@@ -311,17 +321,29 @@ class VSockConnector(base.BaseConnector):
         timeout: float,
         reactor: Any,
         socket_type: SocketType = "stream",
+        bind: SourcePort | None = None,
+        to_host: bool = False,
     ) -> None:
         super().__init__(factory, timeout, reactor)
         self.cid = cid
         self.port = port
         self.socket_type = socket_type
+        self.bind = bind
+        self.to_host = to_host
 
     def _makeTransport(self) -> VSockClient:  # type: ignore[override]
         # A little over the endpoint's own timeout, so Twisted's TimeoutError
         # wins the race and the kernel's never cuts it short.
         client = _CLIENTS[self.socket_type]
-        return client(self.cid, self.port, self, self.reactor, self.timeout + 1)
+        return client(
+            self.cid,
+            self.port,
+            self,
+            self.reactor,
+            self.timeout + 1,
+            self.bind,
+            self.to_host,
+        )
 
     def getDestination(self) -> VSockAddress:
         return VSockAddress(self.cid, self.port)
@@ -433,12 +455,17 @@ def connect_vsock(
     port: int,
     timeout: float,
     socket_type: SocketType = "stream",
+    bind: SourcePort | None = None,
+    to_host: bool = False,
 ) -> Deferred[IProtocol]:
-    """Connect to the AF_VSOCK address ``(cid, port)``."""
+    """
+    Connect to the AF_VSOCK address ``(cid, port)``, from the source port
+    ``bind`` if given, with ``VMADDR_FLAG_TO_HOST`` if ``to_host``.
+    """
     return connect_through(
         factory,
         lambda wrapping: VSockConnector(
-            cid, port, wrapping, timeout, reactor, socket_type
+            cid, port, wrapping, timeout, reactor, socket_type, bind, to_host
         ),
     )
 

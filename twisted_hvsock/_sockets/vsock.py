@@ -10,9 +10,7 @@ AF_VSOCK sockets, so the options with other shapes (``struct timeval``,
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import functools
 import os
 import socket
 import sys
@@ -22,7 +20,8 @@ from twisted.internet import error
 from .._checks import SocketType
 from ..address import CID_ANY, CID_HOST, CID_LOCAL, local_cid
 from ..errors import VSockUnavailableError
-from . import LINGER_ZERO, TIMEVAL, timeval
+from . import LINGER_ZERO, TIMEVAL, libc, timeval
+from .vsock_client import FIRST_UNPRIVILEGED_PORT, ToHostSocket
 
 __all__ = [
     "FIRST_UNPRIVILEGED_PORT",
@@ -39,8 +38,6 @@ __all__ = [
     "vsock_family",
 ]
 
-#: Ports below this need root or CAP_NET_BIND_SERVICE, as for TCP.
-FIRST_UNPRIVILEGED_PORT = 1024
 # From <linux/vm_sockets.h>: a connection's buffer, an unsigned long long
 # (which CPython's getsockopt reads), and the connect timeout, a struct
 # timeval (which it cannot).
@@ -76,18 +73,24 @@ def _kernel_type(socket_type: SocketType) -> int:
     return socket.SOCK_SEQPACKET if socket_type == "seqpacket" else socket.SOCK_STREAM
 
 
-def new_vsock_socket(socket_type: SocketType = "stream") -> socket.socket:
+def new_vsock_socket(
+    socket_type: SocketType = "stream", to_host: bool = False
+) -> socket.socket:
     """
     Make a non-blocking AF_VSOCK socket.
 
     :param socket_type: ``"stream"`` (``SOCK_STREAM``) or ``"seqpacket"``
         (``SOCK_SEQPACKET``).
+    :param to_host: make a client socket whose connects set
+        ``VMADDR_FLAG_TO_HOST`` (a :class:`~.vsock_client.ToHostSocket`).
     :raises VSockUnavailableError: if the kernel refuses the address family,
         or, for ``"seqpacket"``, the socket type (before Linux 5.14).
     """
     family = vsock_family()
     try:
-        skt = socket.socket(family, _kernel_type(socket_type))
+        skt = (ToHostSocket if to_host else socket.socket)(
+            family, _kernel_type(socket_type)
+        )
     except OSError as e:
         if e.errno == errno.ESOCKTNOSUPPORT and socket_type == "seqpacket":
             raise VSockUnavailableError(
@@ -106,39 +109,6 @@ def new_vsock_socket(socket_type: SocketType = "stream") -> socket.socket:
     return skt
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    """
-    This process's C library, loaded once: loading it costs more than the
-    call (0.5 to 6 ms per connect in the emulated test guest).
-    """
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _raise_errno() -> None:
-    code = ctypes.get_errno()
-    raise OSError(code, os.strerror(code))
-
-
-def _libc_setsockopt(skt: socket.socket, level: int, option: int, value: bytes) -> None:
-    """``setsockopt`` with a byte-string value, which CPython refuses for AF_VSOCK."""
-    # ctypes passes a bytes object as a pointer to its (unchanged) contents.
-    if _libc().setsockopt(skt.fileno(), level, option, value, len(value)) != 0:
-        _raise_errno()
-
-
-def _libc_getsockopt(skt: socket.socket, level: int, option: int, size: int) -> bytes:
-    """``getsockopt`` of a ``size``-byte value, which CPython refuses for AF_VSOCK."""
-    buffer = ctypes.create_string_buffer(size)
-    length = ctypes.c_uint32(size)
-    if (
-        _libc().getsockopt(skt.fileno(), level, option, buffer, ctypes.byref(length))
-        != 0
-    ):
-        _raise_errno()
-    return buffer.raw
-
-
 def set_kernel_connect_timeout(skt: socket.socket, seconds: float) -> None:
     """
     Let the kernel wait ``seconds`` for a connect: its own default gives up
@@ -148,16 +118,14 @@ def set_kernel_connect_timeout(skt: socket.socket, seconds: float) -> None:
     own timeout still holds then.
     """
     with contextlib.suppress(OSError):
-        _libc_setsockopt(
+        libc.setsockopt(
             skt, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, timeval(seconds)
         )
 
 
 def kernel_connect_timeout(skt: socket.socket) -> float:
     """The connect timeout the kernel holds for ``skt``, in seconds."""
-    raw = _libc_getsockopt(
-        skt, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, TIMEVAL.size
-    )
+    raw = libc.getsockopt(skt, skt.family, _SO_VM_SOCKETS_CONNECT_TIMEOUT, TIMEVAL.size)
     whole, micro = TIMEVAL.unpack(raw)
     return float(whole + micro / 1_000_000)
 
@@ -196,12 +164,12 @@ def set_linger_zero(skt: socket.socket) -> None:
     Make ``close`` reset the connection at once (``SO_LINGER`` zero), dropping
     nothing already sent to the kernel.
     """
-    _libc_setsockopt(skt, socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
+    libc.setsockopt(skt, socket.SOL_SOCKET, socket.SO_LINGER, LINGER_ZERO)
 
 
 def set_receive_timeout(skt: socket.socket, seconds: float) -> None:
     """Make blocked receives (and ``accept``) return after ``seconds`` (0: never)."""
-    _libc_setsockopt(skt, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
+    libc.setsockopt(skt, socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(seconds))
 
 
 def explain_listen_error(reason: object, port: int) -> object:
@@ -231,13 +199,21 @@ def explain_listen_error(reason: object, port: int) -> object:
 
 
 def explain_connect_error(
-    err: BaseException, address: tuple[int, int], socket_type: SocketType = "stream"
+    err: BaseException,
+    address: tuple[int, int],
+    socket_type: SocketType = "stream",
+    to_host: bool = False,
 ) -> BaseException:
     """
     Map AF_VSOCK's connect errors onto the Twisted errors users catch for TCP.
+
+    :param to_host: whether the connect set ``VMADDR_FLAG_TO_HOST``, which
+        changes the transport the kernel looks for.
     """
     if not isinstance(err, error.ConnectError) or err.osError is None:
         return err
+    if isinstance(err, error.ConnectBindError):
+        return err  # _sockets.vsock_client said what the bind needed
     cid, port = address
     where = f"vsock CID {cid} port {port}"
     if err.osError == errno.ECONNRESET:
@@ -257,12 +233,52 @@ def explain_connect_error(
         )
     if err.osError == errno.ETIMEDOUT:
         return error.TimeoutError(string=f"the kernel timed out connecting to {where}")
-    if err.osError in (errno.ENODEV, errno.ENETUNREACH, errno.EHOSTUNREACH):
+    if err.osError == errno.EINVAL and to_host:
+        return error.ConnectError(
+            err.osError,
+            "this kernel refuses VMADDR_FLAG_TO_HOST (tohost=yes needs Linux "
+            "5.11 or later)",
+        )
+    if err.osError == errno.ENODEV:
+        return error.NoRouteError(
+            err.osError,
+            f"no vsock transport reaches CID {cid}: {_missing_transport(cid, to_host)}",
+        )
+    if err.osError in (errno.ENETUNREACH, errno.EHOSTUNREACH):
         return error.NoRouteError(
             err.osError,
             f"no vsock transport reaches CID {cid} ({os.strerror(err.osError)})",
         )
     return err
+
+
+def _missing_transport(cid: int, to_host: bool) -> str:
+    """
+    Which transport an ``ENODEV`` connect lacked. Linux picks it before it
+    looks at the flag: the loopback for CID 1 (and for CID 2 in a machine
+    without a guest-to-host transport), then the guest-to-host transport for
+    CIDs 0 and 2 and for any CID with ``VMADDR_FLAG_TO_HOST``, else the
+    host-to-guest one.
+    """
+    if cid == CID_LOCAL:
+        return "CID 1 needs the loopback transport (modprobe vsock_loopback)"
+    if to_host and cid > CID_HOST:
+        return (
+            "tohost=yes sends the connection to the host, through a guest-to-host "
+            "transport (virtio-vsock's vmw_vsock_virtio_transport, hv_sock, "
+            "vmw_vsock_vmci_transport), and this machine has none"
+        )
+    if cid <= CID_HOST:
+        return (
+            "the hypervisor and the host are reached through a guest-to-host "
+            "transport (virtio-vsock's vmw_vsock_virtio_transport, hv_sock, "
+            "vmw_vsock_vmci_transport), and this machine has none (on a host, "
+            "CID 2 is this machine, reached through vsock_loopback)"
+        )
+    return (
+        "a guest is reached through vhost_vsock, and no VM with that CID runs "
+        "on this host (or vhost_vsock is not loaded)"
+    )
 
 
 def adopt_listening_vsock(
@@ -295,7 +311,7 @@ def adopt_listening_vsock(
                 f"{_name(skt.type)} socket, not an AF_VSOCK {_name(expected)} one"
                 f"{_type_hint(skt)}"
             )
-        listening = _libc_getsockopt(skt, socket.SOL_SOCKET, socket.SO_ACCEPTCONN, 4)
+        listening = libc.getsockopt(skt, socket.SOL_SOCKET, socket.SO_ACCEPTCONN, 4)
         if not int.from_bytes(listening, sys.byteorder):
             raise ValueError(
                 f"{option}: descriptor {fd} is an AF_VSOCK socket that is not "

@@ -33,11 +33,19 @@ from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from ..._checks import SocketType
 from ..._sockets.hyperv import sockaddr_for
 from ..._sockets.unix import in_filesystem
+from ..._sockets.vsock_client import SourcePort
 from ...address import PORT_ANY
 from ...hyperv_ids import HyperVAddress
 from .._connecting import connect_through
 from .client import ThreadedConnector
-from .families import UNIX, VSOCK, VSOCK_SEQPACKET, HyperVFamily, SocketFamily
+from .families import (
+    UNIX,
+    VSOCK,
+    VSOCK_SEQPACKET,
+    HyperVFamily,
+    SocketFamily,
+    vsock_client_family,
+)
 from .port import ThreadedPort
 
 __all__ = [
@@ -114,12 +122,18 @@ def connect_vsock(
     port: int,
     timeout: float,
     socket_type: SocketType = "stream",
+    bind: SourcePort | None = None,
+    to_host: bool = False,
 ) -> Deferred[IProtocol]:
-    """Connect to the AF_VSOCK address ``(cid, port)``."""
+    """
+    Connect to the AF_VSOCK address ``(cid, port)``, from the source port
+    ``bind`` if given, with ``VMADDR_FLAG_TO_HOST`` if ``to_host``.
+    """
+    family = vsock_client_family(socket_type, bind, to_host)
     return connect_through(
         factory,
         lambda wrapping: ThreadedConnector(
-            _VSOCK[socket_type], (cid, port), wrapping, timeout, reactor
+            family, (cid, port), wrapping, timeout, reactor
         ),
     )
 

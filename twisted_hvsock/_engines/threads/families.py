@@ -16,12 +16,21 @@ from typing import Any
 from twisted.internet.address import UNIXAddress
 from twisted.internet.interfaces import IAddress
 
+from ..._checks import SocketType
 from ..._sockets import LINGER_ZERO, hyperv, unix, vsock
+from ..._sockets.vsock_client import SourcePort, bind_source
 from ...address import PORT_ANY, VSockAddress
 from ...hyperv_ids import HyperVAddress
 from .plumbing import RECV_SIZE
 
-__all__ = ["UNIX", "VSOCK", "VSOCK_SEQPACKET", "HyperVFamily", "SocketFamily"]
+__all__ = [
+    "UNIX",
+    "VSOCK",
+    "VSOCK_SEQPACKET",
+    "HyperVFamily",
+    "SocketFamily",
+    "vsock_client_family",
+]
 
 
 class SocketFamily:
@@ -111,13 +120,21 @@ class _VSockFamily(SocketFamily):
     AF_VSOCK. ``shutdown`` on a listening vsock socket fails with ENOTCONN
     without waking ``accept``, so accept threads look for a stop between
     receive timeouts.
+
+    :param bind: for a client, the source port to bind before connecting.
+    :param to_host: for a client, connect with ``VMADDR_FLAG_TO_HOST``.
     """
 
     name = "VSOCK"
     accept_wakes_on_shutdown = False
+    socket_type: SocketType = "stream"
+
+    def __init__(self, bind: SourcePort | None = None, to_host: bool = False) -> None:
+        self.bind = bind
+        self.to_host = to_host
 
     def new_socket(self) -> socket.socket:
-        skt = vsock.new_vsock_socket()
+        skt = vsock.new_vsock_socket(self.socket_type, self.to_host)
         skt.setblocking(True)
         return skt
 
@@ -133,9 +150,13 @@ class _VSockFamily(SocketFamily):
         # wins the race and the kernel's two-second default never cuts it short.
         if timeout is not None:
             vsock.set_kernel_connect_timeout(skt, timeout + 1)
+        if self.bind is not None:
+            bind_source(skt, self.bind)
 
     def connect_error(self, err: BaseException, sockaddr: Any) -> BaseException:
-        return vsock.explain_connect_error(err, sockaddr)
+        return vsock.explain_connect_error(
+            err, sockaddr, self.socket_type, self.to_host
+        )
 
     def listen_error(self, err: OSError, sockaddr: Any) -> object:
         _, port = sockaddr
@@ -157,14 +178,7 @@ class _VSockSeqPacketFamily(_VSockFamily):
 
     sends_without_blocking = False
     messages = True
-
-    def new_socket(self) -> socket.socket:
-        skt = vsock.new_vsock_socket("seqpacket")
-        skt.setblocking(True)
-        return skt
-
-    def connect_error(self, err: BaseException, sockaddr: Any) -> BaseException:
-        return vsock.explain_connect_error(err, sockaddr, "seqpacket")
+    socket_type: SocketType = "seqpacket"
 
     def message_limit(self, skt: socket.socket) -> int:
         return vsock.buffer_size(skt)
@@ -258,3 +272,20 @@ VSOCK: SocketFamily = _VSockFamily()
 VSOCK_SEQPACKET: SocketFamily = _VSockSeqPacketFamily()
 #: AF_UNIX stream sockets.
 UNIX: SocketFamily = _UNIXFamily()
+
+#: AF_VSOCK's family for each socket type.
+_VSOCK_FAMILIES: dict[SocketType, type[_VSockFamily]] = {
+    "stream": _VSockFamily,
+    "seqpacket": _VSockSeqPacketFamily,
+}
+
+
+def vsock_client_family(
+    socket_type: SocketType, bind: SourcePort | None, to_host: bool
+) -> SocketFamily:
+    """
+    AF_VSOCK of ``socket_type`` for one client: bound to the source port
+    ``bind`` before it connects, if given; connecting with
+    ``VMADDR_FLAG_TO_HOST`` if ``to_host``.
+    """
+    return _VSOCK_FAMILIES[socket_type](bind, to_host)
