@@ -38,7 +38,7 @@ from twisted_hvsock._sockets.vsock_client import (
 from twisted_hvsock.address import CID_ANY, CID_LOCAL, VSockAddress
 from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
-from .support.vsock import free_vsock_port
+from ..support.vsock import free_vsock_port
 
 # Host tier: no socket connects.
 
