@@ -36,6 +36,7 @@ from twisted_hvsock._sockets.vsock import (
     kernel_connect_timeout,
     new_vsock_socket,
 )
+from twisted_hvsock._sockets.vsock_client import VSockTarget
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.vsock import VSockClientEndpoint, VSockServerEndpoint
 
@@ -353,7 +354,9 @@ async def test_connects_made_while_the_reactor_is_busy_wait_in_the_queue() -> No
 @kernel
 def test_the_kernel_waits_as_long_as_the_endpoint_timeout() -> None:
     # The kernel's own default (2 s) would otherwise cut the attempt short.
-    connector = VSockConnector(CID_LOCAL, 5000, Factory(), 45.5, MemoryReactorClock())
+    connector = VSockConnector(
+        VSockTarget(CID_LOCAL, 5000), Factory(), 45.5, MemoryReactorClock()
+    )
     client = connector._makeTransport()
     try:
         assert kernel_connect_timeout(client.socket) == 46.5

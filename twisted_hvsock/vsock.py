@@ -92,7 +92,7 @@ from ._options import (
     parse_text,
 )
 from ._sockets.vsock import adopt_listening_vsock
-from ._sockets.vsock_client import SourcePort, check_bind, parse_bind
+from ._sockets.vsock_client import SourcePort, VSockTarget, check_bind, parse_bind
 from ._waiting import check_wait, connect_within
 from .address import CID_ANY, VSockAddress, check_cid, check_port
 from .allow import CID_ALLOW_FORMS, PeerAllowList, check_allow, parse_cid_allow
@@ -390,15 +390,9 @@ class VSockClientEndpoint:
     def _connect_once(
         self, factory: IProtocolFactory, cid: int
     ) -> defer.Deferred[IProtocol]:
+        target = VSockTarget(cid, self._port, self._type, self._bind, self._to_host)
         return engine(self._io).connect_vsock(
-            self._reactor,
-            factory,
-            cid=cid,
-            port=self._port,
-            timeout=self._timeout,
-            socket_type=self._type,
-            bind=self._bind,
-            to_host=self._to_host,
+            self._reactor, factory, target=target, timeout=self._timeout
         )
 
 

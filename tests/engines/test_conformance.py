@@ -26,6 +26,7 @@ from twisted.internet.test.test_tcp import WriteSequenceTestsMixin
 from twisted_hvsock._engines.reactor import VSockConnector
 from twisted_hvsock._engines.threads.client import ThreadedConnector
 from twisted_hvsock._engines.threads.families import UNIX, VSOCK, SocketFamily
+from twisted_hvsock._sockets.vsock_client import VSockTarget
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
 from twisted_hvsock.threaded_unix import (
     ThreadedUNIXClientEndpoint,
@@ -106,8 +107,7 @@ class ReactorVSockBuilder(EngineParts, ReactorBuilder):
         return (CID_LOCAL, address.port)
 
     def connector(self, reactor: Any, sockaddr: Any, factory: Any) -> IConnector:
-        cid, port = sockaddr
-        return VSockConnector(cid, port, factory, 30, reactor)
+        return VSockConnector(VSockTarget(*sockaddr), factory, 30, reactor)
 
 
 class ThreadEngineBuilder(EngineParts, ReactorBuilder):

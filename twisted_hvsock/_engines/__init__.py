@@ -27,7 +27,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
 from .._checks import IOEngine, SocketType
-from .._sockets.vsock_client import SourcePort
+from .._sockets.vsock_client import VSockTarget
 from ..hyperv_ids import HyperVAddress
 from ._gate import gated
 
@@ -63,12 +63,8 @@ class Engine(Protocol):
         reactor: Any,
         factory: IProtocolFactory,
         *,
-        cid: int,
-        port: int,
+        target: VSockTarget,
         timeout: float,
-        socket_type: SocketType = "stream",
-        bind: SourcePort | None = None,
-        to_host: bool = False,
     ) -> defer.Deferred[IProtocol]: ...
 
     def listen_unix(

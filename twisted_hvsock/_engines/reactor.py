@@ -42,7 +42,7 @@ from .._sockets.vsock import (
     set_kernel_connect_timeout,
     set_linger_zero,
 )
-from .._sockets.vsock_client import SourcePort, bind_source
+from .._sockets.vsock_client import VSockTarget, bind_source
 from ..address import PORT_ANY, VSockAddress
 from ._connecting import connect_through
 from ._gate import refused_by
@@ -250,24 +250,22 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
     """
     The client side of an AF_VSOCK connection.
 
-    :param bind: the source port to bind before connecting, if any.
-    :param to_host: connect with ``VMADDR_FLAG_TO_HOST``: the socket's
-        ``connect_ex``, which Twisted's ``doConnect`` calls, sets it.
+    :param target: where to connect, and how: with ``to_host``, the
+        socket's ``connect_ex``, which Twisted's ``doConnect`` calls, sets
+        ``VMADDR_FLAG_TO_HOST``.
     """
 
     def __init__(
         self,
-        cid: int,
-        port: int,
+        target: VSockTarget,
         connector: VSockConnector,
         reactor: IReactorTime,
         kernel_timeout: float,
-        bind: SourcePort | None = None,
-        to_host: bool = False,
     ) -> None:
         self.connector = connector
-        self.realAddress = self.addr = (cid, port)
-        self._to_host = to_host
+        self.realAddress = self.addr = (target.cid, target.port)
+        self._to_host = to_host = target.to_host
+        bind = target.bind
         try:
             skt = new_vsock_socket(self.socket_type, to_host)
         except OSError as e:
@@ -314,39 +312,19 @@ class VSockConnector(base.BaseConnector):
     """
 
     def __init__(
-        self,
-        cid: int,
-        port: int,
-        factory: Any,
-        timeout: float,
-        reactor: Any,
-        socket_type: SocketType = "stream",
-        bind: SourcePort | None = None,
-        to_host: bool = False,
+        self, target: VSockTarget, factory: Any, timeout: float, reactor: Any
     ) -> None:
         super().__init__(factory, timeout, reactor)
-        self.cid = cid
-        self.port = port
-        self.socket_type = socket_type
-        self.bind = bind
-        self.to_host = to_host
+        self.target = target
 
     def _makeTransport(self) -> VSockClient:  # type: ignore[override]
         # A little over the endpoint's own timeout, so Twisted's TimeoutError
         # wins the race and the kernel's never cuts it short.
-        client = _CLIENTS[self.socket_type]
-        return client(
-            self.cid,
-            self.port,
-            self,
-            self.reactor,
-            self.timeout + 1,
-            self.bind,
-            self.to_host,
-        )
+        client = _CLIENTS[self.target.socket_type]
+        return client(self.target, self, self.reactor, self.timeout + 1)
 
     def getDestination(self) -> VSockAddress:
-        return VSockAddress(self.cid, self.port)
+        return VSockAddress(self.target.cid, self.target.port)
 
 
 @carries_messages
@@ -451,22 +429,12 @@ def connect_vsock(
     reactor: Any,
     factory: IProtocolFactory,
     *,
-    cid: int,
-    port: int,
+    target: VSockTarget,
     timeout: float,
-    socket_type: SocketType = "stream",
-    bind: SourcePort | None = None,
-    to_host: bool = False,
 ) -> Deferred[IProtocol]:
-    """
-    Connect to the AF_VSOCK address ``(cid, port)``, from the source port
-    ``bind`` if given, with ``VMADDR_FLAG_TO_HOST`` if ``to_host``.
-    """
+    """Connect to ``target``."""
     return connect_through(
-        factory,
-        lambda wrapping: VSockConnector(
-            cid, port, wrapping, timeout, reactor, socket_type, bind, to_host
-        ),
+        factory, lambda wrapping: VSockConnector(target, wrapping, timeout, reactor)
     )
 
 

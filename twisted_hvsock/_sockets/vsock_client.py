@@ -12,10 +12,12 @@ import errno
 import os
 import socket
 import struct
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from twisted.internet import error
 
+from .._checks import SocketType
 from ..address import CID_ANY, PORT_ANY
 from . import libc
 
@@ -27,6 +29,7 @@ __all__ = [
     "VMADDR_FLAG_TO_HOST",
     "SourcePort",
     "ToHostSocket",
+    "VSockTarget",
     "bind_source",
     "check_bind",
     "parse_bind",
@@ -47,6 +50,23 @@ FIRST_UNPRIVILEGED_PORT = 1024
 PRIVILEGED: Literal["privileged"] = "privileged"
 #: A client's source port: a port number, or :data:`PRIVILEGED`.
 SourcePort = int | Literal["privileged"]
+
+
+@dataclass(frozen=True)
+class VSockTarget:
+    """
+    Where a vsock client connects, and how: the address, the socket type,
+    the source port to bind first (if any) and whether to connect with
+    ``VMADDR_FLAG_TO_HOST``; the same for both engines.
+    """
+
+    cid: int
+    port: int
+    socket_type: SocketType = "stream"
+    bind: SourcePort | None = None
+    to_host: bool = False
+
+
 #: What ``bind`` accepts, as the errors say it.
 BIND_FORMS = (
     f"a port from 1 to {PORT_ANY - 1}, or privileged (the highest free port "

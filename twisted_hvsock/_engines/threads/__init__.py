@@ -33,7 +33,7 @@ from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from ..._checks import SocketType
 from ..._sockets.hyperv import sockaddr_for
 from ..._sockets.unix import in_filesystem
-from ..._sockets.vsock_client import SourcePort
+from ..._sockets.vsock_client import VSockTarget
 from ...address import PORT_ANY
 from ...hyperv_ids import HyperVAddress
 from .._connecting import connect_through
@@ -118,23 +118,15 @@ def connect_vsock(
     reactor: Any,
     factory: IProtocolFactory,
     *,
-    cid: int,
-    port: int,
+    target: VSockTarget,
     timeout: float,
-    socket_type: SocketType = "stream",
-    bind: SourcePort | None = None,
-    to_host: bool = False,
 ) -> Deferred[IProtocol]:
-    """
-    Connect to the AF_VSOCK address ``(cid, port)``, from the source port
-    ``bind`` if given, with ``VMADDR_FLAG_TO_HOST`` if ``to_host``.
-    """
-    family = vsock_client_family(socket_type, bind, to_host)
+    """Connect to ``target``."""
+    family = vsock_client_family(target)
+    address = (target.cid, target.port)
     return connect_through(
         factory,
-        lambda wrapping: ThreadedConnector(
-            family, (cid, port), wrapping, timeout, reactor
-        ),
+        lambda wrapping: ThreadedConnector(family, address, wrapping, timeout, reactor),
     )
 
 

@@ -18,7 +18,7 @@ from twisted.internet.interfaces import IAddress
 
 from ..._checks import SocketType
 from ..._sockets import LINGER_ZERO, hyperv, unix, vsock
-from ..._sockets.vsock_client import SourcePort, bind_source
+from ..._sockets.vsock_client import SourcePort, VSockTarget, bind_source
 from ...address import PORT_ANY, VSockAddress
 from ...hyperv_ids import HyperVAddress
 from .plumbing import RECV_SIZE
@@ -280,12 +280,10 @@ _VSOCK_FAMILIES: dict[SocketType, type[_VSockFamily]] = {
 }
 
 
-def vsock_client_family(
-    socket_type: SocketType, bind: SourcePort | None, to_host: bool
-) -> SocketFamily:
+def vsock_client_family(target: VSockTarget) -> SocketFamily:
     """
-    AF_VSOCK of ``socket_type`` for one client: bound to the source port
-    ``bind`` before it connects, if given; connecting with
-    ``VMADDR_FLAG_TO_HOST`` if ``to_host``.
+    AF_VSOCK of the target's socket type for one client: bound to its
+    source port before it connects, if it names one; connecting with
+    ``VMADDR_FLAG_TO_HOST`` if it asks.
     """
-    return _VSOCK_FAMILIES[socket_type](bind, to_host)
+    return _VSOCK_FAMILIES[target.socket_type](target.bind, target.to_host)
