@@ -44,6 +44,7 @@ from twisted.python import log
 from twisted.python.failure import Failure
 from zope.interface import alsoProvides, implementer
 
+from ..._end_when_quiet import EndWhenQuiet
 from ...errors import MessageTooLongError
 from ...interfaces import IMessageTransport
 from .connection_threads import ConnectionThreads
@@ -133,6 +134,11 @@ class ThreadedTransport:
         self._host: IAddress | None = None
         # For a family of messages, the longest one this side sends.
         self._limit = 0
+        # The peer's end of data, held from a protocol that is not
+        # half-closeable until what it answered has reached the kernel.
+        self._end_when_quiet = EndWhenQuiet(
+            reactor, self._cannot_end_yet, self._end_peer_data
+        )
 
     # Starting.
 
@@ -201,6 +207,7 @@ class ThreadedTransport:
         """
         if self._closing or not self.connected:
             return
+        self._end_when_quiet.look_again()
         if self.producer is not None and (
             not self.streamingProducer or self.producerPaused
         ):
@@ -269,6 +276,7 @@ class ThreadedTransport:
         # The last loop posted this once it ended: nothing is inside a call
         # on the socket any more (its thread goes back to the pool).
         self._calls.close()
+        self._end_when_quiet.cancel()
         self.disconnected = True
         self.connected = False
         self._registry.discard(self)
@@ -370,6 +378,7 @@ class ThreadedTransport:
     def _queue(self, chunks: list[bytes], size: int) -> None:
         if not self.connected or self._write_shut or self._closing:
             return
+        self._end_when_quiet.wrote()
         notice = self._needs_sent_notice()
         unsent = self._writer.write(
             chunks,
@@ -476,11 +485,31 @@ class ThreadedTransport:
     # IHalfCloseableDescriptor: what the reader's end of stream turns into.
 
     def readConnectionLost(self, reason: Failure) -> None:
+        """
+        The peer stopped sending. A protocol that is not half-closeable can
+        only be told so by ``connectionLost``: that waits until it is quiet
+        (:mod:`.._end_when_quiet`) and all it wrote has reached the kernel,
+        since the end may come in the same reactor turn as the request it
+        is still answering, and closing would drop the answer.
+        """
         half = IHalfCloseableProtocol(self.protocol, None)
         if half is None:
-            self._close(reason)
+            self._end_when_quiet.start()
         else:
             self._call(half.readConnectionLost)
+
+    def _cannot_end_yet(self) -> bool:
+        if self._closing or self.disconnecting:
+            return True  # closing already, after what was written
+        if self._writer.unsent():
+            self._writer.ask_sent_notice()  # _all_sent looks again
+            return True
+        return self._reader.paused or (
+            self.producer is not None and self.producerPaused
+        )
+
+    def _end_peer_data(self) -> None:
+        self._close(Failure(error.ConnectionDone()))
 
     def writeConnectionLost(self, reason: Failure) -> None:
         self._close(reason)
@@ -494,6 +523,7 @@ class ThreadedTransport:
         if not self.connected or self.disconnecting or self._closing:
             return
         self._reader.resume()
+        self._end_when_quiet.look_again()
 
     def stopProducing(self) -> None:
         self.loseConnection()
