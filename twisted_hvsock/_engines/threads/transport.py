@@ -180,11 +180,12 @@ class ThreadedTransport:
 
     def _deliver(self) -> None:
         """Hand the protocol what the reader received, while it may read."""
-        while not (self._reader.paused or self.disconnecting or self._closing):
+        more = True
+        while more and not (self._reader.paused or self.disconnecting or self._closing):
             item = self._reader.take()
             if item is None:
                 return
-            kind, value = item
+            kind, value, more = item
             if kind is DATA:
                 self._call(self.protocol.dataReceived, value)
             elif kind is EOF:
