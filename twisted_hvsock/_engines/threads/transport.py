@@ -7,7 +7,8 @@ The parts: :class:`.SocketCalls` (the socket, closed once no thread is in a
 call on it), :class:`.ConnectionThreads` (the lock and the stop), a
 :class:`.Reader` and a :class:`.Writer` (each a thread and its queue), and,
 once ``startTLS`` put it there (:mod:`.tls`), Twisted's TLS layer between
-the transport and its protocol. The threads reach the transport only
+the transport and its protocol; :class:`.Delivery` tells the protocol
+what the reader received. The threads reach the transport only
 through the callbacks it gives the parts, on the reactor thread; the state
 set in :meth:`ThreadedTransport.__init__` is the reactor thread's alone.
 
@@ -20,7 +21,6 @@ no thread and no descriptor outlives it.
 
 from __future__ import annotations
 
-import errno
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -44,13 +44,13 @@ from twisted.python import log
 from twisted.python.failure import Failure
 from zope.interface import alsoProvides, implementer
 
-from ..._end_when_quiet import EndWhenQuiet
 from ...errors import MessageTooLongError
 from ...interfaces import IMessageTransport
 from .connection_threads import ConnectionThreads
+from .delivery import Delivery
 from .families import SocketFamily
 from .plumbing import BUFFER_SIZE, SocketCalls, log_prefix, registry
-from .reader import DATA, EOF, Reader
+from .reader import Reader
 from .writer import Writer
 
 __all__ = ["ThreadedTransport"]
@@ -113,8 +113,14 @@ class ThreadedTransport:
         self._threads = ConnectionThreads(
             family.name, self._registry.pool, reactor, ended=self._finish_close
         )
+        self._delivery = Delivery(self)
         self._reader = Reader(
-            self._threads, self._calls, skt, reactor, self._deliver, family.receive
+            self._threads,
+            self._calls,
+            skt,
+            reactor,
+            self._delivery.deliver,
+            family.receive,
         )
         self._writer = Writer(
             self._threads,
@@ -123,7 +129,7 @@ class ThreadedTransport:
             reactor,
             sends_without_blocking=family.sends_without_blocking,
             messages=family.messages,
-            failed=self._write_failed,
+            failed=self._delivery.write_failed,
             all_sent=self._all_sent,
         )
         self._closing = False
@@ -134,11 +140,6 @@ class ThreadedTransport:
         self._host: IAddress | None = None
         # For a family of messages, the longest one this side sends.
         self._limit = 0
-        # The peer's end of data, held from a protocol that is not
-        # half-closeable until what it answered has reached the kernel.
-        self._end_when_quiet = EndWhenQuiet(
-            reactor, self._cannot_end_yet, self._end_peer_data
-        )
 
     # Starting.
 
@@ -178,29 +179,6 @@ class ThreadedTransport:
 
     # What the parts hand the reactor thread.
 
-    def _deliver(self) -> None:
-        """Hand the protocol what the reader received, while it may read."""
-        more = True
-        while more and not (self._reader.paused or self.disconnecting or self._closing):
-            item = self._reader.take()
-            if item is None:
-                return
-            kind, value, more = item
-            if kind is DATA:
-                self._call(self.protocol.dataReceived, value)
-            elif kind is EOF:
-                self.readConnectionLost(Failure(error.ConnectionDone()))
-            else:
-                self._close(Failure(error.ConnectionLost(str(value))))
-
-    def _write_failed(self, err: OSError, size: int) -> None:
-        if self._family.messages and err.errno == errno.ENOMEM:
-            # The kernel's word for a message longer than the peer's buffer.
-            too_long = MessageTooLongError(size, self._limit, peer=True)
-            self._close(Failure(too_long))
-            return
-        self._close(Failure(error.ConnectionLost(str(err))))
-
     def _all_sent(self) -> None:
         """
         Everything written has reached the kernel: what Twisted's
@@ -208,7 +186,7 @@ class ThreadedTransport:
         """
         if self._closing or not self.connected:
             return
-        self._end_when_quiet.look_again()
+        self._delivery.look_again()
         if self.producer is not None and (
             not self.streamingProducer or self.producerPaused
         ):
@@ -277,7 +255,7 @@ class ThreadedTransport:
         # The last loop posted this once it ended: nothing is inside a call
         # on the socket any more (its thread goes back to the pool).
         self._calls.close()
-        self._end_when_quiet.cancel()
+        self._delivery.cancel()
         self.disconnected = True
         self.connected = False
         self._registry.discard(self)
@@ -379,7 +357,7 @@ class ThreadedTransport:
     def _queue(self, chunks: list[bytes], size: int) -> None:
         if not self.connected or self._write_shut or self._closing:
             return
-        self._end_when_quiet.wrote()
+        self._delivery.wrote()
         notice = self._needs_sent_notice()
         unsent = self._writer.write(
             chunks,
@@ -483,34 +461,11 @@ class ThreadedTransport:
     def setTcpKeepAlive(self, enabled: bool) -> None:
         pass
 
-    # IHalfCloseableDescriptor: what the reader's end of stream turns into.
+    # IHalfCloseableDescriptor: what the reader's end of stream turns into
+    # (Delivery decides when the protocol learns of it).
 
     def readConnectionLost(self, reason: Failure) -> None:
-        """
-        The peer stopped sending. A protocol that is not half-closeable can
-        only be told so by ``connectionLost``: that waits until it is quiet
-        (:mod:`.._end_when_quiet`) and all it wrote has reached the kernel,
-        since the end may come in the same reactor turn as the request it
-        is still answering, and closing would drop the answer.
-        """
-        half = IHalfCloseableProtocol(self.protocol, None)
-        if half is None:
-            self._end_when_quiet.start()
-        else:
-            self._call(half.readConnectionLost)
-
-    def _cannot_end_yet(self) -> bool:
-        if self._closing or self.disconnecting:
-            return True  # closing already, after what was written
-        if self._writer.unsent():
-            self._writer.ask_sent_notice()  # _all_sent looks again
-            return True
-        return self._reader.paused or (
-            self.producer is not None and self.producerPaused
-        )
-
-    def _end_peer_data(self) -> None:
-        self._close(Failure(error.ConnectionDone()))
+        self._delivery.peer_ended()
 
     def writeConnectionLost(self, reason: Failure) -> None:
         self._close(reason)
@@ -524,7 +479,7 @@ class ThreadedTransport:
         if not self.connected or self.disconnecting or self._closing:
             return
         self._reader.resume()
-        self._end_when_quiet.look_again()
+        self._delivery.look_again()
 
     def stopProducing(self) -> None:
         self.loseConnection()
