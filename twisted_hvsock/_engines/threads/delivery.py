@@ -77,7 +77,11 @@ class Delivery:
         transport = self._transport
         half = IHalfCloseableProtocol(transport.protocol, None)
         if half is None:
-            self._end_when_quiet.start()
+            if transport.producer is None and not self._cannot_end_yet():
+                # Nothing is left to send, and nothing would write later.
+                self._end_peer_data()
+            else:
+                self._end_when_quiet.start()
         else:
             transport._call(half.readConnectionLost)
 
