@@ -29,7 +29,8 @@ class Reader:
     The reading half of a connection.
 
     :param arrived: called on the reactor thread when the inbox has
-        something; it takes it out with :meth:`take`.
+        something; it takes it out with :meth:`take`, until nothing more is
+        left or it stops (then :meth:`resume` calls it again).
     :param receive: one ``recv`` on the socket (:meth:`.SocketFamily.receive`).
 
     :ivar paused: whether the protocol's transport was paused (set on the
@@ -67,15 +68,10 @@ class Reader:
     # The reader thread.
 
     def _loop(self) -> None:
-        threads = self._threads
+        with self._lock:
+            if not self._may_go_on():
+                return
         while True:
-            with self._lock:
-                while (
-                    self.paused or self._inbox_bytes > READ_AHEAD
-                ) and not threads.stopping:
-                    self._may_read.wait()
-                if threads.stopping:
-                    return
             try:
                 data = self._calls.call(self._receive, self._socket)
             except OSError as e:
@@ -84,43 +80,68 @@ class Reader:
             if not data:
                 self._hand_over(EOF, None)
                 return
-            self._hand_over(DATA, data)
+            if not self._hand_over(DATA, data):
+                return
 
-    def _hand_over(self, kind: str, value: Any) -> None:
+    def _may_go_on(self) -> bool:
+        """
+        Wait while paused or too far ahead; whether to read on (not told to
+        stop). Call with the lock held.
+        """
+        while (self.paused or self._inbox_bytes > READ_AHEAD) and not (
+            self._threads.stopping
+        ):
+            self._may_read.wait()
+        return not self._threads.stopping
+
+    def _hand_over(self, kind: str, value: Any) -> bool:
+        """
+        Leave what ``recv`` gave in the inbox, and post its delivery unless
+        one is pending. One hold of the lock per ``recv`` when the reader
+        may go on, as it usually may.
+
+        :return: whether to read on.
+        """
         with self._lock:
             if self._threads.stopping:
-                return
+                return False
             self._inbox.append((kind, value))
             if kind is DATA:
                 self._inbox_bytes += len(value)
-            if self._posted:
-                return
+            post = not self._posted
             self._posted = True
-        hand_to_reactor(self._reactor, self._take_posted)
+            wait = self.paused or self._inbox_bytes > READ_AHEAD
+        if post:
+            hand_to_reactor(self._reactor, self._arrived)
+        if not wait:
+            return True
+        with self._lock:
+            return self._may_go_on()
 
     # The reactor thread.
 
-    def _take_posted(self) -> None:
-        with self._lock:
-            self._posted = False
-        self._arrived()
-
-    def take(self) -> tuple[str, Any] | None:
+    def take(self) -> tuple[str, Any, bool] | None:
         """
-        The oldest of what the reader left: ``(DATA, bytes)``,
-        ``(EOF, None)`` or ``(FAILED, OSError)``; ``None`` if nothing is
-        left. Taking data lets a reader that got too far ahead go on.
+        The oldest of what the reader left, and whether more is left:
+        ``(DATA, bytes, more)``, ``(EOF, None, more)`` or
+        ``(FAILED, OSError, more)``; ``None`` if nothing is left. Taking data
+        lets a reader that got too far ahead go on. Once nothing more is
+        left, what the reader leaves next is posted again.
         """
         with self._lock:
             if not self._inbox:
+                self._posted = False
                 return None
-            item = self._inbox.popleft()
-            if item[0] is DATA:
+            kind, value = self._inbox.popleft()
+            if kind is DATA:
                 was_full = self._inbox_bytes > READ_AHEAD
-                self._inbox_bytes -= len(item[1])
+                self._inbox_bytes -= len(value)
                 if was_full and self._inbox_bytes <= READ_AHEAD:
                     self._may_read.notify()
-        return item
+            more = bool(self._inbox)
+            if not more:
+                self._posted = False
+        return kind, value, more
 
     def pause(self) -> None:
         """Stop reading before the next ``recv``."""
@@ -132,11 +153,12 @@ class Reader:
         with self._lock:
             self.paused = False
             self._may_read.notify()
-            post = bool(self._inbox) and not self._posted
+            # What was left when delivery stopped is posted again.
+            post = bool(self._inbox)
             if post:
                 self._posted = True
         if post:
-            self._reactor.callLater(0, self._take_posted)
+            self._reactor.callLater(0, self._arrived)
 
     def drop(self) -> None:
         """

@@ -7,7 +7,8 @@ The parts: :class:`.SocketCalls` (the socket, closed once no thread is in a
 call on it), :class:`.ConnectionThreads` (the lock and the stop), a
 :class:`.Reader` and a :class:`.Writer` (each a thread and its queue), and,
 once ``startTLS`` put it there (:mod:`.tls`), Twisted's TLS layer between
-the transport and its protocol. The threads reach the transport only
+the transport and its protocol; :class:`.Delivery` tells the protocol
+what the reader received. The threads reach the transport only
 through the callbacks it gives the parts, on the reactor thread; the state
 set in :meth:`ThreadedTransport.__init__` is the reactor thread's alone.
 
@@ -20,7 +21,6 @@ no thread and no descriptor outlives it.
 
 from __future__ import annotations
 
-import errno
 import socket
 from collections.abc import Callable, Iterable
 from typing import Any, cast
@@ -47,9 +47,10 @@ from zope.interface import alsoProvides, implementer
 from ...errors import MessageTooLongError
 from ...interfaces import IMessageTransport
 from .connection_threads import ConnectionThreads
+from .delivery import Delivery
 from .families import SocketFamily
 from .plumbing import BUFFER_SIZE, SocketCalls, log_prefix, registry
-from .reader import DATA, EOF, Reader
+from .reader import Reader
 from .writer import Writer
 
 __all__ = ["ThreadedTransport"]
@@ -112,8 +113,14 @@ class ThreadedTransport:
         self._threads = ConnectionThreads(
             family.name, self._registry.pool, reactor, ended=self._finish_close
         )
+        self._delivery = Delivery(self)
         self._reader = Reader(
-            self._threads, self._calls, skt, reactor, self._deliver, family.receive
+            self._threads,
+            self._calls,
+            skt,
+            reactor,
+            self._delivery.deliver,
+            family.receive,
         )
         self._writer = Writer(
             self._threads,
@@ -122,7 +129,7 @@ class ThreadedTransport:
             reactor,
             sends_without_blocking=family.sends_without_blocking,
             messages=family.messages,
-            failed=self._write_failed,
+            failed=self._delivery.write_failed,
             all_sent=self._all_sent,
         )
         self._closing = False
@@ -172,28 +179,6 @@ class ThreadedTransport:
 
     # What the parts hand the reactor thread.
 
-    def _deliver(self) -> None:
-        """Hand the protocol what the reader received, while it may read."""
-        while not (self._reader.paused or self.disconnecting or self._closing):
-            item = self._reader.take()
-            if item is None:
-                return
-            kind, value = item
-            if kind is DATA:
-                self._call(self.protocol.dataReceived, value)
-            elif kind is EOF:
-                self.readConnectionLost(Failure(error.ConnectionDone()))
-            else:
-                self._close(Failure(error.ConnectionLost(str(value))))
-
-    def _write_failed(self, err: OSError, size: int) -> None:
-        if self._family.messages and err.errno == errno.ENOMEM:
-            # The kernel's word for a message longer than the peer's buffer.
-            too_long = MessageTooLongError(size, self._limit, peer=True)
-            self._close(Failure(too_long))
-            return
-        self._close(Failure(error.ConnectionLost(str(err))))
-
     def _all_sent(self) -> None:
         """
         Everything written has reached the kernel: what Twisted's
@@ -201,6 +186,7 @@ class ThreadedTransport:
         """
         if self._closing or not self.connected:
             return
+        self._delivery.look_again()
         if self.producer is not None and (
             not self.streamingProducer or self.producerPaused
         ):
@@ -269,6 +255,7 @@ class ThreadedTransport:
         # The last loop posted this once it ended: nothing is inside a call
         # on the socket any more (its thread goes back to the pool).
         self._calls.close()
+        self._delivery.cancel()
         self.disconnected = True
         self.connected = False
         self._registry.discard(self)
@@ -370,6 +357,7 @@ class ThreadedTransport:
     def _queue(self, chunks: list[bytes], size: int) -> None:
         if not self.connected or self._write_shut or self._closing:
             return
+        self._delivery.wrote()
         notice = self._needs_sent_notice()
         unsent = self._writer.write(
             chunks,
@@ -473,14 +461,11 @@ class ThreadedTransport:
     def setTcpKeepAlive(self, enabled: bool) -> None:
         pass
 
-    # IHalfCloseableDescriptor: what the reader's end of stream turns into.
+    # IHalfCloseableDescriptor: what the reader's end of stream turns into
+    # (Delivery decides when the protocol learns of it).
 
     def readConnectionLost(self, reason: Failure) -> None:
-        half = IHalfCloseableProtocol(self.protocol, None)
-        if half is None:
-            self._close(reason)
-        else:
-            self._call(half.readConnectionLost)
+        self._delivery.peer_ended()
 
     def writeConnectionLost(self, reason: Failure) -> None:
         self._close(reason)
@@ -494,6 +479,7 @@ class ThreadedTransport:
         if not self.connected or self.disconnecting or self._closing:
             return
         self._reader.resume()
+        self._delivery.look_again()
 
     def stopProducing(self) -> None:
         self.loseConnection()

@@ -127,6 +127,11 @@ class Writer:
         chunks[:] = [data[sent:]] if sent < len(data) else []
         return sent
 
+    def unsent(self) -> int:
+        """How many queued bytes the kernel has not taken yet."""
+        with self._lock:
+            return self._unsent
+
     def ask_sent_notice(self, now_if_sent: bool = True) -> None:
         """
         Have ``all_sent`` called once the outbox is empty; if it is empty
