@@ -37,6 +37,10 @@ COVERED_BY = {
         "engines/test_seqpacket_reads.py",
     ],
     "_engines/threads/connection_threads": ["engines/test_streams.py"],
+    "_engines/threads/delivery": [
+        "engines/test_answer_after_half_close.py",
+        "engines/test_streams.py",
+    ],
     "_engines/threads/families": [
         "engines/test_streams.py",
         "engines/test_conformance.py",
