@@ -38,7 +38,6 @@ from twisted.internet import error, main, tcp
 from twisted.internet.interfaces import (
     IDelayedCall,
     IPullProducer,
-    IPushProducer,
     IReactorTime,
     ITLSTransport,
 )
@@ -50,6 +49,7 @@ from zope.interface.interfaces import IInterface
 from .._sockets.vsock import MessageCutShort, buffer_size, set_linger_zero
 from ..errors import MessageTooLongError
 from ..interfaces import IMessageTransport
+from ._producers import pause_if_full
 
 __all__ = ["MessageConnection", "carries_messages"]
 
@@ -285,15 +285,7 @@ class MessageConnection(tcp.Connection):
         tell = bool(
             self.producer is not None or self.disconnecting or self._writeDisconnecting
         )
-        unsent = self._queue.queue(data, tell)
-        if (
-            self.producer is not None
-            and self.streamingProducer
-            and unsent > self.bufferSize
-            and not self.producerPaused
-        ):
-            self.producerPaused = True
-            cast(IPushProducer, self.producer).pauseProducing()
+        pause_if_full(self, self._queue.queue(data, tell))
 
     def writeSequence(self, iovec: Iterable[bytes]) -> None:
         """Send the joined parts of ``iovec`` as one message."""

@@ -46,6 +46,7 @@ from zope.interface import alsoProvides, implementer
 
 from ...errors import MessageTooLongError
 from ...interfaces import IMessageTransport
+from .._producers import pause_if_full
 from .connection_threads import ConnectionThreads
 from .delivery import Delivery
 from .families import SocketFamily
@@ -371,14 +372,7 @@ class ThreadedTransport:
             # before that registration (a notice nobody needs does nothing).
             tell_when_sent=notice or self.producer is None,
         )
-        if (
-            self.producer is not None
-            and self.streamingProducer
-            and unsent > self.bufferSize
-            and not self.producerPaused
-        ):
-            self.producerPaused = True
-            cast(IPushProducer, self.producer).pauseProducing()
+        if pause_if_full(self, unsent):
             self._writer.ask_sent_notice()
 
     def _lose_connection(self) -> None:
