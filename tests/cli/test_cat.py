@@ -13,6 +13,7 @@ import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -351,10 +352,12 @@ def _messages_until_end(conn: socket.socket) -> list[bytes]:
     return messages
 
 
-def _start_cat(*args: str) -> subprocess.Popen[bytes]:
+def _start_cat(
+    *args: str, stdin: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*HVSOCK, "cat", *args],
-        stdin=subprocess.PIPE,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -363,15 +366,12 @@ def _start_cat(*args: str) -> subprocess.Popen[bytes]:
 @pytest.mark.kernel
 @pytest.mark.parametrize("io", ["reactor", "threads"])
 def test_cat_sends_each_line_as_a_message_and_prints_each_message_on_a_line(
-    io: str,
+    tmp_path: Path, io: str
 ) -> None:
-    with _seqpacket_listener() as listener:
+    lines = write_file(tmp_path / "lines", b"one\n\ntwo words\nlast")
+    with _seqpacket_listener() as listener, open(lines, "rb") as stdin:
         port = listener.getsockname()[1]
-        cat = _start_cat(f"vsock:1:{port}:type=seqpacket:io={io}")
-        assert cat.stdin is not None
-        # Small enough for the pipe: all of it, then the end of input.
-        cat.stdin.write(b"one\n\ntwo words\nlast")
-        cat.stdin.close()
+        cat = _start_cat(f"vsock:1:{port}:type=seqpacket:io={io}", stdin=stdin)
         conn, _ = listener.accept()
     with conn:
         received = _messages_until_end(conn)
