@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -324,3 +326,42 @@ def test_every_printed_hyperv_address_is_an_hvsock_uri(
     assert parse_uri(str(HyperVAddress(vm_id, service_id))) == HyperVURI(
         vm_id, None, service_id
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "instead"),
+    [
+        (
+            "vsock://3:80?type=seqpacket",
+            client_endpoint,
+            "vsock:cid=3:port=80:type=seqpacket",
+        ),
+        (
+            "vsock://:80/?type=seqpacket&io=threads",
+            server_endpoint,
+            "vsock:port=80:type=seqpacket:io=threads",
+        ),
+    ],
+)
+def test_a_vsock_uri_with_options_is_refused_with_the_string_that_says_them(
+    text: str, role: Callable[[Any, str], object], instead: str
+) -> None:
+    with pytest.raises(ValueError) as raised:
+        role(MemoryReactor(), text)
+    assert str(raised.value) == (
+        f"{text!r}: a URI takes no options (?{text.partition('?')[2]}); give them "
+        f"in an endpoint string: {instead}"
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["vsock://3:80?type=seqpacket", "hvsock://parent/80?type=seqpacket"]
+)
+def test_parsing_a_uri_with_a_query_says_uris_take_no_options(text: str) -> None:
+    scheme = text.partition(":")[0]
+    with pytest.raises(ValueError, match=f"a URI takes no options .* a {scheme}: "):
+        parse_uri(text)
+
+
+def test_a_hyperkit_path_may_hold_a_question_mark() -> None:
+    assert parse_uri("hyperkit://:80/vms/0?x") == HyperkitURI(None, 80, "/vms/0?x")

@@ -30,6 +30,13 @@ URI                             meaning
 ``hybridvsock://:52/<path>``    vsock port 52 behind the Firecracker or Cloud
                                 Hypervisor socket ``<path>``
 ==============================  ===========================================
+
+URIs take no options: the forms are ocaml-hvsock's and linuxkit/virtsock's,
+which have none, and the endpoint strings already say every option as short
+(``vsock:3:80:type=seqpacket``). A ``vsock://`` or ``hvsock://`` URI with a
+query (``vsock://3:80?type=seqpacket``) is refused with the endpoint string
+that says it; ``hyperkit://`` and ``hybridvsock://`` URIs end in a path, in
+which a ``?`` is part of a file's name.
 """
 
 from __future__ import annotations
@@ -73,6 +80,8 @@ _server_from_string: Callable[[Any, str], IStreamServerEndpoint] = serverFromStr
 _client_from_string: Callable[[Any, str], IStreamClientEndpoint] = clientFromString
 
 _URI = re.compile(r"^(?P<scheme>[a-z]+)://")
+#: The schemes in whose URIs no ``?`` can be part of an address.
+_NO_PATH = frozenset({"vsock", "hvsock"})
 
 
 def _endpoint_string(prefix: str, **options: object) -> str:
@@ -261,7 +270,35 @@ def parse_uri(text: str) -> AnyURI:
     if match is None or match["scheme"] not in _SCHEMES:
         forms = "; ".join(uri.form for uri in _SCHEMES.values())
         raise ValueError(f"expected a URI of one of the forms {forms}; got {text!r}")
+    query = _split_query(text)[1]
+    if query:
+        raise _no_options(text, query, None)
     return _SCHEMES[match["scheme"]].parse(text)
+
+
+def _split_query(text: str) -> tuple[str, str]:
+    """A ``vsock://`` or ``hvsock://`` URI and its query, ``""`` when it has none."""
+    match = _URI.match(text)
+    if match is None or match["scheme"] not in _NO_PATH:
+        return text, ""
+    uri, _, query = text.partition("?")
+    return uri, query
+
+
+def _no_options(text: str, query: str, instead: str | None) -> ValueError:
+    """
+    Why ``text``, a URI with the query ``query``, is refused; ``instead`` is
+    the endpoint string that says the same, when the rest of ``text`` is a
+    URI.
+    """
+    if instead is None:
+        scheme = text.partition("://")[0]
+        where = f"a {scheme}: endpoint string"
+    else:
+        where = f"an endpoint string: {instead}"
+    return ValueError(
+        f"{text!r}: a URI takes no options (?{query}); give them in {where}"
+    )
 
 
 def server_string(text: str) -> str:
@@ -287,6 +324,14 @@ def client_string(text: str) -> str:
 def _endpoint_string_for(text: str, role: Callable[[AnyURI], str]) -> str:
     if not is_uri(text):
         return text
+    without_query, query = _split_query(text)
+    if query:
+        instead: str | None
+        try:
+            instead = ":".join([role(parse_uri(without_query)), *query.split("&")])
+        except ValueError:
+            instead = None  # the rest is no URI either: say what fits
+        raise _no_options(text, query, instead)
     uri = parse_uri(text)
     try:
         return role(uri)

@@ -14,6 +14,9 @@ connect-close
     The server accepts each connection and closes it; the client waits for
     that end of file, then closes. The clock runs from the first connect to
     the last close.
+seqpacket-ping-pong
+    ping-pong over ``SOCK_SEQPACKET`` (AF_VSOCK only): the server echoes each
+    message as one message, and the server counts ``messages`` too.
 concurrent-echo
     The client opens the connections; once the server holds all of them
     open (and has measured itself) it writes :data:`GO` on each; the client
@@ -71,14 +74,20 @@ def expected_server_counts(
         return {"connections": 1, "bytes": sizes.bulk_bytes}
     if workload == "ping-pong":
         return {"connections": 1, "bytes": sizes.round_trips * sizes.message}
+    if workload == "seqpacket-ping-pong":
+        return {
+            "connections": 1,
+            "bytes": sizes.round_trips * sizes.message,
+            "messages": sizes.round_trips,
+        }
     if workload == "connect-close":
         return {"connections": sizes.connections, "bytes": 0}
     if workload == "concurrent-echo":
         count = concurrent_count(contender, sizes)
         return {"connections": count, "bytes": count * sizes.echo_bytes}
     raise ValueError(
-        "workload must be bulk, ping-pong, connect-close or concurrent-echo, "
-        f"got {workload!r}"
+        "workload must be bulk, ping-pong, seqpacket-ping-pong, connect-close "
+        f"or concurrent-echo, got {workload!r}"
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import asyncio_peers, compiled, raw_peers, twisted_peers
+from . import asyncio_peers, compiled, raw_peers, seqpacket_peers, twisted_peers
 from .exchange import concurrent_count, expected_server_counts
 from .memory import allow_many_descriptors
 from .places import Place, place_named
@@ -43,7 +43,10 @@ def workloads_of(contender: str) -> tuple[str, ...]:
     """The workloads ``contender`` has."""
     if contender == "socat":
         return ("bulk",)
-    return ("bulk", "ping-pong", "connect-close", "concurrent-echo")
+    stream = ("bulk", "ping-pong", "connect-close", "concurrent-echo")
+    if contender in seqpacket_peers.SERVERS:
+        return (*stream, "seqpacket-ping-pong")
+    return stream
 
 
 def _starters(
@@ -75,9 +78,12 @@ def _starters(
                 "client", lambda: compiled.socat_bulk(place, address, sizes, directory)
             ),
         )
-    peers = PYTHON_PEERS[contender]
-    serve = peers.SERVERS[workload]
-    client = peers.CLIENTS[workload]
+    if workload == "seqpacket-ping-pong":
+        serve = seqpacket_peers.SERVERS[contender]
+        client = seqpacket_peers.CLIENTS[contender]
+    else:
+        serve = PYTHON_PEERS[contender].SERVERS[workload]
+        client = PYTHON_PEERS[contender].CLIENTS[workload]
 
     def start_server() -> Child:
         return fork("server", lambda: serve(place, sizes, contender, ready))
@@ -146,7 +152,7 @@ def _measurement(
     seconds: float = client["seconds"]
     if workload == "bulk":
         return {"MB/s": sizes.bulk_bytes / seconds / 1e6, "seconds": seconds}
-    if workload == "ping-pong":
+    if workload in ("ping-pong", "seqpacket-ping-pong"):
         return {"round trips/s": sizes.round_trips / seconds, "seconds": seconds}
     if workload == "connect-close":
         return {"connections/s": sizes.connections / seconds, "seconds": seconds}

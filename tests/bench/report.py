@@ -25,6 +25,7 @@ from typing import Any
 METRICS = {
     "bulk": "MB/s",
     "ping-pong": "round trips/s",
+    "seqpacket-ping-pong": "round trips/s",
     "connect-close": "connections/s",
     "concurrent-echo": "echoes/s",
 }

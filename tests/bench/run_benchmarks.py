@@ -15,7 +15,7 @@ once the report is written.
 process (:mod:`tests.bench.measure`), reported in a table of their own.
 ``--tier guest`` or ``--tier host`` runs one half and writes only the raw
 measurements (``--raw``); ``--sizes tiny`` makes every workload small, for
-the smoke test.
+the smoke test; ``--workload`` (repeatable) runs only the workloads named.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -49,12 +49,20 @@ MEASUREMENT_TIMEOUT = 600
 #: The whole guest run, in seconds (tests/vm/run --timeout).
 GUEST_TIMEOUT = 2700
 
-WORKLOADS = ("bulk", "ping-pong", "connect-close", "concurrent-echo")
-#: workload -> contenders, each end in a process of its own (both families).
+WORKLOADS = (
+    "bulk",
+    "ping-pong",
+    "seqpacket-ping-pong",
+    "connect-close",
+    "concurrent-echo",
+)
+#: workload -> contenders, each end in a process of its own.
 PLAN: dict[str, list[str]] = {
     workload: [c for c in CONTENDERS if workload in workloads_of(c)]
     for workload in WORKLOADS
 }
+#: The workloads of one family only (AF_UNIX has no Twisted seqpacket transport).
+FAMILY_OF = {"seqpacket-ping-pong": "vsock"}
 #: family -> workload -> contenders, both ends in one process.
 ONE_PROCESS_PLANS: dict[str, dict[str, list[str]]] = {
     "vsock": {
@@ -69,6 +77,17 @@ ONE_PROCESS_PLANS: dict[str, dict[str, list[str]]] = {
     },
 }
 TIER_FAMILY = {"guest": "vsock", "host": "unix"}
+
+
+def plan_for(
+    family: str, skipped: Collection[str], workloads: Collection[str] = WORKLOADS
+) -> dict[str, list[str]]:
+    """:data:`PLAN` for ``family``'s ``workloads``, less the ``skipped`` contenders."""
+    return {
+        workload: [c for c in contenders if c not in skipped]
+        for workload, contenders in PLAN.items()
+        if workload in workloads and FAMILY_OF.get(workload, family) == family
+    }
 
 
 def run_pair(
@@ -128,9 +147,11 @@ def run_tier(
     warm_up: bool,
     one_process: bool = False,
     save: Callable[[dict[str, Any]], None] | None = None,
+    workloads: Collection[str] = WORKLOADS,
 ) -> dict[str, Any]:
     """
-    Every workload of ``tier``, ``reps`` times, contenders interleaved.
+    Every workload of ``tier`` (of ``workloads``), ``reps`` times, contenders
+    interleaved.
 
     :param save: called with the measurements so far after each one (with
         ``complete`` false until the last), so that a run cut short by the
@@ -145,7 +166,8 @@ def run_tier(
         skipped["socat"] = "socat is not installed"
     for contender, why in skipped.items():
         _progress(f"SKIPPED {report.CONTENDER_NAMES[contender]}: {why}")
-    plan = {w: [c for c in cs if c not in skipped] for w, cs in PLAN.items()}
+    plan = plan_for(family, skipped, workloads)
+    warm_ups = {"two-process": plan_for(family, skipped)["bulk"]}
 
     def two_processes(contender: str, workload: str) -> dict[str, Any]:
         return run_pair(contender, workload, family, sizes, program)
@@ -155,7 +177,11 @@ def run_tier(
 
     modes = [("two-process", plan, two_processes)]
     if one_process:
-        modes.append(("one-process", ONE_PROCESS_PLANS[family], one))
+        one_plan = ONE_PROCESS_PLANS[family]
+        modes.append(
+            ("one-process", {w: one_plan[w] for w in one_plan if w in workloads}, one)
+        )
+        warm_ups["one-process"] = ONE_PROCESS_PLANS[family]["bulk"]
     runs: list[dict[str, Any]] = []
     measured = {
         "tier": tier,
@@ -170,7 +196,7 @@ def run_tier(
     for mode, mode_plan, run in modes:
         if warm_up:
             # The first transfers after boot run much slower under emulation.
-            for contender in mode_plan["bulk"]:
+            for contender in warm_ups[mode]:
                 result = run(contender, "bulk")
                 _progress(f"{tier} {mode} warm-up bulk {contender}: {result}")
         for rep in range(reps):
@@ -264,6 +290,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     parser.add_argument(
+        "--workload",
+        action="append",
+        choices=WORKLOADS,
+        help="run only this workload (repeatable; with --tier guest|host)",
+    )
+    parser.add_argument(
         "--one-process",
         action="store_true",
         help="also measure with both ends in one process (a second table)",
@@ -276,6 +308,8 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--out", type=Path, default=DOCS_OUT)
     args = parser.parse_args(argv)
+    if args.workload and args.tier == "all":
+        parser.error("--workload needs --tier guest|host")
     if args.tier != "all":
         if args.raw is None:
             parser.error("--tier guest|host needs --raw")
@@ -283,7 +317,15 @@ def main(argv: list[str]) -> None:
         def save(measured: dict[str, Any]) -> None:
             args.raw.write_text(json.dumps(measured, indent=2))
 
-        run_tier(args.tier, args.sizes, args.reps, args.warm_up, args.one_process, save)
+        run_tier(
+            args.tier,
+            args.sizes,
+            args.reps,
+            args.warm_up,
+            args.one_process,
+            save,
+            args.workload or WORKLOADS,
+        )
         return
     scratch = REPOSITORY / ".tox" / "bench-raw"
     scratch.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from . import report
 from .baselines import BASELINES
 from .measure import TWISTED
 from .places import place_named
-from .run_benchmarks import ONE_PROCESS_PLANS, PLAN, REPOSITORY
+from .run_benchmarks import ONE_PROCESS_PLANS, REPOSITORY, plan_for
 from .sizes import TINY
 from .twisted_contenders import WORKLOADS
 
@@ -107,9 +107,8 @@ def test_every_workload_runs_with_each_end_in_its_own_process(
     runs = measured["runs"]
     planned = [
         ("two-process", w, c)
-        for w, contenders in PLAN.items()
+        for w, contenders in plan_for(family, measured["skipped"]).items()
         for c in contenders
-        if c not in measured["skipped"]
     ]
     planned += [
         ("one-process", w, c)

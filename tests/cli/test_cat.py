@@ -13,6 +13,7 @@ import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -334,3 +335,89 @@ def test_cat_sends_a_file_to_a_socat_listener(tmp_path: Path) -> None:
         finally:
             socat.kill()
     assert (tmp_path / "out").read_bytes() == data
+
+
+def _seqpacket_listener() -> socket.socket:
+    listener = socket.socket(socket.AF_VSOCK, socket.SOCK_SEQPACKET)
+    listener.bind((socket.VMADDR_CID_ANY, socket.VMADDR_PORT_ANY))
+    listener.listen(1)
+    return listener
+
+
+def _messages_until_end(conn: socket.socket) -> list[bytes]:
+    """Every message until the peer stops sending, one receive each."""
+    messages = []
+    while message := conn.recv(1 << 20):
+        messages.append(message)
+    return messages
+
+
+def _start_cat(
+    *args: str, stdin: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*HVSOCK, "cat", *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+def test_cat_sends_each_line_as_a_message_and_prints_each_message_on_a_line(
+    tmp_path: Path, io: str
+) -> None:
+    lines = write_file(tmp_path / "lines", b"one\n\ntwo words\nlast")
+    with _seqpacket_listener() as listener, open(lines, "rb") as stdin:
+        port = listener.getsockname()[1]
+        cat = _start_cat(f"vsock:1:{port}:type=seqpacket:io={io}", stdin=stdin)
+        conn, _ = listener.accept()
+    with conn:
+        received = _messages_until_end(conn)
+        conn.sendall(b"alpha")
+        conn.sendall(b"two\nlines")
+    out, err = cat.communicate(timeout=300)
+    assert (cat.returncode, err) == (0, b"")
+    assert received == [b"one", b"two words", b"last"]
+    assert out == b"alpha\ntwo\nlines\n"
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+def test_cat_listening_for_seqpacket_relays_lines_as_messages(io: str) -> None:
+    with open(os.devnull, "rb") as nothing:
+        listener, address = start_listener(
+            "cat",
+            "-l",
+            f"vsock:port=0:type=seqpacket:io={io}",
+            stdin=nothing,
+            stdout=subprocess.PIPE,
+        )
+    with socket.socket(socket.AF_VSOCK, socket.SOCK_SEQPACKET) as client:
+        client.connect((1, vsock_port_of(address)))
+        client.sendall(b"hello")
+        client.sendall(b"world")
+        client.shutdown(socket.SHUT_WR)
+        assert client.recv(1) == b""  # cat's stdin is empty: no message back
+    out, _ = listener.communicate(timeout=300)
+    assert listener.returncode == 0
+    assert out == b"hello\nworld\n"
+
+
+@pytest.mark.kernel
+def test_cat_refuses_a_line_longer_than_a_message_in_one_line() -> None:
+    with _seqpacket_listener() as listener:
+        port = listener.getsockname()[1]
+        cat = _start_cat(f"vsock:1:{port}:type=seqpacket")
+        conn, _ = listener.accept()
+    with conn:
+        assert cat.stdin is not None
+        cat.stdin.write(b"fits\n")
+        cat.stdin.flush()
+        received = conn.recv(1 << 20)
+        _, err = cat.communicate(b"x" * 300_000 + b"\n", timeout=300)
+    assert cat.returncode == 1
+    assert received == b"fits"
+    [line] = err.decode().splitlines()
+    assert line.startswith("hvsock cat: a line of standard input: a 300000-byte ")

@@ -3,7 +3,9 @@
 ``-`` or ocaml-hvsock's hvcat.
 
 The end of stdin half-closes the connection's write side, and the tool keeps
-reading until the peer closes: no data in flight is dropped.
+reading until the peer closes: no data in flight is dropped. Over a
+connection that keeps message boundaries (``type=seqpacket``) it relays
+lines as messages (:mod:`.message_lines`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ..hyperv_services import register_service, registered_services
 from ..relay import RelayProtocol, splice
 from .addresses import connecting_endpoint, listening_endpoint, listening_line
 from .command_options import CommandOptions
+from .message_lines import LinesToMessages, MessagesToLines
 from .messages import one_line
 
 
@@ -44,7 +47,10 @@ class Options(CommandOptions):
     synopsis = "hvsock cat [-l] [--echo] [--wait SECONDS] ADDRESS"
     longdesc = """Relay stdin and stdout over a connection to ADDRESS (or, with -l,
 from the first connection to ADDRESS). End of stdin half-closes the
-connection; the tool then reads until the peer closes.
+connection; the tool then reads until the peer closes. Over a
+type=seqpacket connection, each line of stdin is sent as one message
+(without its newline; empty lines send nothing) and each message received
+is printed on a line of its own.
 
 ADDRESS is a Twisted endpoint string or a URI.
 
@@ -53,6 +59,7 @@ Examples:
   hvsock cat vsock://2:5000 < request       from a guest, send a file to the host
   hvsock cat -l vsock:port=5000 > upload    receive one connection's data
   hvsock cat -l --echo vsock://:7           serve an echo service
+  hvsock cat vsock:3:5000:type=seqpacket    one message per line, both ways
   hvsock cat --wait 60 vsock://3:5000       wait up to 60 s for the guest service
   hvsock cat --register hvsock://MyVM/5000  on a Windows host, register the
                                             service, then connect to the VM
@@ -147,7 +154,7 @@ async def _cat(reactor: Any, options: Options) -> int:
     return await _relay_stdio(reactor, connection)
 
 
-async def _relay_stdio(reactor: Any, connection: RelayProtocol) -> int:
+async def _relay_stdio(reactor: Any, connection: MessagesToLines) -> int:
     """
     Relay stdin and stdout over ``connection`` until both directions end.
 
@@ -163,7 +170,7 @@ async def _relay_stdio(reactor: Any, connection: RelayProtocol) -> int:
         if not connection.finished.called:
             connection.transport.abortConnection()
 
-    stdio = RelayProtocol()
+    stdio = LinesToMessages() if connection.messages else RelayProtocol()
     standard_io = _StandardIO(stdio, reactor, give_up)
     both = splice(connection, stdio)
     await connection.finished
@@ -177,6 +184,11 @@ async def _relay_stdio(reactor: Any, connection: RelayProtocol) -> int:
             "hvsock cat: standard output failed or was closed before all the "
             "data from the peer was written to it",
             file=sys.stderr,
+        )
+        return 1
+    if isinstance(stdio, LinesToMessages) and stdio.too_long is not None:
+        print(
+            f"hvsock cat: a line of standard input: {stdio.too_long}", file=sys.stderr
         )
         return 1
     if connection.reason is not None and not connection.reason.check(
@@ -212,7 +224,7 @@ class _StandardIO(StandardIO):
         super().childConnectionLost(fd, reason)  # type: ignore[misc]
 
 
-class _FirstConnection(RelayProtocol):
+class _FirstConnection(MessagesToLines):
     def connectionMade(self) -> None:
         super().connectionMade()
         self.factory.accepted.callback(self)
@@ -222,7 +234,7 @@ class _OneConnectionFactory(Factory):
     protocol = _FirstConnection
 
     def __init__(self) -> None:
-        self.accepted: Deferred[RelayProtocol] = Deferred()
+        self.accepted: Deferred[MessagesToLines] = Deferred()
 
     def buildProtocol(self, addr: Any) -> Any:
         if self.accepted.called:
@@ -230,7 +242,7 @@ class _OneConnectionFactory(Factory):
         return super().buildProtocol(addr)
 
 
-async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
+async def _accept_one(reactor: Any, address: str) -> MessagesToLines:
     factory = _OneConnectionFactory()
     port = await listening_endpoint(reactor, address).listen(factory)
     print(listening_line(port), file=sys.stderr, flush=True)
@@ -241,7 +253,7 @@ async def _accept_one(reactor: Any, address: str) -> RelayProtocol:
 
 async def _connect(
     reactor: Any, endpoint: IStreamClientEndpoint, address: str, wait: float | None
-) -> RelayProtocol:
+) -> MessagesToLines:
     """
     Connect once, or, with ``--wait``, as a client string's ``wait=`` does:
     whatever the address, while the failure means that nothing is there
@@ -252,13 +264,13 @@ async def _connect(
             reactor, endpoint, wait, not_there_yet, target=address
         )
     try:
-        connection = await endpoint.connect(Factory.forProtocol(RelayProtocol))
+        connection = await endpoint.connect(Factory.forProtocol(MessagesToLines))
     except error.ConnectError as e:
         if isinstance(e, WaitTimeoutError) or address in str(e):
             raise
         # Twisted's own clients (unix:, tcp:) do not say what they tried.
         raise CannotConnect(address, e) from e
-    assert isinstance(connection, RelayProtocol)
+    assert isinstance(connection, MessagesToLines)
     return connection
 
 
