@@ -91,7 +91,7 @@ from ._options import (
     parse_listening_cid,
     parse_text,
 )
-from ._sockets.vsock import adopt_listening_vsock
+from ._sockets.vsock import VSockListening, adopt_listening_vsock
 from ._sockets.vsock_client import SourcePort, VSockTarget, check_bind, parse_bind
 from ._waiting import check_wait, connect_within
 from .address import CID_ANY, VSockAddress, check_cid, check_port
@@ -242,26 +242,17 @@ class VSockServerEndpoint:
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
         listening = engine(self._io)
         if self._fd is None:
-            return listening.listen_vsock(
-                self._reactor,
-                factory,
-                cid=self._cid,
-                port=self._port,
-                backlog=self._backlog,
-                socket_type=self._type,
+            where = VSockListening(self._cid, self._port, self._backlog, self._type)
+        else:
+            try:
+                skt = adopt_listening_vsock(self._fd, self._option, self._type)
+            except ValueError as e:
+                cannot = error.CannotListenError(None, self._option, e)  # type: ignore[no-untyped-call]
+                raise cannot from e
+            where = VSockListening(
+                self._cid, 0, 0, self._type, adopted=skt, option=self._option
             )
-        try:
-            skt = adopt_listening_vsock(self._fd, self._option, self._type)
-        except ValueError as e:
-            cannot = error.CannotListenError(None, self._option, e)  # type: ignore[no-untyped-call]
-            raise cannot from e
-        return listening.adopt_vsock(
-            self._reactor,
-            factory,
-            skt=skt,
-            option=self._option,
-            socket_type=self._type,
-        )
+        return listening.listen_vsock(self._reactor, factory, where=where)
 
 
 @implementer(IStreamClientEndpoint)

@@ -19,14 +19,14 @@ it. The two engines never import each other; both build on ``_sockets``.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort, IProtocol, IProtocolFactory
 
-from .._checks import IOEngine, SocketType
+from .._checks import IOEngine
+from .._sockets.vsock import VSockListening
 from .._sockets.vsock_client import VSockTarget
 from ..hyperv_ids import HyperVAddress
 from ._gate import gated
@@ -38,24 +38,7 @@ class Engine(Protocol):
     """What each engine's module offers, with the same signatures."""
 
     def listen_vsock(
-        self,
-        reactor: Any,
-        factory: IProtocolFactory,
-        *,
-        cid: int,
-        port: int,
-        backlog: int,
-        socket_type: SocketType = "stream",
-    ) -> IListeningPort: ...
-
-    def adopt_vsock(
-        self,
-        reactor: Any,
-        factory: IProtocolFactory,
-        *,
-        skt: socket.socket,
-        option: str,
-        socket_type: SocketType = "stream",
+        self, reactor: Any, factory: IProtocolFactory, *, where: VSockListening
     ) -> IListeningPort: ...
 
     def connect_vsock(

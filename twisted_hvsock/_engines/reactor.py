@@ -35,6 +35,7 @@ from twisted.python.failure import Failure
 from .._checks import SocketType
 from .._sockets.unix import FileIdentity, remove_socket_file, socket_file_identity
 from .._sockets.vsock import (
+    VSockListening,
     connected_address,
     explain_connect_error,
     explain_listen_error,
@@ -57,7 +58,6 @@ __all__ = [
     "VSockConnector",
     "VSockPort",
     "VSockServer",
-    "adopt_vsock",
     "connect_unix",
     "connect_vsock",
     "listen_unix",
@@ -397,30 +397,14 @@ class UNIXPort(unix.Port):
 
 
 def listen_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    cid: int,
-    port: int,
-    backlog: int,
-    socket_type: SocketType = "stream",
+    reactor: Any, factory: IProtocolFactory, *, where: VSockListening
 ) -> VSockPort:
-    """Listen on the AF_VSOCK address ``(cid, port)``; port 0: any free port."""
-    listening = _PORTS[socket_type](port, factory, cid, backlog, reactor)
-    listening.startListening()
-    return listening
-
-
-def adopt_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    skt: socket.socket,
-    option: str,
-    socket_type: SocketType = "stream",
-) -> VSockPort:
-    """Accept on ``skt``, a listening AF_VSOCK socket the port takes over."""
-    listening = _PORTS[socket_type].adopting(skt, factory, reactor)
+    """Listen, or accept on the listening socket ``where`` adopts."""
+    port_type = _PORTS[where.socket_type]
+    if where.adopted is None:
+        listening = port_type(where.port, factory, where.cid, where.backlog, reactor)
+    else:
+        listening = port_type.adopting(where.adopted, factory, reactor)
     listening.startListening()
     return listening
 

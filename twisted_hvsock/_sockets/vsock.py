@@ -14,6 +14,7 @@ import errno
 import os
 import socket
 import sys
+from dataclasses import dataclass
 
 from twisted.internet import error
 
@@ -49,6 +50,23 @@ SEQPACKET_KERNEL = (
     "carries SOCK_SEQPACKET (virtio-vsock, with QEMU 6.1 or later on the "
     "host, or vsock_loopback)"
 )
+
+
+@dataclass(frozen=True)
+class VSockListening:
+    """
+    Where a vsock listener accepts, the same for both engines: the address
+    ``(cid, port)`` it binds (port 0: any free port) with its ``backlog``;
+    or, when ``adopted`` is given, that listening socket, handed over by a
+    supervisor (``option`` says how the user named it: ``fd=3``).
+    """
+
+    cid: int
+    port: int
+    backlog: int
+    socket_type: SocketType = "stream"
+    adopted: socket.socket | None = None
+    option: str = ""
 
 
 def vsock_family() -> int:

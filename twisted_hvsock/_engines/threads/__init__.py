@@ -24,7 +24,6 @@ only block in the kernel and hand what they got to the reactor thread.
 from __future__ import annotations
 
 import os
-import socket
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -33,6 +32,7 @@ from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from ..._checks import SocketType
 from ..._sockets.hyperv import sockaddr_for
 from ..._sockets.unix import in_filesystem
+from ..._sockets.vsock import VSockListening
 from ..._sockets.vsock_client import VSockTarget
 from ...address import PORT_ANY
 from ...hyperv_ids import HyperVAddress
@@ -49,7 +49,6 @@ from .families import (
 from .port import ThreadedPort
 
 __all__ = [
-    "adopt_vsock",
     "connect_hyperv",
     "connect_unix",
     "connect_vsock",
@@ -69,47 +68,31 @@ _VSOCK: dict[SocketType, SocketFamily] = {
 
 
 def listen_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    cid: int,
-    port: int,
-    backlog: int,
-    socket_type: SocketType = "stream",
+    reactor: Any, factory: IProtocolFactory, *, where: VSockListening
 ) -> ThreadedPort:
-    """Listen on the AF_VSOCK address ``(cid, port)``; port 0: any free port."""
-    bind_to = (cid, PORT_ANY if port == 0 else port)
-    listening = ThreadedPort(
-        _VSOCK[socket_type],
-        bind_to,
-        factory,
-        backlog,
-        reactor,
-        interface=cid,
-        port=port,
-    )
-    listening.startListening()
-    return listening
-
-
-def adopt_vsock(
-    reactor: Any,
-    factory: IProtocolFactory,
-    *,
-    skt: socket.socket,
-    option: str,
-    socket_type: SocketType = "stream",
-) -> ThreadedPort:
-    """Accept on ``skt``, a listening AF_VSOCK socket the port takes over."""
-    listening = ThreadedPort(
-        _VSOCK[socket_type],
-        skt.getsockname(),
-        factory,
-        0,
-        reactor,
-        interface=option,
-        adopted=skt,
-    )
+    """Listen, or accept on the listening socket ``where`` adopts."""
+    family = _VSOCK[where.socket_type]
+    if where.adopted is None:
+        port = where.port
+        listening = ThreadedPort(
+            family,
+            (where.cid, PORT_ANY if port == 0 else port),
+            factory,
+            where.backlog,
+            reactor,
+            interface=where.cid,
+            port=port,
+        )
+    else:
+        listening = ThreadedPort(
+            family,
+            where.adopted.getsockname(),
+            factory,
+            0,
+            reactor,
+            interface=where.option,
+            adopted=where.adopted,
+        )
     listening.startListening()
     return listening
 
