@@ -69,9 +69,6 @@ COVERED_BY = {
     "cli/register": ["cli/test_hyperv_registry.py"],
     "cli/services": ["cli/test_hyperv_registry.py"],
     "cli/unregister": ["cli/test_hyperv_registry.py"],
-    "echo": ["cli/test_stress.py", "cli/test_forward.py"],
-    "errors": ["test_not_ready.py", "test_hyperv.py", "test_linux_vm_names.py"],
-    "forward_tap": ["cli/test_forward.py"],
     "hyperv_vm_names": ["test_hyperv.py"],
 }
 
