@@ -338,6 +338,8 @@ def test_hybridvsock_strings_listen_on_path_underscore_port(
         ),
         ("hvsock:service=80:vm=MyVM", "vm must be a GUID or one of"),
         ("hvsock:service=80:backlog=-1", "backlog must be a positive number"),
+        ("vsock:80:buffer=big", r"^buffer must be a number of bytes from 128 to"),
+        ("vsock:80:buffer=64", r"^buffer must be a number of bytes .* got 64$"),
         ("hvsock:service=80:io=reactor", "io=reactor is not possible for AF_HYPERV"),
         ("hvsock:service=80:port=3", "unknown option 'port'"),
         ("hyperkit:port=80", "path is required"),
@@ -444,6 +446,8 @@ def test_a_socket_type_an_endpoint_cannot_carry_is_named(
         ("vsock:3:80:timeout=0", "timeout must be a positive number"),
         ("vsock:3:80:timeout=nan", "timeout must be a positive number"),
         ("vsock:3:80:timeout=soon", "timeout must be a positive number"),
+        ("vsock:3:80:buffer=1M", r"^buffer must be a number of bytes .* got '1M'$"),
+        ("vsock:3:80:buffer=4294967296", r"^buffer must be .* to 4294967295"),
         (
             "vsock:3:80:backlog=5",
             "unknown option 'backlog'; accepted: cid, vm, port, timeout",
@@ -511,13 +515,13 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
             VSockServerParser,
             f"vsock:[[port=]<port>][:cid=<cid>][:backlog=<n>]{_IO}[:allow=<cids>]"
             "[:fd=<n>][:systemd=<index|name>][:privileged=yes|no]"
-            f"{_TYPE}[:privateKey=<PEM file>]"
+            f"{_TYPE}[:buffer=<bytes>][:privateKey=<PEM file>]"
             "[:certKey=<PEM file>][:extraCertChain=<PEM file>]"
             f"[:trustRoots=<PEM file|dir>] {_CIDS[:-1]}; allow: {CID_ALLOW_FORMS})",
             ("port",),
             (
                 *("port", "cid", "backlog", "io", "allow", "fd", "systemd"),
-                *("privileged", "type"),
+                *("privileged", "type", "buffer"),
                 *("privateKey", "certKey", "extraCertChain", "trustRoots"),
             ),
         ),
@@ -525,14 +529,15 @@ _CLIENT_TLS_NAMES = ("tls", "hostname", "trustRoots", "certificate", "privateKey
             VSockClientParser,
             "vsock:([cid=]<cid>|vm=<name>):[port=]<port>[:timeout=<seconds>]"
             f"{_IO}{_WAIT}[:resolver=libvirt|machined]{_TYPE}"
-            "[:bind=<port>|privileged][:tohost=yes|no]"
+            "[:bind=<port>|privileged][:tohost=yes|no][:buffer=<bytes>]"
             "[:tls=yes|no][:hostname=<name>][:trustRoots=<PEM file|dir>]"
             f"[:certificate=<PEM file>][:privateKey=<PEM file>] {_CIDS[:-1]}; "
             "vm: a VM's name, its CID asked of libvirt or systemd-machined)",
             ("cid", "port"),
             (
                 *("cid", "vm", "port", "timeout", "io", "wait", "resolver"),
-                *("type", "bind", "tohost", "tls", "hostname", "trustRoots"),
+                *("type", "bind", "tohost", "buffer", "tls", "hostname"),
+                "trustRoots",
                 *("certificate", "privateKey"),
             ),
         ),

@@ -22,6 +22,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import error, reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.internet.interfaces import IStreamClientEndpoint, IStreamServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactorClock
@@ -32,6 +33,7 @@ from twisted_hvsock import VSockUnavailableError
 from twisted_hvsock._checks import default_backlog
 from twisted_hvsock._engines.reactor import VSockClient, VSockConnector
 from twisted_hvsock._sockets.vsock import (
+    buffer_size,
     explain_connect_error,
     kernel_connect_timeout,
     new_vsock_socket,
@@ -73,6 +75,9 @@ def test_endpoints_provide_twisted_interfaces() -> None:
         (lambda: VSockClientEndpoint(reactor, 3, 80, timeout=0), "^timeout must be"),
         (lambda: VSockServerEndpoint(reactor, 80, type="dgram"), "^type must be"),  # type: ignore[arg-type]
         (lambda: VSockClientEndpoint(reactor, 3, 80, type="raw"), "^type must be"),  # type: ignore[arg-type]
+        (lambda: VSockServerEndpoint(reactor, 80, buffer=0), "^buffer must be"),
+        (lambda: VSockClientEndpoint(reactor, 3, 80, buffer=2**32), "^buffer must be"),
+        (lambda: VSockClientEndpoint(reactor, 3, 80, buffer="1M"), "^buffer must be"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(build: Any, message: str) -> None:
@@ -242,6 +247,33 @@ async def test_a_loopback_client_s_host_is_cid_1_not_the_wildcard(io: str) -> No
         assert host.cid == CID_LOCAL
         assert str(host) == f"vsock://1:{host.port}"
         client.transport.loseConnection()
+    finally:
+        await port.stopListening()
+
+
+@kernel
+@pytest.mark.parametrize("io", ["reactor", "threads"])
+@pytest_twisted.ensureDeferred
+async def test_buffer_sets_each_end_s_connection_buffer(io: str) -> None:
+    # Different sizes at each end, so each reads back its own: the accepted
+    # socket inherits the listener's, the client sets its own before connect.
+    accepted: Deferred[Any] = Deferred()
+
+    class Keep(Protocol):
+        def connectionMade(self) -> None:
+            accepted.callback(self.transport)
+
+    server = serverFromString(reactor, f"vsock:port=0:io={io}:buffer={MiB}")
+    port = await server.listen(Factory.forProtocol(Keep))
+    try:
+        client = clientFromString(
+            reactor, f"vsock:cid=1:port={port.getHost().port}:io={io}:buffer={4 * MiB}"
+        )
+        connected = await client.connect(Factory.forProtocol(Protocol))
+        handle = (await accepted).getHandle()
+        assert buffer_size(handle) == MiB
+        assert buffer_size(connected.transport.getHandle()) == 4 * MiB
+        connected.transport.loseConnection()
     finally:
         await port.stopListening()
 

@@ -91,7 +91,13 @@ from ._options import (
     parse_listening_cid,
     parse_text,
 )
-from ._sockets.vsock import VSockListening, adopt_listening_vsock
+from ._sockets.vsock import (
+    VSockListening,
+    adopt_listening_vsock,
+    check_buffer,
+    parse_buffer,
+    set_buffer_size,
+)
 from ._sockets.vsock_client import SourcePort, VSockTarget, check_bind, parse_bind
 from ._waiting import check_wait, connect_within
 from .address import CID_ANY, VSockAddress, check_cid, check_port
@@ -156,6 +162,11 @@ class VSockServerEndpoint:
     :param type: what connections carry: ``"stream"`` (the default,
         ``SOCK_STREAM``) or ``"seqpacket"``, messages that arrive whole
         (``SOCK_SEQPACKET``, Linux 5.14 or later).
+    :param buffer: the buffer size of each connection in bytes
+        (``SO_VM_SOCKETS_BUFFER_SIZE``, from 128 to 4294967295), set on the
+        listening socket before it listens (or on the inherited one), which
+        accepted connections inherit; by default the kernel's 256 KiB.
+        See ``docs/endpoint-strings.rst`` for when a larger one helps.
     :raises ValueError: naming the argument that is out of range, or
         ``systemd`` when no such descriptor was passed.
     """
@@ -172,6 +183,7 @@ class VSockServerEndpoint:
         systemd: int | str | None = None,
         privileged: bool = False,
         type: SocketType = "stream",
+        buffer: int | None = None,
     ) -> None:
         self._reactor = reactor
         sources = {"port": port, "fd": fd, "systemd": systemd}
@@ -206,6 +218,7 @@ class VSockServerEndpoint:
             raise ValueError(f"privileged must be True or False, got {privileged!r}")
         self._privileged = privileged
         self._type = check_socket_type(type)
+        self._buffer = check_buffer(buffer)
 
     def __repr__(self) -> str:
         where = (
@@ -242,10 +255,13 @@ class VSockServerEndpoint:
     def _listen(self, factory: IProtocolFactory) -> IListeningPort:
         listening = engine(self._io)
         if self._fd is None:
-            where = VSockListening(self._cid, self._port, self._backlog, self._type)
+            where = VSockListening(
+                self._cid, self._port, self._backlog, self._type, buffer=self._buffer
+            )
         else:
             try:
                 skt = adopt_listening_vsock(self._fd, self._option, self._type)
+                set_buffer_size(skt, self._buffer)
             except ValueError as e:
                 cannot = error.CannotListenError(None, self._option, e)  # type: ignore[no-untyped-call]
                 raise cannot from e
@@ -291,6 +307,10 @@ class VSockClientEndpoint:
         to a CID above 2 that this machine could reach itself (a sibling VM
         through a nested host, an enclave). See ``docs/endpoint-strings.rst``,
         "Who is on the other end", for when the flag decides.
+    :param buffer: the connection's buffer size in bytes
+        (``SO_VM_SOCKETS_BUFFER_SIZE``, from 128 to 4294967295), set before
+        connecting; by default the kernel's 256 KiB. Each end's buffer holds
+        what that end has yet to read.
     :raises ValueError: naming the argument that is out of range, or when
         not exactly one of ``cid`` and ``vm`` is given.
     """
@@ -308,6 +328,7 @@ class VSockClientEndpoint:
         type: SocketType = "stream",
         bind: SourcePort | None = None,
         to_host: bool = False,
+        buffer: int | None = None,
     ) -> None:
         self._reactor = reactor
         if (cid is None) == (vm is None):
@@ -329,6 +350,7 @@ class VSockClientEndpoint:
         if not isinstance(to_host, bool):
             raise ValueError(f"to_host must be True or False, got {to_host!r}")
         self._to_host = to_host
+        self._buffer = check_buffer(buffer)
 
     def __repr__(self) -> str:
         suffix = _type_suffix(self._type)
@@ -381,7 +403,9 @@ class VSockClientEndpoint:
     def _connect_once(
         self, factory: IProtocolFactory, cid: int
     ) -> defer.Deferred[IProtocol]:
-        target = VSockTarget(cid, self._port, self._type, self._bind, self._to_host)
+        target = VSockTarget(
+            cid, self._port, self._type, self._bind, self._to_host, self._buffer
+        )
         return engine(self._io).connect_vsock(
             self._reactor, factory, target=target, timeout=self._timeout
         )
@@ -410,6 +434,7 @@ class VSockServerParser(ServerStringParser):
             Option("systemd", parse_text, "<index|name>", default=None),
             Option("privileged", parse_boolean, "yes|no", default=False),
             TYPE,
+            Option("buffer", parse_buffer, "<bytes>", default=None),
         ),
         SERVER_TLS,
     )
@@ -451,6 +476,7 @@ class VSockClientParser(ClientStringParser):
                 default=False,
                 argument="to_host",
             ),
+            Option("buffer", parse_buffer, "<bytes>", default=None),
         ),
         CLIENT_TLS,
     )

@@ -40,6 +40,7 @@ from .._sockets.vsock import (
     explain_connect_error,
     explain_listen_error,
     new_vsock_socket,
+    set_buffer_size,
     set_kernel_connect_timeout,
     set_linger_zero,
 )
@@ -176,8 +177,9 @@ class VSockPort(tcp.Port):
     A listening AF_VSOCK socket.
 
     ``interface`` holds the CID bound to, so Twisted's ``startListening``
-    binds the ``(cid, port)`` pair AF_VSOCK expects.
-
+    binds the ``(cid, port)`` pair AF_VSOCK expects. ``buffer`` is the
+    buffer size of its connections in bytes (``None``: the kernel's), set on
+    the listening socket: accepted sockets inherit it.
     """
 
     transport: type[VSockServer] = VSockServer
@@ -192,8 +194,10 @@ class VSockPort(tcp.Port):
         cid: int,
         backlog: int,
         reactor: Any,
+        buffer: int | None = None,
     ) -> None:
         base.BasePort.__init__(self, reactor=reactor)
+        self.buffer = buffer
         # TCP's "port 0 means any free port" maps to vsock's own wildcard.
         self._requested_port = port
         self.port = PORT_ANY if port == 0 else port
@@ -227,7 +231,9 @@ class VSockPort(tcp.Port):
         return refused_by(self.factory)
 
     def createInternetSocket(self) -> socket.socket:
-        return new_vsock_socket(self.socket_type)
+        skt = new_vsock_socket(self.socket_type)
+        set_buffer_size(skt, self.buffer)
+        return skt
 
     def startListening(self) -> None:
         try:
@@ -273,6 +279,7 @@ class VSockClient(_VSockConnection, tcp.BaseClient):
             return
         try:
             set_kernel_connect_timeout(skt, kernel_timeout)
+            set_buffer_size(skt, target.buffer)
             if bind is not None:
                 bind_source(skt, bind)
         except Exception as e:
@@ -402,7 +409,9 @@ def listen_vsock(
     """Listen, or accept on the listening socket ``where`` adopts."""
     port_type = _PORTS[where.socket_type]
     if where.adopted is None:
-        listening = port_type(where.port, factory, where.cid, where.backlog, reactor)
+        listening = port_type(
+            where.port, factory, where.cid, where.backlog, reactor, where.buffer
+        )
     else:
         listening = port_type.adopting(where.adopted, factory, reactor)
     listening.startListening()

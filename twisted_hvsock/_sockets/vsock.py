@@ -25,14 +25,18 @@ from . import LINGER_ZERO, TIMEVAL, libc, timeval
 from .vsock_client import FIRST_UNPRIVILEGED_PORT, ToHostSocket
 
 __all__ = [
+    "BUFFER_FORMS",
     "FIRST_UNPRIVILEGED_PORT",
     "SEQPACKET_KERNEL",
     "MessageCutShort",
     "buffer_size",
+    "check_buffer",
     "explain_connect_error",
     "explain_listen_error",
     "kernel_connect_timeout",
     "new_vsock_socket",
+    "parse_buffer",
+    "set_buffer_size",
     "set_kernel_connect_timeout",
     "set_linger_zero",
     "set_receive_timeout",
@@ -43,6 +47,7 @@ __all__ = [
 # (which CPython's getsockopt reads), and the connect timeout, a struct
 # timeval (which it cannot).
 _SO_VM_SOCKETS_BUFFER_SIZE = 0
+_SO_VM_SOCKETS_BUFFER_MAX_SIZE = 2
 _SO_VM_SOCKETS_CONNECT_TIMEOUT = 6
 #: What ``type=seqpacket`` needs, as the errors say it.
 SEQPACKET_KERNEL = (
@@ -58,7 +63,9 @@ class VSockListening:
     Where a vsock listener accepts, the same for both engines: the address
     ``(cid, port)`` it binds (port 0: any free port) with its ``backlog``;
     or, when ``adopted`` is given, that listening socket, handed over by a
-    supervisor (``option`` says how the user named it: ``fd=3``).
+    supervisor (``option`` says how the user named it: ``fd=3``). ``buffer``
+    is the connections' buffer size in bytes (``None``: the kernel's), set
+    on a socket the listener makes (an adopted one has it set already).
     """
 
     cid: int
@@ -67,6 +74,7 @@ class VSockListening:
     socket_type: SocketType = "stream"
     adopted: socket.socket | None = None
     option: str = ""
+    buffer: int | None = None
 
 
 def vsock_family() -> int:
@@ -157,6 +165,59 @@ def buffer_size(skt: socket.socket) -> int:
     """
     size: int = skt.getsockopt(skt.family, _SO_VM_SOCKETS_BUFFER_SIZE)
     return size
+
+
+#: The smallest and largest ``buffer``: the kernel raises a smaller size to
+#: its minimum (128 bytes), and virtio-vsock caps a size at 32 bits.
+_BUFFER_RANGE = (128, 2**32 - 1)
+#: What ``buffer`` accepts, as the errors say it.
+BUFFER_FORMS = (
+    f"a number of bytes from {_BUFFER_RANGE[0]} to {_BUFFER_RANGE[1]} "
+    "(the kernel's default is 262144)"
+)
+
+
+def check_buffer(buffer: object, name: str = "buffer") -> int | None:
+    """
+    Check a connection's vsock buffer size in bytes (``None``: the
+    kernel's default) and return it.
+
+    :raises ValueError: naming ``name`` and :data:`BUFFER_FORMS`.
+    """
+    if buffer is None:
+        return None
+    low, high = _BUFFER_RANGE
+    if (
+        isinstance(buffer, bool)
+        or not isinstance(buffer, int)
+        or not low <= buffer <= high
+    ):
+        raise ValueError(f"{name} must be {BUFFER_FORMS}, got {buffer!r}")
+    return buffer
+
+
+def parse_buffer(text: str, name: str) -> int | None:
+    """The ``buffer`` option's text as a size, checked by :func:`check_buffer`."""
+    try:
+        value = int(text)
+    except ValueError:
+        shown = repr(text) if len(text) <= 20 else f"a {len(text)}-character text"
+        raise ValueError(f"{name} must be {BUFFER_FORMS}, got {shown}") from None
+    return check_buffer(value, name)
+
+
+def set_buffer_size(skt: socket.socket, size: int | None) -> None:
+    """
+    Give the connections of ``skt`` a buffer of ``size`` bytes
+    (``SO_VM_SOCKETS_BUFFER_SIZE``), raising the socket's own maximum
+    (``SO_VM_SOCKETS_BUFFER_MAX_SIZE``, 256 KiB unless set) first, which
+    the kernel would otherwise cap it at; ``None`` leaves the default. Set
+    before ``connect`` or ``listen``: accepted sockets inherit it.
+    """
+    if size is None:
+        return
+    skt.setsockopt(skt.family, _SO_VM_SOCKETS_BUFFER_MAX_SIZE, size)
+    skt.setsockopt(skt.family, _SO_VM_SOCKETS_BUFFER_SIZE, size)
 
 
 class MessageCutShort(error.ConnectionLost):

@@ -57,7 +57,8 @@ class VSockTarget:
     """
     Where a vsock client connects, and how: the address, the socket type,
     the source port to bind first (if any) and whether to connect with
-    ``VMADDR_FLAG_TO_HOST``; the same for both engines.
+    ``VMADDR_FLAG_TO_HOST``, and the connection's buffer size in bytes
+    (``None``: the kernel's default); the same for both engines.
     """
 
     cid: int
@@ -65,6 +66,7 @@ class VSockTarget:
     socket_type: SocketType = "stream"
     bind: SourcePort | None = None
     to_host: bool = False
+    buffer: int | None = None
 
 
 #: What ``bind`` accepts, as the errors say it.

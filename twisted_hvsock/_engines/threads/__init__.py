@@ -29,7 +29,6 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocol, IProtocolFactory
 
-from ..._checks import SocketType
 from ..._sockets.hyperv import sockaddr_for
 from ..._sockets.unix import in_filesystem
 from ..._sockets.vsock import VSockListening
@@ -40,11 +39,9 @@ from .._connecting import connect_through
 from .client import ThreadedConnector
 from .families import (
     UNIX,
-    VSOCK,
-    VSOCK_SEQPACKET,
     HyperVFamily,
-    SocketFamily,
     vsock_client_family,
+    vsock_listening_family,
 )
 from .port import ThreadedPort
 
@@ -60,18 +57,12 @@ __all__ = [
 # The engine's face (_engines.Engine): the same calls as the reactor
 # engine's, and Hyper-V's, which only this engine can drive.
 
-#: AF_VSOCK's family for each socket type.
-_VSOCK: dict[SocketType, SocketFamily] = {
-    "stream": VSOCK,
-    "seqpacket": VSOCK_SEQPACKET,
-}
-
 
 def listen_vsock(
     reactor: Any, factory: IProtocolFactory, *, where: VSockListening
 ) -> ThreadedPort:
     """Listen, or accept on the listening socket ``where`` adopts."""
-    family = _VSOCK[where.socket_type]
+    family = vsock_listening_family(where.socket_type, where.buffer)
     if where.adopted is None:
         port = where.port
         listening = ThreadedPort(

@@ -30,6 +30,7 @@ __all__ = [
     "HyperVFamily",
     "SocketFamily",
     "vsock_client_family",
+    "vsock_listening_family",
 ]
 
 
@@ -123,18 +124,27 @@ class _VSockFamily(SocketFamily):
 
     :param bind: for a client, the source port to bind before connecting.
     :param to_host: for a client, connect with ``VMADDR_FLAG_TO_HOST``.
+    :param buffer: the connection's buffer size in bytes, ``None`` for the
+        kernel's (a listening socket's accepted ones inherit it).
     """
 
     name = "VSOCK"
     accept_wakes_on_shutdown = False
     socket_type: SocketType = "stream"
 
-    def __init__(self, bind: SourcePort | None = None, to_host: bool = False) -> None:
+    def __init__(
+        self,
+        bind: SourcePort | None = None,
+        to_host: bool = False,
+        buffer: int | None = None,
+    ) -> None:
         self.bind = bind
         self.to_host = to_host
+        self.buffer = buffer
 
     def new_socket(self) -> socket.socket:
         skt = vsock.new_vsock_socket(self.socket_type, self.to_host)
+        vsock.set_buffer_size(skt, self.buffer)
         skt.setblocking(True)
         return skt
 
@@ -286,4 +296,12 @@ def vsock_client_family(target: VSockTarget) -> SocketFamily:
     source port before it connects, if it names one; connecting with
     ``VMADDR_FLAG_TO_HOST`` if it asks.
     """
-    return _VSOCK_FAMILIES[target.socket_type](target.bind, target.to_host)
+    return _VSOCK_FAMILIES[target.socket_type](
+        target.bind, target.to_host, target.buffer
+    )
+
+
+def vsock_listening_family(socket_type: SocketType, buffer: int | None) -> SocketFamily:
+    """AF_VSOCK of ``socket_type`` for one listener whose connections get
+    ``buffer`` bytes of buffer (``None``: the kernel's default)."""
+    return _VSOCK_FAMILIES[socket_type](buffer=buffer)
