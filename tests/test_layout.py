@@ -60,7 +60,6 @@ COVERED_BY = {
     ],
     "_engines/threads/writer": ["engines/test_streams.py", "engines/test_seqpacket.py"],
     "_guest_listener": ["test_hyperkit.py", "test_hybrid_vsock.py"],
-    "_options": ["test_parsers.py", "test_bad_input.py"],
     "_sockets/libc": ["test_vsock.py", "sockets/test_vsock_client.py"],
     "_sockets/hyperv": ["test_hyperv.py", "engines/test_streams.py"],
     "_sockets/unix": ["test_threaded_unix.py"],
