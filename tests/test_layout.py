@@ -62,7 +62,6 @@ COVERED_BY = {
     "_guest_listener": ["test_hyperkit.py", "test_hybrid_vsock.py"],
     "_sockets/libc": ["test_vsock.py", "sockets/test_vsock_client.py"],
     "_sockets/hyperv": ["test_hyperv.py", "engines/test_streams.py"],
-    "_sockets/unix": ["test_threaded_unix.py"],
     "_sockets/vsock": ["test_vsock.py", "engines/test_seqpacket_reads.py"],
     "cli/command_options": ["cli/test_main.py"],
     "cli/register": ["cli/test_hyperv_registry.py"],
