@@ -28,10 +28,6 @@ NO_BEHAVIOUR = {
 #: neighbours': the engine's parts in the engines' suites, the Hyper-V
 #: commands in one registry run, socket facts with the backend they serve.
 COVERED_BY = {
-    "_engines/_connecting": [
-        "engines/test_conformance.py",
-        "engines/threads/test_client.py",
-    ],
     "_engines/reactor_seqpacket": [
         "engines/test_seqpacket.py",
         "engines/test_seqpacket_reads.py",
