@@ -58,9 +58,8 @@ COVERED_BY = {
     "_sockets/libc": ["test_vsock.py", "sockets/test_vsock_client.py"],
     "_sockets/hyperv": ["test_hyperv.py", "engines/test_streams.py"],
     "_sockets/vsock": ["test_vsock.py", "engines/test_seqpacket_reads.py"],
-    "cli/register": ["cli/test_hyperv_registry.py"],
-    "cli/services": ["cli/test_hyperv_registry.py"],
-    "cli/unregister": ["cli/test_hyperv_registry.py"],
+    "cli/services": ["cli/test_register.py"],
+    "cli/unregister": ["cli/test_register.py"],
     "hyperv_vm_names": ["test_hyperv.py"],
 }
 
