@@ -60,7 +60,6 @@ COVERED_BY = {
     "_sockets/vsock": ["test_vsock.py", "engines/test_seqpacket_reads.py"],
     "cli/services": ["cli/test_register.py"],
     "cli/unregister": ["cli/test_register.py"],
-    "hyperv_vm_names": ["test_hyperv.py"],
 }
 
 
