@@ -55,7 +55,6 @@ COVERED_BY = {
         "engines/test_thread_logging.py",
     ],
     "_engines/threads/writer": ["engines/test_streams.py", "engines/test_seqpacket.py"],
-    "_sockets/libc": ["test_vsock.py", "sockets/test_vsock_client.py"],
     "_sockets/hyperv": ["test_hyperv.py", "engines/test_streams.py"],
     "_sockets/vsock": ["test_vsock.py", "engines/test_seqpacket_reads.py"],
     "cli/services": ["cli/test_register.py"],
