@@ -56,7 +56,6 @@ COVERED_BY = {
     ],
     "_engines/threads/writer": ["engines/test_streams.py", "engines/test_seqpacket.py"],
     "_sockets/hyperv": ["test_hyperv.py", "engines/test_streams.py"],
-    "_sockets/vsock": ["test_vsock.py", "engines/test_seqpacket_reads.py"],
     "cli/services": ["cli/test_register.py"],
     "cli/unregister": ["cli/test_register.py"],
 }
