@@ -55,7 +55,6 @@ COVERED_BY = {
         "engines/test_thread_logging.py",
     ],
     "_engines/threads/writer": ["engines/test_streams.py", "engines/test_seqpacket.py"],
-    "_sockets/hyperv": ["test_hyperv.py", "engines/test_streams.py"],
     "cli/services": ["cli/test_register.py"],
     "cli/unregister": ["cli/test_register.py"],
 }
