@@ -25,8 +25,10 @@ NO_BEHAVIOUR = {
 }
 
 #: Modules whose behaviour is tested where it is seen together with its
-#: neighbours': the engine's parts in the engines' suites, the Hyper-V
-#: commands in one registry run, socket facts with the backend they serve.
+#: neighbours': the thread engine's parts (one connection's reader, writer,
+#: delivery and threads) and the reactor engine's message transport in the
+#: engines' suites over real sockets, and the commands that list and remove
+#: Hyper-V services in the register command's round trip.
 COVERED_BY = {
     "_engines/reactor_seqpacket": [
         "engines/test_seqpacket.py",
