@@ -10,10 +10,15 @@ refused by the host guard that importing ``tests`` installs
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from twisted_hvsock._sockets import hyperv
+
+from .support.fake_hyperv import FakeHyperV, FakePowerShell
 from .support.host_guard import IN_VM
 from .support.unix import each_engine, short_directory
 
@@ -28,6 +33,24 @@ def sockdir_fixture() -> Iterator[str]:
 def io_fixture(request: pytest.FixtureRequest) -> str:
     """Each I/O engine in turn."""
     return each_engine(request)
+
+
+@pytest.fixture
+def windows(monkeypatch: pytest.MonkeyPatch) -> FakeHyperV:
+    """A Windows host's socket layer, played by FakeHyperV."""
+    fake = FakeHyperV()
+    monkeypatch.setattr(hyperv, "_socket_module", fake.module)
+    return fake
+
+
+@pytest.fixture
+def powershell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[FakePowerShell]:
+    """PowerShell with Hyper-V's module, played on PATH by FakePowerShell."""
+    fake = FakePowerShell(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    yield fake
 
 
 def pytest_collection_modifyitems(

@@ -3,20 +3,18 @@ Hyper-V endpoints: on a Windows host (played by tests/support/fake_hyperv.py, as
 Windows machine is at hand) and, for what a Linux guest cannot express,
 their errors. Real connections of the Linux-guest mapping are in the kernel
 tier (tests/test_hyperv_guest.py); bulk data, half-close, backpressure, leaks
-and reactor shutdown over AF_HYPERV are in tests/engines/test_streams.py.
+and reactor shutdown over AF_HYPERV are in tests/engines/test_streams.py;
+VM names, looked up with PowerShell, in tests/test_hyperv_vm_names.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
 import time
 import types
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
 
 from twisted_hvsock._sockets import hyperv
-from twisted_hvsock.errors import HyperVAdminRequiredError, HyperVUnavailableError
+from twisted_hvsock.errors import HyperVUnavailableError
 from twisted_hvsock.hyperv import HyperVClientEndpoint, HyperVServerEndpoint
 from twisted_hvsock.hyperv_ids import (
     VM_CHILDREN,
@@ -35,7 +33,6 @@ from twisted_hvsock.hyperv_ids import (
     VM_WILDCARD,
     service_id_for_port,
 )
-from twisted_hvsock.hyperv_vm_names import POWERSHELL, VM_NAME_VARIABLE
 
 from .support.fake_hyperv import (
     HV_PROTOCOL_RAW,
@@ -48,27 +45,10 @@ from .support.fake_hyperv import (
     WSAENETUNREACH,
     WSAETIMEDOUT,
     FakeHyperV,
-    FakePowerShell,
     FakeSocketModule,
 )
 
 SERVICE = uuid.UUID("3049197c-9a4e-4fbf-9367-97f792f16994")
-
-
-@pytest.fixture
-def windows(monkeypatch: pytest.MonkeyPatch) -> FakeHyperV:
-    fake = FakeHyperV()
-    monkeypatch.setattr(hyperv, "_socket_module", fake.module)
-    return fake
-
-
-@pytest.fixture
-def powershell(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[FakePowerShell]:
-    fake = FakePowerShell(tmp_path)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    yield fake
 
 
 async def listening(service: uuid.UUID = SERVICE) -> Any:
@@ -254,82 +234,6 @@ async def test_without_af_hyperv_the_error_says_what_is_needed(
         await HyperVServerEndpoint(reactor, SERVICE).listen(Factory())
     with pytest.raises(HyperVUnavailableError, match=message):
         await HyperVClientEndpoint(reactor, VM_PARENT, SERVICE).connect(Factory())
-
-
-# VM names, looked up with PowerShell on the Windows host.
-
-TRICKY_NAME = "web'; Remove-Item -Recurse C:\\ ; $x = \"*"
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_vm_name_is_looked_up_as_data_then_connected_to(
-    windows: FakeHyperV, powershell: FakePowerShell
-) -> None:
-    vm_id = uuid.uuid4()
-    powershell.add_vm(TRICKY_NAME, vm_id)
-    port = await listening()
-    try:
-        client = await HyperVClientEndpoint(reactor, TRICKY_NAME, SERVICE).connect(
-            Factory.forProtocol(Protocol)
-        )
-        assert client.transport.getPeer().vm_id == vm_id
-        client.transport.loseConnection()
-    finally:
-        await port.stopListening()
-    [call] = powershell.calls
-    assert call["name"] == TRICKY_NAME
-    assert call["stdin_is_devnull"]  # the user's stdin is not PowerShell's
-    assert call["argv"][:3] == ["-NoProfile", "-NonInteractive", "-Command"]
-    script = call["argv"][3]
-    assert "Remove-Item" not in script and TRICKY_NAME not in script
-    assert f"$env:{VM_NAME_VARIABLE}" in script
-    assert "[WildcardPattern]::Escape" in script
-
-
-@pytest_twisted.ensureDeferred
-async def test_an_unknown_vm_name_is_a_clear_error(
-    windows: FakeHyperV, powershell: FakePowerShell
-) -> None:
-    with pytest.raises(ValueError, match="no Hyper-V VM is named 'NoSuchVM'"):
-        await HyperVClientEndpoint(reactor, "NoSuchVM", SERVICE).connect(Factory())
-
-
-@pytest_twisted.ensureDeferred
-async def test_two_vms_of_one_name_ask_for_the_vm_id(
-    windows: FakeHyperV, powershell: FakePowerShell
-) -> None:
-    powershell.add_vm("Twin", uuid.uuid4())
-    powershell.add_vm("twin", uuid.uuid4())
-    with pytest.raises(ValueError, match="2 VMs are named 'Twin'"):
-        await HyperVClientEndpoint(reactor, "Twin", SERVICE).connect(Factory())
-
-
-@pytest_twisted.ensureDeferred
-async def test_looking_up_a_vm_name_without_rights_says_administrator(
-    windows: FakeHyperV, powershell: FakePowerShell
-) -> None:
-    powershell.add_vm("MyVM", uuid.uuid4())
-    powershell.set(admin=False)
-    with pytest.raises(HyperVAdminRequiredError, match="elevated Administrator"):
-        await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
-
-
-@pytest_twisted.ensureDeferred
-async def test_looking_up_a_vm_name_without_hyperv_s_module_says_so(
-    windows: FakeHyperV, powershell: FakePowerShell
-) -> None:
-    powershell.set(hyperv_module=False)
-    with pytest.raises(HyperVUnavailableError, match="PowerShell module installed"):
-        await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
-
-
-@pytest_twisted.ensureDeferred
-async def test_looking_up_a_vm_name_without_powershell_says_so(
-    windows: FakeHyperV, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(HyperVUnavailableError, match=POWERSHELL):
-        await HyperVClientEndpoint(reactor, "MyVM", SERVICE).connect(Factory())
 
 
 # What a Linux guest cannot express.

@@ -6,9 +6,6 @@ half-close, backpressure, TLS and real peers (twistd, socat) in the guest.
 from __future__ import annotations
 
 import ctypes
-import errno
-import os
-import re
 import shutil
 import socket
 import subprocess
@@ -34,9 +31,7 @@ from twisted_hvsock._checks import default_backlog
 from twisted_hvsock._engines.reactor import VSockClient, VSockConnector
 from twisted_hvsock._sockets.vsock import (
     buffer_size,
-    explain_connect_error,
     kernel_connect_timeout,
-    new_vsock_socket,
 )
 from twisted_hvsock._sockets.vsock_client import VSockTarget
 from twisted_hvsock.address import CID_LOCAL, VSockAddress
@@ -124,18 +119,6 @@ def test_an_endpoint_s_repr_names_a_seqpacket_type() -> None:
     )
 
 
-def test_a_kernel_without_seqpacket_vsock_says_what_it_needs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def refuse(family: int, kind: int) -> socket.socket:
-        assert kind == socket.SOCK_SEQPACKET
-        raise OSError(errno.ESOCKTNOSUPPORT, os.strerror(errno.ESOCKTNOSUPPORT))
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    with pytest.raises(VSockUnavailableError, match="needs Linux 5.14 or later"):
-        new_vsock_socket("seqpacket")
-
-
 def test_tls_endpoints_refuse_an_endpoint_that_carries_messages() -> None:
     from twisted_hvsock.tls import TLSClientEndpoint, TLSServerEndpoint
 
@@ -146,56 +129,6 @@ def test_tls_endpoints_refuse_an_endpoint_that_carries_messages() -> None:
         TLSClientEndpoint(
             VSockClientEndpoint(reactor, 3, 80, type="seqpacket"), options
         )
-
-
-@pytest.mark.parametrize(
-    ("code", "socket_type", "expected", "words"),
-    [
-        (
-            errno.ECONNRESET,
-            "seqpacket",
-            error.ConnectionRefusedError,
-            "nothing listens on vsock CID 3 port 80 for type=seqpacket connections "
-            "\\(a stream listener refuses them\\)",
-        ),
-        (
-            errno.ESOCKTNOSUPPORT,
-            "seqpacket",
-            error.ConnectError,
-            "the vsock transport to CID 3 does not carry SOCK_SEQPACKET: .* 5.14",
-        ),
-    ],
-)
-def test_seqpacket_connect_errors_say_what_to_check(
-    code: int, socket_type: Any, expected: type[Exception], words: str
-) -> None:
-    mapped = explain_connect_error(
-        error.getConnectError((code, os.strerror(code))), (3, 80), socket_type
-    )
-    assert type(mapped) is expected
-    assert re.search(words, str(mapped))
-
-
-@pytest.mark.parametrize(
-    ("code", "expected", "words"),
-    [
-        (
-            errno.ECONNRESET,
-            error.ConnectionRefusedError,
-            "nothing listens on vsock CID 3 port 80",
-        ),
-        (errno.ETIMEDOUT, error.TimeoutError, "timed out"),
-        (errno.ENODEV, error.NoRouteError, "no vsock transport reaches CID 3"),
-    ],
-)
-def test_kernel_connect_errors_become_twisted_errors(
-    code: int, expected: type[Exception], words: str
-) -> None:
-    mapped = explain_connect_error(
-        error.getConnectError((code, os.strerror(code))), (3, 80)
-    )
-    assert isinstance(mapped, expected)
-    assert words in str(mapped)
 
 
 # Kernel tier: real AF_VSOCK sockets over CID 1 inside the guest.
