@@ -9,14 +9,13 @@ import uuid
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
 
 from twisted_hvsock import hyperv_services
 from twisted_hvsock._sockets import hyperv
-from twisted_hvsock.cli.main import Options, _run
 from twisted_hvsock.hyperv_services import SERVICES_KEY
 
 from ..support.fake_hyperv import FakeHyperV, FakeWinreg
+from ..support.hvsock_cli import hvsock_in_process as hvsock
 
 SERVICE = "3049197c-9a4e-4fbf-9367-97f792f16994"
 TEMPLATE_80 = "00000050-facb-11e6-bd58-64006a7986d3"
@@ -28,17 +27,6 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> FakeWinreg:
     monkeypatch.setattr(hyperv_services, "_registry_module", fake)
     monkeypatch.setattr(hyperv, "_socket_module", FakeHyperV().module)
     return fake
-
-
-async def hvsock(*argv: str) -> int:
-    """Run ``hvsock ARGV`` in-process; the exit status."""
-    options = Options()
-    options.parseOptions(list(argv))
-    try:
-        await _run(reactor, options.subCommand, options.subOptions)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest_twisted.ensureDeferred

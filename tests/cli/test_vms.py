@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
-
-from twisted_hvsock.cli.main import Options, _run
 
 from ..support.fake_linux_vms import FakeMachinectl, FakeVirsh
 from ..support.hvsock_cli import hvsock as hvsock_process
+from ..support.hvsock_cli import hvsock_in_process as hvsock
 
 
 @pytest.fixture
@@ -25,17 +23,6 @@ def bin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("LIBVIRT_DEFAULT_URI", raising=False)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     return tmp_path
-
-
-async def hvsock(*argv: str) -> int:
-    """Run ``hvsock ARGV`` in-process; the exit status."""
-    options = Options()
-    options.parseOptions(list(argv))
-    try:
-        await _run(reactor, options.subCommand, options.subOptions)
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest_twisted.ensureDeferred

@@ -49,3 +49,18 @@ def vsock_port_of(address: str) -> int:
 def write_file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+async def hvsock_in_process(*argv: str) -> int:
+    """Run ``hvsock ARGV`` in this process, on the running reactor; its exit status."""
+    from twisted.internet import reactor
+
+    from twisted_hvsock.cli.main import Options, _run
+
+    options = Options()
+    options.parseOptions(list(argv))
+    try:
+        await _run(reactor, options.subCommand, options.subOptions)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
