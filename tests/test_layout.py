@@ -25,7 +25,7 @@ NO_BEHAVIOUR = {
 }
 
 #: Modules whose behaviour is tested where it is seen together with its
-#: neighbours': the thread engine's parts (one connection's reader, writer,
+#: neighbours': the thread engine's parts (one connection's writer,
 #: delivery and threads) and the reactor engine's message transport in the
 #: engines' suites over real sockets, and the commands that list and remove
 #: Hyper-V services in the register command's round trip.
@@ -46,10 +46,6 @@ COVERED_BY = {
     "_engines/threads/port": [
         "engines/test_streams.py",
         "engines/test_thread_logging.py",
-    ],
-    "_engines/threads/reader": [
-        "engines/test_streams.py",
-        "engines/test_seqpacket_reads.py",
     ],
     "_engines/threads/tls": ["engines/test_streams.py", "test_tls.py"],
     "_engines/threads/transport": [

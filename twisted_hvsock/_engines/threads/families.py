@@ -21,7 +21,6 @@ from ..._sockets import LINGER_ZERO, hyperv, unix, vsock
 from ..._sockets.vsock_client import SourcePort, VSockTarget, bind_source
 from ...address import PORT_ANY, VSockAddress
 from ...hyperv_ids import HyperVAddress
-from .plumbing import RECV_SIZE
 
 __all__ = [
     "UNIX",
@@ -98,9 +97,12 @@ class SocketFamily:
         """For :attr:`messages`: the longest message a connection takes."""
         raise NotImplementedError
 
-    def receive(self, skt: socket.socket) -> bytes:
-        """What one ``recv`` of a connection gives: ``b""`` at its end."""
-        return skt.recv(RECV_SIZE)
+    def receive(self, skt: socket.socket, size: int) -> bytes:
+        """
+        What one ``recv`` of at most ``size`` bytes gives: ``b""`` at the
+        connection's end.
+        """
+        return skt.recv(size)
 
     def listener_bound(self, sockaddr: Any) -> object:
         """
@@ -193,14 +195,15 @@ class _VSockSeqPacketFamily(_VSockFamily):
     def message_limit(self, skt: socket.socket) -> int:
         return vsock.buffer_size(skt)
 
-    def receive(self, skt: socket.socket) -> bytes:
-        # Sized to the buffer as it is now, which the kernel keeps every
+    def receive(self, skt: socket.socket, size: int) -> bytes:
+        # A message is taken whole, whatever size the reader asks for:
+        # sized to the buffer as it is now, which the kernel keeps every
         # message within; one cut short anyway (the buffer lowered while it
         # waited) is not handed on.
-        size = vsock.buffer_size(skt)
-        data, _, flags, _ = skt.recvmsg(size)
+        limit = vsock.buffer_size(skt)
+        data, _, flags, _ = skt.recvmsg(limit)
         if flags & socket.MSG_TRUNC:
-            raise OSError(errno.EMSGSIZE, str(vsock.MessageCutShort(size)))
+            raise OSError(errno.EMSGSIZE, str(vsock.MessageCutShort(limit)))
         return data
 
 

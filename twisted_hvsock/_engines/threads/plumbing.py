@@ -33,6 +33,7 @@ from twisted.internet.interfaces import ILoggingContext
 __all__ = [
     "ACCEPT_CHECK_INTERVAL",
     "BUFFER_SIZE",
+    "FIRST_RECV_SIZE",
     "IDLE_SECONDS",
     "IDLE_THREADS",
     "IDLE_THREAD_NAME",
@@ -56,6 +57,10 @@ __all__ = [
 BUFFER_SIZE = 256 * 1024
 #: The most bytes one ``recv`` asks for.
 RECV_SIZE = 256 * 1024
+#: The bytes a stream connection's first ``recv`` asks for; reads that fill
+#: it double the next, up to :data:`RECV_SIZE`. CPython allocates the whole
+#: size before ``recv`` blocks, so an idle connection holds this much.
+FIRST_RECV_SIZE = 16 * 1024
 #: The most bytes one ``send`` is given; queued writes are joined up to this.
 SEND_SIZE = 256 * 1024
 #: Bytes received but not yet handed to the protocol, above which the reader

@@ -13,15 +13,40 @@ from collections.abc import Callable
 from typing import Any
 
 from .connection_threads import ConnectionThreads
-from .plumbing import READ_AHEAD, SocketCalls, hand_to_reactor
+from .plumbing import (
+    FIRST_RECV_SIZE,
+    READ_AHEAD,
+    RECV_SIZE,
+    SocketCalls,
+    hand_to_reactor,
+)
 
-__all__ = ["DATA", "EOF", "FAILED", "Reader"]
+__all__ = ["DATA", "EOF", "FAILED", "Reader", "next_receive_size"]
 
 # What the reader leaves in the inbox: received bytes, the end of the
 # stream, or the OSError recv raised.
 DATA = "data"
 EOF = "eof"
 FAILED = "failed"
+
+
+def next_receive_size(size: int, got: int) -> int:
+    """
+    How many bytes the ``recv`` after one that asked for ``size`` and got
+    ``got`` asks for. A read that fills its buffer doubles the next, up to
+    :data:`.RECV_SIZE`, so that a bulk transfer soon moves in large reads; a
+    read under a quarter of its size goes back to :data:`.FIRST_RECV_SIZE`,
+    so that a connection that turned quiet stops blocking in a large
+    ``recv``, whose whole buffer CPython allocates before it blocks. Reads in
+    between keep the size: a stream socket often holds less than
+    :data:`.RECV_SIZE` (AF_UNIX's send buffer), and halving there would
+    shrink a bulk transfer's reads for nothing.
+    """
+    if got >= size:
+        return min(2 * size, RECV_SIZE)
+    if got < size // 4:
+        return FIRST_RECV_SIZE
+    return size
 
 
 class Reader:
@@ -31,7 +56,8 @@ class Reader:
     :param arrived: called on the reactor thread when the inbox has
         something; it takes it out with :meth:`take`, until nothing more is
         left or it stops (then :meth:`resume` calls it again).
-    :param receive: one ``recv`` on the socket (:meth:`.SocketFamily.receive`).
+    :param receive: one ``recv`` of at most the given size on the socket
+        (:meth:`.SocketFamily.receive`), sized by :func:`next_receive_size`.
 
     :ivar paused: whether the protocol's transport was paused (set on the
         reactor thread, under the lock); the reader then stops before its
@@ -45,7 +71,7 @@ class Reader:
         skt: socket.socket,
         reactor: Any,
         arrived: Callable[[], None],
-        receive: Callable[[socket.socket], bytes],
+        receive: Callable[[socket.socket, int], bytes],
     ) -> None:
         self._threads = threads
         self._calls = calls
@@ -71,9 +97,10 @@ class Reader:
         with self._lock:
             if not self._may_go_on():
                 return
+        size = FIRST_RECV_SIZE
         while True:
             try:
-                data = self._calls.call(self._receive, self._socket)
+                data = self._calls.call(self._receive, self._socket, size)
             except OSError as e:
                 self._hand_over(FAILED, e)
                 return
@@ -82,6 +109,7 @@ class Reader:
                 return
             if not self._hand_over(DATA, data):
                 return
+            size = next_receive_size(size, len(data))
 
     def _may_go_on(self) -> bool:
         """
