@@ -44,7 +44,9 @@ def workloads_of(contender: str) -> tuple[str, ...]:
     if contender == "socat":
         return ("bulk",)
     stream = ("bulk", "ping-pong", "connect-close", "concurrent-echo")
-    if contender in seqpacket_peers.SERVERS:
+    # The compiled peer has its own seqpacket ends (peer.c), the practical
+    # limit for messages as for streams.
+    if contender == "c" or contender in seqpacket_peers.SERVERS:
         return (*stream, "seqpacket-ping-pong")
     return stream
 

@@ -11,6 +11,7 @@
  * line with what it counted when its work is done; the client prints one JSON
  * line with its timing.  The exchange is the one tests/bench/exchange.py
  * describes.  Any count that is not what it should be exits 1.
+ * seqpacket-ping-pong is vsock only, as in tests/bench/seqpacket_peers.py.
  *
  * tests/bench/compiled.py builds it with the machine's C compiler.
  */
@@ -58,10 +59,12 @@ static double now(void)
 }
 
 static int vsock;
+/* SOCK_SEQPACKET for seqpacket-ping-pong, else SOCK_STREAM. */
+static int socket_type = SOCK_STREAM;
 
 static int new_socket(void)
 {
-    int fd = socket(vsock ? AF_VSOCK : AF_UNIX, SOCK_STREAM, 0);
+    int fd = socket(vsock ? AF_VSOCK : AF_UNIX, socket_type, 0);
     if (fd < 0)
         die("socket");
     return fd;
@@ -169,6 +172,43 @@ static long long echo(int fd)
     }
 }
 
+/*
+ * Receive one message into buffer, its whole length: MSG_TRUNC makes recv
+ * return a message's real length even when the buffer is shorter, so one
+ * larger than the buffer shows instead of passing cut short.  0 at EOF (no
+ * message of the workload is empty).
+ */
+static long long recv_message(int fd)
+{
+    for (;;) {
+        ssize_t got = recv(fd, buffer, RECV_SIZE, MSG_TRUNC);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            die("recv");
+        if (got > RECV_SIZE) {
+            errno = 0;
+            die("a %zd-byte message, more than the %d-byte buffer", got, RECV_SIZE);
+        }
+        return got;
+    }
+}
+
+/* One send is one message: the kernel sends it whole or fails. */
+static void send_message(int fd, const void *data, size_t size)
+{
+    ssize_t sent;
+    do
+        sent = send(fd, data, size, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0)
+        die("send");
+    if ((size_t)sent != size) {
+        errno = 0;
+        die("sent %zd bytes of a %zu-byte message", sent, size);
+    }
+}
+
 static long status_field(const char *name)
 {
     char line[256];
@@ -220,6 +260,24 @@ static void serve_ping_pong(int server)
     close(fd);
     expect("bytes echoed", count, round_trips * message);
     printf("{\"connections\": 1, \"bytes\": %lld}\n", count);
+}
+
+static void serve_seqpacket_ping_pong(int server)
+{
+    long long messages = 0, count = 0, got;
+    int fd = accept(server, NULL, NULL);
+    if (fd < 0)
+        die("accept");
+    while ((got = recv_message(fd)) > 0) {
+        send_message(fd, buffer, got);
+        messages++;
+        count += got;
+    }
+    close(fd);
+    expect("messages echoed", messages, round_trips);
+    expect("bytes echoed", count, round_trips * message);
+    printf("{\"connections\": 1, \"bytes\": %lld, \"messages\": %lld}\n", count,
+           messages);
 }
 
 static void serve_connect_close(int server)
@@ -329,6 +387,24 @@ static void client_ping_pong(const char *where)
     printf("{\"seconds\": %.9f, \"round_trips\": %lld}\n", elapsed, round_trips);
 }
 
+static void client_seqpacket_ping_pong(const char *where)
+{
+    char *text = malloc(message);
+    if (!text)
+        die("malloc");
+    memset(text, 'm', message);
+    int fd = connect_to(where);
+    double start = now();
+    for (long long i = 0; i < round_trips; i++) {
+        send_message(fd, text, message);
+        /* One receive, one whole message: a merged or split echo fails. */
+        expect("echoed message", recv_message(fd), message);
+    }
+    double elapsed = now() - start;
+    close(fd);
+    printf("{\"seconds\": %.9f, \"round_trips\": %lld}\n", elapsed, round_trips);
+}
+
 static void client_connect_close(const char *where)
 {
     double start = now();
@@ -390,20 +466,22 @@ static void set_size(const char *argument)
 int main(int argc, char **argv)
 {
     static const char *workloads[] = {"bulk", "ping-pong", "connect-close",
-                                      "concurrent-echo"};
+                                      "concurrent-echo", "seqpacket-ping-pong"};
     static void (*servers[])(int) = {serve_bulk, serve_ping_pong, serve_connect_close,
-                                     serve_concurrent_echo};
+                                     serve_concurrent_echo, serve_seqpacket_ping_pong};
     static void (*clients[])(const char *) = {client_bulk, client_ping_pong,
                                               client_connect_close,
-                                              client_concurrent_echo};
-    int client, workload = -1, first_size;
+                                              client_concurrent_echo,
+                                              client_seqpacket_ping_pong};
+    static const int workload_count = sizeof workloads / sizeof workloads[0];
+    int client, workload = -1, first_size, seqpacket;
     errno = 0;
     if (argc < 4)
         die("usage: peer server|client WORKLOAD vsock|unix [ADDRESS] [NAME=VALUE...]");
     client = strcmp(argv[1], "client") == 0;
     if (!client && strcmp(argv[1], "server") != 0)
         die("the role must be server or client, not %s", argv[1]);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < workload_count; i++)
         if (strcmp(argv[2], workloads[i]) == 0)
             workload = i;
     if (workload < 0)
@@ -411,6 +489,12 @@ int main(int argc, char **argv)
     vsock = strcmp(argv[3], "vsock") == 0;
     if (!vsock && strcmp(argv[3], "unix") != 0)
         die("the family must be vsock or unix, not %s", argv[3]);
+    seqpacket = strcmp(argv[2], "seqpacket-ping-pong") == 0;
+    /* The benchmark has no AF_UNIX seqpacket contenders to compare with. */
+    if (seqpacket && !vsock)
+        die("seqpacket-ping-pong runs over vsock only, not %s", argv[3]);
+    if (seqpacket)
+        socket_type = SOCK_SEQPACKET;
     first_size = client ? 5 : 4;
     if (client && argc < 5)
         die("the client needs the server's address");
