@@ -39,7 +39,7 @@ from .compiled import build_peer
 from .measure import measure
 from .pairs import CONTENDERS, measure_pair, workloads_of
 from .processes import PeerFailed
-from .sizes import PRESETS
+from .sizes import PRESETS, preset_for
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 VM_RUN = REPOSITORY / "tests" / "vm" / "run"
@@ -286,7 +286,11 @@ def run_guest(
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.run_benchmarks")
     parser.add_argument("--tier", choices=["all", "guest", "host"], default="all")
-    parser.add_argument("--sizes", choices=["full", "tiny"], default="full")
+    parser.add_argument(
+        "--sizes",
+        choices=sorted(PRESETS),
+        help="the workloads' sizes (default: full in the guest, host on the host)",
+    )
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false")
     parser.add_argument(
@@ -319,7 +323,7 @@ def main(argv: list[str]) -> None:
 
         run_tier(
             args.tier,
-            args.sizes,
+            preset_for(args.tier, args.sizes),
             args.reps,
             args.warm_up,
             args.one_process,
@@ -334,9 +338,19 @@ def main(argv: list[str]) -> None:
     # compiler runs fifteen times faster on the host.
     _progress(f"compiled peer: {build_peer()[1]}")
     guest = run_guest(
-        scratch / "guest.json", args.sizes, args.reps, args.warm_up, args.one_process
+        scratch / "guest.json",
+        preset_for("guest", args.sizes),
+        args.reps,
+        args.warm_up,
+        args.one_process,
     )
-    host = run_tier("host", args.sizes, args.reps, args.warm_up, args.one_process)
+    host = run_tier(
+        "host",
+        preset_for("host", args.sizes),
+        args.reps,
+        args.warm_up,
+        args.one_process,
+    )
     report.write(args.out, started, [guest, host])
     failed = failures([guest, host])
     if failed:
