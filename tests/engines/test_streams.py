@@ -46,6 +46,7 @@ from ..support.streams import (
     Echo,
     SendAndCollect,
     digest,
+    exchange_both_ways,
     factory_for,
     payload,
 )
@@ -73,16 +74,9 @@ async def test_addresses_are_the_family_s_own(family: Family) -> None:
 @pytest_twisted.ensureDeferred
 async def test_64_mib_each_way_arrive_intact(either_engine: Family) -> None:
     to_server, to_client = payload(64 * MiB), payload(64 * MiB)
-    server = factory_for(lambda: SendAndCollect(to_client))
-    port = await either_engine.server().listen(server)
-    try:
-        client = await either_engine.client(port).connect(
-            factory_for(lambda: SendAndCollect(to_server))
-        )
-        client_got = await client.finished
-        server_got = await server.built[0].finished  # type: ignore[attr-defined]
-    finally:
-        await port.stopListening()
+    server_got, client_got = await exchange_both_ways(
+        either_engine, to_server, to_client
+    )
     assert server_got == (digest(to_server), len(to_server))
     assert client_got == (digest(to_client), len(to_client))
 

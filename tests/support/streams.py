@@ -146,3 +146,25 @@ def factory_for(build: Any) -> Factory:
 
     factory.buildProtocol = buildProtocol  # type: ignore[method-assign]
     return factory
+
+
+async def exchange_both_ways(
+    family: Any, to_server: bytes, to_client: bytes
+) -> tuple[tuple[str, int], tuple[str, int]]:
+    """
+    Send ``to_server`` and ``to_client`` at once over one connection between
+    ``family``'s endpoints (a :class:`tests.support.families.Family`), each
+    end half-closing once it has sent; what the server and the client got,
+    as :class:`SendAndCollect` reports it.
+    """
+    server = factory_for(lambda: SendAndCollect(to_client))
+    port = await family.server().listen(server)
+    try:
+        client = await family.client(port).connect(
+            factory_for(lambda: SendAndCollect(to_server))
+        )
+        client_got = await client.finished
+        server_got = await server.built[0].finished  # type: ignore[attr-defined]
+    finally:
+        await port.stopListening()
+    return server_got, client_got

@@ -28,7 +28,7 @@ from twisted_hvsock._engines.threads.plumbing import (
 from twisted_hvsock._engines.threads.reader import EOF, Reader
 
 from ...support.families import Family
-from ...support.streams import SendAndCollect, digest, factory_for, payload
+from ...support.streams import digest, exchange_both_ways, payload
 
 MiB = 1024 * 1024
 
@@ -131,16 +131,7 @@ async def test_a_transfer_that_starts_with_a_small_read_arrives_whole_and_in_ord
 
     monkeypatch.setattr(SocketFamily, "receive", recording)
     to_server, to_client = payload(4 * MiB), payload(4 * MiB)
-    server = factory_for(lambda: SendAndCollect(to_client))
-    port = await family.server().listen(server)
-    try:
-        client = await family.client(port).connect(
-            factory_for(lambda: SendAndCollect(to_server))
-        )
-        client_got = await client.finished
-        server_got = await server.built[0].finished  # type: ignore[attr-defined]
-    finally:
-        await port.stopListening()
+    server_got, client_got = await exchange_both_ways(family, to_server, to_client)
     assert server_got == (digest(to_server), len(to_server))
     assert client_got == (digest(to_client), len(to_client))
     assert len(asked) == 2
