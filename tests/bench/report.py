@@ -218,6 +218,14 @@ def chart(rows: list[dict[str, Any]], path: Path) -> bool:
 RATIO_TICKS = (0.03, 0.1, 0.3, 1, 3, 10, 30, 100)
 
 
+def _tick_label(workload: str) -> str:
+    """A workload's name under its bars: long ones broken at their hyphens."""
+    if len(workload) <= 14:
+        return workload
+    first, _, rest = workload.partition("-")
+    return f"{first}-\n{rest}"
+
+
 def chart_figure(rows: list[dict[str, Any]]) -> Any:
     """The chart as a matplotlib figure (matplotlib must be importable)."""
     import matplotlib.pyplot as plt
@@ -249,7 +257,9 @@ def chart_figure(rows: list[dict[str, Any]]) -> Any:
             axes.bar(positions, ratios, width, label=CONTENDER_NAMES[contender])
         axes.axhline(1.0, color="black", linewidth=0.8)
         axes.set_xticks([group + 0.4 - width / 2 for group in range(len(workloads))])
-        axes.set_xticklabels(workloads)
+        # One word per line where a name is long: five workloads side by
+        # side overlap otherwise.
+        axes.set_xticklabels([_tick_label(workload) for workload in workloads])
         axes.set_yscale("log")
         axes.yaxis.set_major_locator(FixedLocator(RATIO_TICKS))
         axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}x"))
